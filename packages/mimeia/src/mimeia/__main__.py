@@ -1,0 +1,5 @@
+import sys
+
+from mimeia.cli import main
+
+sys.exit(main())
