@@ -303,7 +303,12 @@ class AirtableEmulator:
     # -- plumbing
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=16 * 1024 * 1024, middlewares=[self._middleware])
+        app = web.Application(
+            client_max_size=16 * 1024 * 1024,
+            middlewares=[self._middleware],
+            # long enough request lines to answer an over-long URL with Airtable's 414
+            handler_args={"max_line_size": 4 * MAX_URL_LENGTH},
+        )
         r = app.router
         r.add_get("/_emulator/stats", self.stats)
         r.add_get("/_emulator/attachments/{att}/{name}", self.download)
