@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import requests
+import uvicorn
 
 from mimeia.testing import free_port, run_server
 
@@ -126,3 +129,28 @@ def merchant(wompi_server: WompiServer, monkeypatch: pytest.MonkeyPatch) -> dict
     keys = wompi_server.new_merchant()
     monkeypatch.setenv("WOMPI_PRIVATE_KEY", keys["private_key"])
     return keys
+
+
+@pytest.fixture
+def served() -> Iterator[Any]:
+    """Serve an ASGI app with uvicorn on a free port (a real socket the emulator can reach)."""
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def serve(app: Any) -> str:
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{port}"
+
+    yield serve
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=10)

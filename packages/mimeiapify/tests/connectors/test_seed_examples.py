@@ -15,18 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import threading
 import time
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-import uvicorn
 from fastapi.testclient import TestClient
 
-from mimeia.testing import free_port
 from mimeiapify.airtable_async import AirtableAsync
 from mimeiapify.wompi_async import WompiAsync
 
@@ -539,31 +535,6 @@ async def handle_wompi_webhook(request: Request):
     
     return {"status": "success"}
 """  # noqa: W293
-
-
-@pytest.fixture
-def served() -> Iterator[Any]:
-    """Serve an ASGI app with uvicorn on a free port (a real socket the emulator can reach)."""
-    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
-
-    def serve(app: Any) -> str:
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{port}"
-
-    yield serve
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_wompi_webhook_example(merchant: dict[str, str], wompi_server: Any, served: Any) -> None:
