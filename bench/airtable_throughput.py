@@ -60,8 +60,8 @@ class Result:
         print(
             f"{self.label:<26} requests={self.requests:<5} 429s={self.rate_limited:<4} "
             f"wall={self.wall:7.2f}s floor={self.floor:6.2f}s "
-            f"wall/floor={self.wall / self.floor:5.3f} "
-            f"records/s={self.records / self.wall:8.1f}",
+            f"wall/floor={self.wall / self.floor:5.3f}"
+            + (f" records/s={self.records / self.wall:8.1f}" if self.records else ""),
             flush=True,
         )
 
@@ -134,7 +134,7 @@ def run_concurrent_tasks(url: str, tasks: int) -> Result:
     asyncio.run(job())
     wall = time.perf_counter() - started
     sent, limited = stats(url, base_id)
-    return Result(f"{tasks} concurrent tasks", sent, limited, wall, tasks * 2)
+    return Result(f"{tasks} concurrent tasks", sent, limited, wall, 0)
 
 
 def pyairtable_meets_the_real_penalty() -> str:

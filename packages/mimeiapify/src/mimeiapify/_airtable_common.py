@@ -28,6 +28,23 @@ class ListOptions(TypedDict, total=False):
     return_fields_by_field_id: bool
 
 
+class CreateOptions(TypedDict, total=False):
+    typecast: bool
+    return_fields_by_field_id: bool
+
+
+class UpdateOneOptions(TypedDict, total=False):
+    typecast: bool
+    destructive: bool
+
+
+class UpdateManyOptions(TypedDict, total=False):
+    typecast: bool
+    destructive: bool
+    fields_to_merge_on: Sequence[str] | None
+    return_fields_by_field_id: bool
+
+
 def records_to_dataframe(records: list[Record]) -> pd.DataFrame:
     """One row per record: ``id``, ``createdTime`` and one column per field."""
     import pandas as pd  # heavy; only loaded when a DataFrame is asked for

@@ -157,3 +157,51 @@ def exchange(
                 continue
             return reply
         raise TypeError(f"a driver answered a request with {reply!r}")
+
+
+@dataclass(frozen=True)
+class ApiErrors:
+    """How one connector names its failures (see :func:`call_json`)."""
+
+    api_name: str
+    from_response: Callable[[HttpResponse], Exception]
+    outcome_unknown: Callable[..., Exception]  # (message, *, payload, status)
+    connection: Callable[[str], Exception]
+    server: Callable[..., Exception]  # (message, *, status)
+
+
+def call_json(
+    request: HttpRequest,
+    policy: RetryPolicy,
+    errors: ApiErrors,
+    *,
+    before_send: Callable[[], float] | None = None,
+    on_rate_limited: Callable[[float], None] | None = None,
+) -> Plan[Any]:
+    """:func:`exchange`, then the JSON body of a 2xx answer or the connector's typed error."""
+    try:
+        reply = yield from exchange(
+            request, policy, before_send=before_send, on_rate_limited=on_rate_limited
+        )
+    except OutcomeUnknown as unknown:
+        failed = unknown.reply
+        status = failed.status if isinstance(failed, HttpResponse) else None
+        why = f"HTTP {status}" if isinstance(failed, HttpResponse) else repr(failed.error)
+        raise errors.outcome_unknown(
+            f"{request.method} {request.url} may or may not have been applied ({why}); "
+            "it was not re-sent to avoid duplicates",
+            payload=request.json,
+            status=status,
+        ) from None
+    if not isinstance(reply, HttpResponse):
+        raise errors.connection(
+            f"could not reach {errors.api_name} at {request.url}: {reply.error!r}"
+        ) from reply.error
+    if reply.status >= 300:
+        raise errors.from_response(reply)
+    try:
+        return reply.json()
+    except ValueError as exc:
+        raise errors.server(
+            f"{errors.api_name} answered with a body that is not JSON", status=reply.status
+        ) from exc

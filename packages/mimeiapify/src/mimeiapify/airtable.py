@@ -16,7 +16,14 @@ from typing import Any, Unpack
 
 import requests
 
-from mimeiapify._airtable_common import ListOptions, read_attachment, shape
+from mimeiapify._airtable_common import (
+    CreateOptions,
+    ListOptions,
+    UpdateManyOptions,
+    UpdateOneOptions,
+    read_attachment,
+    shape,
+)
 from mimeiapify._drivers import SyncSession
 from mimeiapify._plan import RetryPolicy
 from mimeiapify.airtable_protocol import AirtableProtocol, Record
@@ -28,8 +35,9 @@ class Airtable(SyncSession):
 
     It keeps one ``requests.Session`` (pass your own as ``session``, which is
     then never closed); ``close()`` or ``with`` releases it. ``api_url``
-    defaults to ``$AIRTABLE_API_URL``. Safe to share between threads: the
-    per-base pacing is process-wide.
+    defaults to ``$AIRTABLE_API_URL``. Give each thread its own client
+    (a requests session is not meant to be shared); the per-base pacing is
+    process-wide either way.
     """
 
     def __init__(
@@ -130,57 +138,29 @@ class Airtable(SyncSession):
         self,
         table_id: str,
         records: Sequence[Mapping[str, Any]],
-        *,
-        typecast: bool = False,
-        return_fields_by_field_id: bool = False,
+        **options: Unpack[CreateOptions],
     ) -> list[Record]:
         """Create records (``{"fields": {...}}`` or bare field mappings), 10 per request."""
-        return self._run(
-            self.protocol.create_records(
-                table_id,
-                records,
-                typecast=typecast,
-                return_fields_by_field_id=return_fields_by_field_id,
-            )
-        )
+        return self._run(self.protocol.create_records(table_id, records, **options))
 
     def update_single_record(
         self,
         table_id: str,
         record_id: str,
         fields: Mapping[str, Any],
-        *,
-        typecast: bool = False,
-        destructive: bool = False,
+        **options: Unpack[UpdateOneOptions],
     ) -> Record:
         """Update one record's fields (replace them all with ``destructive=True``)."""
-        return self._run(
-            self.protocol.update_single_record(
-                table_id, record_id, fields, typecast=typecast, destructive=destructive
-            )
-        )
+        return self._run(self.protocol.update_single_record(table_id, record_id, fields, **options))
 
     def update_multiple_records(
         self,
         table_id: str,
         records: Sequence[Mapping[str, Any]],
-        *,
-        typecast: bool = False,
-        destructive: bool = False,
-        fields_to_merge_on: Sequence[str] | None = None,
-        return_fields_by_field_id: bool = False,
+        **options: Unpack[UpdateManyOptions],
     ) -> dict[str, Any]:
         """Update or (with ``fields_to_merge_on``) upsert records, 10 per request."""
-        return self._run(
-            self.protocol.update_multiple_records(
-                table_id,
-                records,
-                typecast=typecast,
-                destructive=destructive,
-                fields_to_merge_on=fields_to_merge_on,
-                return_fields_by_field_id=return_fields_by_field_id,
-            )
-        )
+        return self._run(self.protocol.update_multiple_records(table_id, records, **options))
 
     def delete_single_record(self, table_id: str, record_id: str) -> dict[str, Any]:
         """Delete one record; returns ``{"id": ..., "deleted": True}``."""

@@ -16,7 +16,14 @@ from typing import Any, Unpack
 
 import aiohttp
 
-from mimeiapify._airtable_common import ListOptions, read_attachment, shape
+from mimeiapify._airtable_common import (
+    CreateOptions,
+    ListOptions,
+    UpdateManyOptions,
+    UpdateOneOptions,
+    read_attachment,
+    shape,
+)
 from mimeiapify._drivers import AsyncSession
 from mimeiapify._plan import RetryPolicy
 from mimeiapify.airtable_protocol import AirtableProtocol, Record
@@ -132,57 +139,31 @@ class AirtableAsync(AsyncSession):
         self,
         table_id: str,
         records: Sequence[Mapping[str, Any]],
-        *,
-        typecast: bool = False,
-        return_fields_by_field_id: bool = False,
+        **options: Unpack[CreateOptions],
     ) -> list[Record]:
         """Create records (``{"fields": {...}}`` or bare field mappings), 10 per request."""
-        return await self._run(
-            self.protocol.create_records(
-                table_id,
-                records,
-                typecast=typecast,
-                return_fields_by_field_id=return_fields_by_field_id,
-            )
-        )
+        return await self._run(self.protocol.create_records(table_id, records, **options))
 
     async def update_single_record(
         self,
         table_id: str,
         record_id: str,
         fields: Mapping[str, Any],
-        *,
-        typecast: bool = False,
-        destructive: bool = False,
+        **options: Unpack[UpdateOneOptions],
     ) -> Record:
         """Update one record's fields (replace them all with ``destructive=True``)."""
         return await self._run(
-            self.protocol.update_single_record(
-                table_id, record_id, fields, typecast=typecast, destructive=destructive
-            )
+            self.protocol.update_single_record(table_id, record_id, fields, **options)
         )
 
     async def update_multiple_records(
         self,
         table_id: str,
         records: Sequence[Mapping[str, Any]],
-        *,
-        typecast: bool = False,
-        destructive: bool = False,
-        fields_to_merge_on: Sequence[str] | None = None,
-        return_fields_by_field_id: bool = False,
+        **options: Unpack[UpdateManyOptions],
     ) -> dict[str, Any]:
         """Update or (with ``fields_to_merge_on``) upsert records, 10 per request."""
-        return await self._run(
-            self.protocol.update_multiple_records(
-                table_id,
-                records,
-                typecast=typecast,
-                destructive=destructive,
-                fields_to_merge_on=fields_to_merge_on,
-                return_fields_by_field_id=return_fields_by_field_id,
-            )
-        )
+        return await self._run(self.protocol.update_multiple_records(table_id, records, **options))
 
     async def delete_single_record(self, table_id: str, record_id: str) -> dict[str, Any]:
         """Delete one record; returns ``{"id": ..., "deleted": True}``."""

@@ -18,13 +18,13 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from mimeiapify._plan import (
+    ApiErrors,
     Emit,
     HttpRequest,
     HttpResponse,
-    OutcomeUnknown,
     Plan,
     RetryPolicy,
-    exchange,
+    call_json,
 )
 from mimeiapify.errors import (
     AirtableAuthError,
@@ -137,6 +137,15 @@ def error_from_response(response: HttpResponse) -> AirtableError:
     return cls(message, status=status, error_type=error_type, body=body)
 
 
+_ERRORS = ApiErrors(
+    "Airtable",
+    error_from_response,
+    AirtableOutcomeUnknownError,
+    AirtableConnectionError,
+    AirtableServerError,
+)
+
+
 class AirtableProtocol:
     """Everything an Airtable client decides, as plans.
 
@@ -209,35 +218,15 @@ class AirtableProtocol:
         request = HttpRequest(
             method, url, tuple(params), json, self._headers, idempotent=idempotent
         )
-        try:
-            reply = yield from exchange(
+        return (
+            yield from call_json(
                 request,
                 self.retry,
+                _ERRORS,
                 before_send=self._schedule.reserve,
                 on_rate_limited=self._schedule.penalize,
             )
-        except OutcomeUnknown as unknown:
-            failed = unknown.reply
-            status = failed.status if isinstance(failed, HttpResponse) else None
-            why = f"HTTP {status}" if isinstance(failed, HttpResponse) else repr(failed.error)
-            raise AirtableOutcomeUnknownError(
-                f"{method} {url} may or may not have been applied ({why}); "
-                "it was not re-sent to avoid duplicates",
-                payload=json,
-                status=status,
-            ) from None
-        if not isinstance(reply, HttpResponse):
-            raise AirtableConnectionError(
-                f"could not reach Airtable at {self.api_url}: {reply.error!r}"
-            ) from reply.error
-        if reply.status >= 300:
-            raise error_from_response(reply)
-        try:
-            return reply.json()
-        except ValueError as exc:
-            raise AirtableServerError(
-                "Airtable answered with a body that is not JSON", status=reply.status
-            ) from exc
+        )
 
     # ------------------------------------------------------------ schema
 

@@ -7,13 +7,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Unpack
 
 import requests
 
 from mimeiapify._drivers import SyncSession
 from mimeiapify._plan import RetryPolicy
-from mimeiapify.wompi_protocol import Environment, WompiProtocol, verify_event
+from mimeiapify.wompi_protocol import (
+    CheckoutOptions,
+    Environment,
+    TransactionOptions,
+    WompiProtocol,
+    verify_event,
+)
 
 
 class Wompi(SyncSession):
@@ -52,38 +58,20 @@ class Wompi(SyncSession):
         return f"Wompi(environment={self.protocol.environment!r})"
 
     def generate_checkout_url(
-        self,
-        amount_in_cents: int,
-        currency: str = "COP",
-        reference: str | None = None,
-        redirect_url: str | None = None,
-        expiration_time: str | None = None,
-        tax_vat_in_cents: int | None = None,
-        tax_consumption_in_cents: int | None = None,
-        customer_data: Mapping[str, Any] | None = None,
-        shipping_address: Mapping[str, Any] | None = None,
-        collect_shipping: bool | None = None,
-        collect_customer_legal_id: bool | None = None,
+        self, amount_in_cents: int, **options: Unpack[CheckoutOptions]
     ) -> dict[str, Any]:
         """A Web Checkout URL with every parameter given and its integrity signature.
 
-        Returns ``checkout_url``, ``reference`` (generated when not given),
-        ``signature``, ``amount_in_cents``, ``currency`` and the ``params``.
-        Sends no request.
+        Options: currency (default "COP"), reference (generated when not given),
+        redirect_url, expiration_time (ISO 8601 with a zone), tax_vat_in_cents,
+        tax_consumption_in_cents (0 is kept), customer_data (email, full-name,
+        phone-number, phone-number-prefix, legal-id, legal-id-type),
+        shipping_address (address-line-1, address-line-2, country, phone-number,
+        city, region, name, postal-code), collect_shipping, collect_customer_legal_id.
+        Returns ``checkout_url``, ``reference``, ``signature``, ``amount_in_cents``,
+        ``currency`` and the ``params``. Sends no request.
         """
-        return self.protocol.checkout(
-            amount_in_cents,
-            currency,
-            reference,
-            redirect_url,
-            expiration_time,
-            tax_vat_in_cents,
-            tax_consumption_in_cents,
-            customer_data,
-            shipping_address,
-            collect_shipping,
-            collect_customer_legal_id,
-        )
+        return self.protocol.checkout(amount_in_cents, **options)
 
     def get_transaction(self, transaction_id: str) -> dict[str, Any]:
         """Wompi's answer for one transaction: ``{"data": {...}}``."""
@@ -108,7 +96,7 @@ class Wompi(SyncSession):
         amount_in_cents: int,
         customer_email: str,
         payment_method: Mapping[str, Any],
-        **options: Any,
+        **options: Unpack[TransactionOptions],
     ) -> dict[str, Any]:
         """Create a signed transaction; see :meth:`WompiProtocol.create_transaction`."""
         return self._run(

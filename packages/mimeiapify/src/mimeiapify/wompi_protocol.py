@@ -15,10 +15,10 @@ import os
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 from urllib.parse import quote, urlencode, urlsplit
 
-from mimeiapify._plan import HttpRequest, HttpResponse, OutcomeUnknown, Plan, RetryPolicy, exchange
+from mimeiapify._plan import ApiErrors, HttpRequest, HttpResponse, Plan, RetryPolicy, call_json
 from mimeiapify.errors import (
     WompiAuthError,
     WompiConfigurationError,
@@ -50,6 +50,46 @@ SHIPPING_ADDRESS_KEYS = (
     "postal-code",
 )  # fmt: skip
 _CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+class CheckoutOptions(TypedDict, total=False):
+    """Optional parameters of the Web Checkout (see :meth:`WompiProtocol.checkout`)."""
+
+    currency: str
+    reference: str | None
+    redirect_url: str | None
+    expiration_time: str | None
+    tax_vat_in_cents: int | None
+    tax_consumption_in_cents: int | None
+    customer_data: Mapping[str, Any] | None
+    shipping_address: Mapping[str, Any] | None
+    collect_shipping: bool | None
+    collect_customer_legal_id: bool | None
+
+
+class TransactionOptions(TypedDict, total=False):
+    """Optional parameters of :meth:`WompiProtocol.create_transaction`."""
+
+    reference: str | None
+    currency: str
+    acceptance_token: str | None
+    accept_personal_auth: str | None
+    redirect_url: str | None
+    expiration_time: str | None
+    customer_data: Mapping[str, Any] | None
+    shipping_address: Mapping[str, Any] | None
+
+
+class PaymentLinkOptions(TypedDict, total=False):
+    """Optional parameters of :meth:`WompiProtocol.create_payment_link`."""
+
+    single_use: bool
+    collect_shipping: bool
+    amount_in_cents: int | None
+    currency: str
+    expires_at: str | None
+    redirect_url: str | None
+    sku: str | None
 
 
 # ---------------------------------------------------------------- signatures
@@ -143,6 +183,11 @@ def error_from_response(response: HttpResponse) -> WompiError:
     else:
         cls = WompiServerError
     return cls(message, status=response.status, error_type=error_type, field=field, body=body)
+
+
+_ERRORS = ApiErrors(
+    "Wompi", error_from_response, WompiOutcomeUnknownError, WompiConnectionError, WompiServerError
+)
 
 
 def _bad(field: str, message: str) -> WompiValidationError:
@@ -375,26 +420,7 @@ class WompiProtocol:
         request = HttpRequest(
             method, f"{self.api_url}{path}", params, json, self._auth(private), idempotent
         )
-        try:
-            reply = yield from exchange(request, self.retry)
-        except OutcomeUnknown as unknown:
-            status = unknown.reply.status if isinstance(unknown.reply, HttpResponse) else None
-            raise WompiOutcomeUnknownError(
-                f"{method} {path} may or may not have been applied; not re-sent",
-                payload=json,
-                status=status,
-            ) from None
-        if not isinstance(reply, HttpResponse):
-            raise WompiConnectionError(
-                f"could not reach Wompi at {self.api_url}: {reply.error!r}"
-            ) from reply.error
-        if reply.status >= 300:
-            raise error_from_response(reply)
-        try:
-            return reply.json()
-        except ValueError as exc:
-            raise WompiServerError("Wompi answered with a body that is not JSON",
-                                   status=reply.status) from exc  # fmt: skip
+        return (yield from call_json(request, self.retry, _ERRORS))
 
     # ------------------------------------------------------------ operations
 

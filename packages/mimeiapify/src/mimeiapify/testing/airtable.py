@@ -32,7 +32,6 @@ import base64
 import datetime as dt
 import json
 import secrets
-import signal
 import string
 import time
 from collections import OrderedDict, deque
@@ -43,6 +42,7 @@ from typing import Any
 from aiohttp import web
 
 from mimeiapify.testing._formula_eval import FormulaError, compile_formula
+from mimeiapify.testing._serve import serve_until_signalled
 
 _ALNUM = string.ascii_letters + string.digits
 MAX_URL_LENGTH = 16_000
@@ -934,17 +934,7 @@ def _error_response(failure: ApiFailure) -> web.Response:
 
 async def serve(host: str, port: int, rate_limit: int, penalty_seconds: float) -> None:
     emulator = AirtableEmulator(rate_limit=rate_limit, penalty_seconds=penalty_seconds)
-    runner = web.AppRunner(emulator.app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    print(f"listening on http://{host}:{port}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await runner.cleanup()
+    await serve_until_signalled(emulator.app(), host, port)
 
 
 def main(argv: list[str] | None = None) -> None:

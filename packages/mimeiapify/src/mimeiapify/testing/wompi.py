@@ -36,7 +36,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import signal
 import string
 import time
 from dataclasses import dataclass, field
@@ -44,6 +43,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from mimeiapify.testing._serve import serve_until_signalled
 
 _ALNUM = string.ascii_letters + string.digits
 FINAL_STATUSES = ("APPROVED", "DECLINED", "VOIDED", "ERROR")
@@ -553,18 +554,9 @@ async def serve(
 ) -> None:
     emulator = WompiEmulator(settle_seconds=settle_seconds)
     merchant = emulator.new_merchant(events_url=events_url, keys=keys)
-    runner = web.AppRunner(emulator.app(), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
     # secrets stay off the console: GET /_emulator/merchants hands them to a developer
     print(f"default merchant public_key={merchant.public_key}", flush=True)
-    print(f"listening on http://{host}:{port}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await runner.cleanup()
+    await serve_until_signalled(emulator.app(), host, port)
 
 
 def main(argv: list[str] | None = None) -> None:

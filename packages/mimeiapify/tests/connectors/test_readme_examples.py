@@ -1,0 +1,47 @@
+"""The package README's Python examples run as written against the emulators."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+pytestmark = pytest.mark.integration
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_the_readme_has_examples() -> None:
+    assert len(python_blocks()) == 5
+
+
+@pytest.fixture
+def readme_env(
+    base: dict[str, Any], merchant: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRTABLE_BASE_ID", base["id"])
+    monkeypatch.setenv("AIRTABLE_API_KEY", "pat_readme")
+    monkeypatch.setenv("WOMPI_PUBLIC_KEY", merchant["public_key"])
+    monkeypatch.setenv("WOMPI_INTEGRITY_KEY", merchant["integrity_secret"])
+    monkeypatch.setenv("WOMPI_EVENTS_SECRET", merchant["events_secret"])
+
+
+def test_readme_examples_run(readme_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    namespaces = []
+    for block in python_blocks():
+        ns: dict[str, Any] = {"__name__": "readme_example"}
+        exec(compile(block, str(README), "exec"), ns)
+        namespaces.append(ns)
+    out = capsys.readouterr().out
+    assert "404 TABLE_NOT_FOUND" in out
+    assert "records in this page" in out
+    assert "PENDING" in out or "APPROVED" in out
+    with TestClient(namespaces[-1]["app"]) as client:
+        assert client.post("/wompi/events", json={"event": "forged"}).status_code == 400
