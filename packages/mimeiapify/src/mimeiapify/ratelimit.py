@@ -53,18 +53,22 @@ class SlidingWindowSchedule:
 
 
 class RateLimiterRegistry:
-    """One :class:`SlidingWindowSchedule` per key, created on first use."""
+    """One :class:`SlidingWindowSchedule` per key and limit, created on first use.
+
+    Clients that agree on the limit share a schedule; a client configured with
+    another limit for the same key gets its own (rather than resetting theirs).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._schedules: dict[str, SlidingWindowSchedule] = {}
+        self._schedules: dict[tuple[str, int, float], SlidingWindowSchedule] = {}
 
     def schedule(self, key: str, limit: int, window: float) -> SlidingWindowSchedule:
         with self._lock:
-            found = self._schedules.get(key)
-            if found is None or (found.limit, found.window) != (limit, window):
+            found = self._schedules.get((key, limit, window))
+            if found is None:
                 found = SlidingWindowSchedule(limit=limit, window=window)
-                self._schedules[key] = found
+                self._schedules[(key, limit, window)] = found
             return found
 
 

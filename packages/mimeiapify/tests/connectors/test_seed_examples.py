@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 import requests
-from fastapi.testclient import TestClient
 
 from mimeiapify.airtable_async import AirtableAsync
 from mimeiapify.wompi_async import WompiAsync
@@ -288,7 +287,7 @@ def two_table_base(airtable_env: Any) -> dict[str, Any]:
     return created
 
 
-def test_fastapi_examples(two_table_base: dict[str, Any]) -> None:
+def test_fastapi_examples(two_table_base: dict[str, Any], served: Any) -> None:
     values = {
         '"your_base_id"': two_table_base["id"],
         '"your_api_key"': API_KEY,
@@ -299,20 +298,20 @@ def test_fastapi_examples(two_table_base: dict[str, Any]) -> None:
     run_snippet(
         FASTAPI_MANAGER_SHORT, {k: values[k] for k in ('"your_base_id"', '"your_api_key"')}, ns
     )
-    with TestClient(ns["app"]) as client:
-        records = client.get("/records").json()["records"]
-        assert [r["fields"]["Name"] for r in records] == ["task"]
-        parallel = client.get("/parallel").json()
-        assert len(parallel["table1"]) == 12 and len(parallel["table2"]) == 1
-        manager = client.get("/manager-example").json()
-        assert len(manager["table1"]) == 12 and manager["table2"][0]["fields"] == {"Name": "two"}
+    app_url = served(ns["app"])
+    records = requests.get(f"{app_url}/records", timeout=30).json()["records"]
+    assert [r["fields"]["Name"] for r in records] == ["task"]
+    parallel = requests.get(f"{app_url}/parallel", timeout=30).json()
+    assert len(parallel["table1"]) == 12 and len(parallel["table2"]) == 1
+    manager = requests.get(f"{app_url}/manager-example", timeout=30).json()
+    assert len(manager["table1"]) == 12 and manager["table2"][0]["fields"] == {"Name": "two"}
 
     full = run_snippet(
         FASTAPI_MANAGER_FULL, {k: values[k] for k in ('"your_base_id"', '"your_api_key"')}
     )
-    with TestClient(full["app"]) as client:
-        manager = client.get("/manager-example").json()
-        assert len(manager["table1"]) == 12 and len(manager["table2"]) == 1
+    full_url = served(full["app"])
+    manager = requests.get(f"{full_url}/manager-example", timeout=30).json()
+    assert len(manager["table1"]) == 12 and len(manager["table2"]) == 1
 
 
 RATE_LIMIT_SLEEP = """
