@@ -78,18 +78,21 @@ def iterate_sync(plan: Plan[Any], session: requests.Session, timeout: float) -> 
 
 def run_sync(plan: Plan[T], session: requests.Session, timeout: float) -> T:
     reply: Reply = None
-    while True:
-        try:
-            step = plan.send(reply)
-        except StopIteration as done:
-            return done.value
-        reply = None
-        if isinstance(step, Sleep):
-            time.sleep(step.seconds)
-        elif isinstance(step, Emit):
-            _not_an_emit(plan)
-        else:
-            reply = _send_sync(session, step, timeout)
+    try:
+        while True:
+            try:
+                step = plan.send(reply)
+            except StopIteration as done:
+                return done.value
+            reply = None
+            if isinstance(step, Sleep):
+                time.sleep(step.seconds)
+            elif isinstance(step, Emit):
+                _not_an_emit(plan)
+            else:
+                reply = _send_sync(session, step, timeout)
+    finally:
+        plan.close()  # a plan left mid-way (an error, Ctrl-C) releases what it holds
 
 
 class SyncSession:
@@ -167,18 +170,21 @@ async def iterate_async(
 
 async def run_async(plan: Plan[T], session: aiohttp.ClientSession, time_limit: float) -> T:
     reply: Reply = None
-    while True:
-        try:
-            step = plan.send(reply)
-        except StopIteration as done:
-            return done.value
-        reply = None
-        if isinstance(step, Sleep):
-            await asyncio.sleep(step.seconds)
-        elif isinstance(step, Emit):
-            _not_an_emit(plan)
-        else:
-            reply = await _send_async(session, step, time_limit)
+    try:
+        while True:
+            try:
+                step = plan.send(reply)
+            except StopIteration as done:
+                return done.value
+            reply = None
+            if isinstance(step, Sleep):
+                await asyncio.sleep(step.seconds)
+            elif isinstance(step, Emit):
+                _not_an_emit(plan)
+            else:
+                reply = await _send_async(session, step, time_limit)
+    finally:
+        plan.close()  # a cancelled task's plan releases what it holds
 
 
 class AsyncSession:

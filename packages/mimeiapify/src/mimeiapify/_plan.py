@@ -14,7 +14,7 @@ import json as _json
 import random
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -107,18 +107,40 @@ class OutcomeUnknown(Exception):
         self.reply = reply
 
 
+class Pacing(Protocol):
+    """A rate-limit schedule (see :class:`mimeiapify.ratelimit.SlidingWindowSchedule`)."""
+
+    def take(self) -> Any: ...
+
+    def wait(self, ticket: Any) -> float: ...
+
+    def finish(self, ticket: Any) -> None: ...
+
+    def penalize(self, seconds: float) -> None: ...
+
+
+def _paced_send(request: HttpRequest, pacing: Pacing | None) -> Plan[Reply]:
+    """Wait for our turn on the schedule, send, and tell the schedule we are done."""
+    if pacing is None:
+        return (yield request)
+    ticket = pacing.take()
+    try:
+        while (wait := pacing.wait(ticket)) > 0:
+            yield Sleep(wait)
+        return (yield request)
+    finally:
+        # also when the caller gave up (task cancelled, plan closed) mid-wait
+        pacing.finish(ticket)
+
+
 def exchange(
-    request: HttpRequest,
-    policy: RetryPolicy,
-    *,
-    before_send: Callable[[], float] | None = None,
-    on_rate_limited: Callable[[float], None] | None = None,
+    request: HttpRequest, policy: RetryPolicy, *, pacing: Pacing | None = None
 ) -> Plan[HttpResponse | TransportFailure]:
     """Send ``request`` with the retry policy; return the final reply.
 
-    ``before_send`` returns how long to wait before this attempt (a rate
-    limiter's booking). ``on_rate_limited`` hears of a 429 with the penalty,
-    so every client of the same rate-limit key can wait it out.
+    With ``pacing`` every attempt waits for its turn on that schedule, and a
+    429 holds the whole schedule for the penalty (every client of the same
+    base waits it out); without it a 429 just sleeps the penalty.
 
     A non-idempotent request is re-sent only when the earlier attempt surely
     did not reach the server (connection refused, or a 429 rejection); a 5xx or
@@ -127,16 +149,12 @@ def exchange(
     failures = 0
     rate_limited = 0
     while True:
-        if before_send is not None:
-            wait = before_send()
-            if wait > 0:
-                yield Sleep(wait)
-        reply = yield request
+        reply = yield from _paced_send(request, pacing)
         if isinstance(reply, HttpResponse):
             if reply.status == 429 and rate_limited < policy.max_rate_limit_retries:
                 rate_limited += 1
-                if on_rate_limited is not None:
-                    on_rate_limited(policy.rate_limit_penalty)
+                if pacing is not None:
+                    pacing.penalize(policy.rate_limit_penalty)
                 else:
                     yield Sleep(policy.rate_limit_penalty)
                 continue
@@ -175,14 +193,11 @@ def call_json(
     policy: RetryPolicy,
     errors: ApiErrors,
     *,
-    before_send: Callable[[], float] | None = None,
-    on_rate_limited: Callable[[float], None] | None = None,
+    pacing: Pacing | None = None,
 ) -> Plan[Any]:
     """:func:`exchange`, then the JSON body of a 2xx answer or the connector's typed error."""
     try:
-        reply = yield from exchange(
-            request, policy, before_send=before_send, on_rate_limited=on_rate_limited
-        )
+        reply = yield from exchange(request, policy, pacing=pacing)
     except OutcomeUnknown as unknown:
         failed = unknown.reply
         status = failed.status if isinstance(failed, HttpResponse) else None

@@ -164,7 +164,7 @@ class AirtableProtocol:
         content_url: str | None = None,
         retry: RetryPolicy | None = None,
         rate_limit: int = 5,
-        rate_window: float = 1.05,
+        rate_window: float = 1.0,
         rate_limit_penalty: float | None = None,
     ) -> None:
         self.base_id = check_base_id(base_id)
@@ -218,15 +218,7 @@ class AirtableProtocol:
         request = HttpRequest(
             method, url, tuple(params), json, self._headers, idempotent=idempotent
         )
-        return (
-            yield from call_json(
-                request,
-                self.retry,
-                _ERRORS,
-                before_send=self._schedule.reserve,
-                on_rate_limited=self._schedule.penalize,
-            )
-        )
+        return (yield from call_json(request, self.retry, _ERRORS, pacing=self._schedule))
 
     # ------------------------------------------------------------ schema
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -21,46 +21,65 @@ class Clock:
         return self.now
 
 
-def test_schedule_allows_a_burst_then_spaces_by_the_window() -> None:
-    clock = Clock()
-    schedule = SlidingWindowSchedule(limit=5, window=1.05, clock=clock)
-    assert [schedule.reserve() for _ in range(5)] == [0.0] * 5
-    waits = [schedule.reserve() for _ in range(5)]
-    assert waits == pytest.approx([1.05] * 5)
-    assert schedule.reserve() == pytest.approx(2.1)
-    clock.now += 10
-    assert schedule.reserve() == 0.0
-
-
-def test_penalty_holds_every_booking() -> None:
+def test_a_burst_then_one_window_after_each_finished_request() -> None:
     clock = Clock()
     schedule = SlidingWindowSchedule(limit=5, window=1.0, clock=clock)
-    schedule.reserve()
+    first = [schedule.take() for _ in range(5)]
+    assert [schedule.wait(t) for t in first] == [0.0] * 5
+    sixth = schedule.take()
+    # the request five places back is still in flight: look again shortly
+    assert schedule.wait(sixth) == pytest.approx(1.0)
+    clock.now += 1.0
+    assert 0 < schedule.wait(sixth) <= 0.01 + 1e-9
+    clock.now += 0.2
+    schedule.finish(first[0])  # answered at 101.2
+    assert schedule.wait(sixth) == pytest.approx(1.0)
+    clock.now += 1.0
+    assert schedule.wait(sixth) == 0.0
+
+
+def test_penalty_holds_every_ticket() -> None:
+    clock = Clock()
+    schedule = SlidingWindowSchedule(limit=5, window=1.0, clock=clock)
+    schedule.finish(schedule.take())
     schedule.penalize(30.0)
-    assert schedule.reserve() == 30.0
-    clock.now += 31
-    assert schedule.reserve() == 0.0
+    ticket = schedule.take()
+    assert schedule.wait(ticket) == 30.0
+    clock.now += 30
+    assert schedule.wait(ticket) == 0.0
 
 
-def test_no_window_ever_holds_more_than_the_limit() -> None:
-    schedule = SlidingWindowSchedule(limit=5, window=1.0, clock=Clock())
-    booked: list[float] = []
-    lock = threading.Lock()
-
-    def book() -> None:
-        for _ in range(50):
-            wait = schedule.reserve()
-            with lock:
-                booked.append(100.0 + wait)
-
-    threads = [threading.Thread(target=book) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    booked.sort()
-    assert len(booked) == 200
-    assert all(booked[i + 5] - booked[i] >= 1.0 - 1e-9 for i in range(len(booked) - 5))
+def test_server_side_windows_never_exceed_the_limit() -> None:
+    """Many concurrent requests with uneven latency: any request leaves at least one
+    window after the request five places earlier was answered."""
+    clock = Clock()
+    schedule = SlidingWindowSchedule(limit=5, window=1.0, clock=clock)
+    pending = [schedule.take() for _ in range(60)]
+    in_flight: list[tuple[float, Any]] = []
+    sent: dict[int, float] = {}
+    done: dict[int, float] = {}
+    order = {id(t): i for i, t in enumerate(pending)}
+    step = 0
+    while pending or in_flight:
+        for finish_at, ticket in [f for f in in_flight if f[0] <= clock.now]:
+            schedule.finish(ticket)
+            done[order[id(ticket)]] = clock.now
+            in_flight.remove((finish_at, ticket))
+        waits = []
+        for ticket in list(pending):
+            wait = schedule.wait(ticket)
+            if wait == 0:
+                pending.remove(ticket)
+                sent[order[id(ticket)]] = clock.now
+                latency = 0.05 + 0.3 * ((step * 7919) % 11) / 10  # 50..350 ms, uneven
+                in_flight.append((clock.now + latency, ticket))
+                step += 1
+            else:
+                waits.append(wait)
+        next_done = [f[0] - clock.now for f in in_flight]
+        clock.now += min([w for w in waits + next_done if w > 0], default=0.01)
+    assert len(sent) == 60
+    assert all(sent[i + 5] >= done[i] + 1.0 - 1e-9 for i in range(55))
 
 
 def test_registry_shares_a_schedule_per_key_and_limit() -> None:
