@@ -242,3 +242,14 @@ def test_default_pacing_never_trips_the_limit(short_penalty_emulator: str) -> No
     asyncio.run(burst())
     stats = requests.get(f"{short_penalty_emulator}/_emulator/stats", timeout=5).json()[base_id]
     assert stats == {"requests": 20, "rate_limited": 0}
+
+
+async def test_cancelled_requests_give_their_turn_back(base: dict[str, Any]) -> None:
+    async with AirtableAsync(base["id"], KEY) as at:
+        doomed = [asyncio.create_task(at.fetch_records("Tasks")) for _ in range(15)]
+        await asyncio.sleep(0.05)
+        for task in doomed:
+            task.cancel()
+        await asyncio.gather(*doomed, return_exceptions=True)
+        # had a cancelled request kept its place, this would wait for it forever
+        assert await asyncio.wait_for(at.fetch_records("Tasks"), timeout=5) == []
