@@ -1,0 +1,1 @@
+"""mimeiapify: connectors to outside APIs and the symphony_ai agent runtime."""
