@@ -39,3 +39,23 @@ async def symphony(redis_url: str, symphony_env: str) -> AsyncIterator[GlobalSym
         yield runtime
     finally:
         await GlobalSymphony.shutdown()
+
+
+@pytest.fixture(params=["fakeredis", "real-redis"])
+async def backend(
+    request: pytest.FixtureRequest, redis_url: str, symphony_env: str
+) -> AsyncIterator[str]:
+    """Run a repository test twice: on fakeredis and on the real Redis."""
+    import fakeredis
+
+    KeyFactory.set_namespace(symphony_env)
+    if request.param == "fakeredis":
+        RedisClient.configure("redis://fakeredis.invalid:6379/0")
+        RedisClient.install(fakeredis.FakeAsyncRedis(decode_responses=True, max_connections=1000))
+    else:
+        RedisClient.configure(redis_url)
+    try:
+        yield request.param
+    finally:
+        await RedisClient.close()
+        RedisClient.reset()
