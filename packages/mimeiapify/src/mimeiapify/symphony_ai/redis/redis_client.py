@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Final
+from typing import Any, ClassVar, Final
 from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.client import Pipeline
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -86,8 +88,41 @@ class RedisSettings:
         return cls(urls=urls, **limits)  # type: ignore[arg-type]
 
 
+class _TimedPipeline(Pipeline):
+    """A pipeline that reports how long each execute() took (metrics enabled only)."""
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        started = time.perf_counter()
+        try:
+            return await super().execute(raise_on_error)
+        finally:
+            observer = RedisClient.observer
+            if observer is not None:
+                observer("PIPELINE", time.perf_counter() - started)
+
+
+class _TimedRedis(Redis):
+    """A client that reports each command's latency (metrics enabled only)."""
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return await super().execute_command(*args, **options)
+        finally:
+            observer = RedisClient.observer
+            if observer is not None:
+                observer(str(args[0]).upper(), time.perf_counter() - started)
+
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Pipeline:
+        return _TimedPipeline(
+            self.connection_pool, self.response_callbacks, transaction, shard_hint
+        )
+
+
 class RedisClient:
     """Process-wide registry of Redis clients, looked up by alias."""
+
+    observer: ClassVar[Callable[[str, float], None] | None] = None
 
     _settings: ClassVar[RedisSettings | None] = None
     _installed: ClassVar[dict[str, Redis]] = {}
@@ -187,7 +222,8 @@ class RedisClient:
             retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), s.retries),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
-        return Redis(connection_pool=pool)
+        client_class = _TimedRedis if cls.observer is not None else Redis
+        return client_class(connection_pool=pool)
 
     @classmethod
     def _after_fork(cls) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from redis.asyncio import Redis
+
 from mimeiapify.symphony_ai.redis.redis_handler._named_state import Models, NamedStateRepo
 from mimeiapify.symphony_ai.redis.redis_handler.utils.key_factory import KeyFactory
 from mimeiapify.symphony_ai.redis.redis_handler.utils.tenant_cache import _UNSET
@@ -16,6 +18,17 @@ class RedisSharedState(NamedStateRepo):
     redis_alias = "shared_state"
     default_ttl = 24 * 3600
     __slots__ = ()
+    user_id: str
+
+    def __init__(
+        self,
+        tenant: str,
+        user_id: str,
+        ttl_default: int | None = _UNSET,
+        *,
+        redis: Redis | None = None,
+    ) -> None:
+        super().__init__(tenant, user_id, ttl_default, redis=redis)
 
     def key(self, state_name: str, user_id: str | None = None) -> str:
         return KeyFactory.shared_state(self._root, self._user(user_id), state_name)
