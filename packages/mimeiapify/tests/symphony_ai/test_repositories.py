@@ -295,3 +295,16 @@ async def test_generic_values(backend: str) -> None:
     assert await generic.increment("hits", 5) == 5
     assert await generic.delete_pattern("*") == 5
     assert json.loads(json.dumps(await generic.keys())) == []
+
+
+async def test_corrupt_stored_data_is_reported_not_guessed(backend: str) -> None:
+    batch = RedisBatch(tenant="t")
+    await batch.enqueue("svc", "b", "a", {"ok": 1})
+    await RedisClient.get("default").rpush(batch.key("svc", "b", "a"), "{not json")
+    with pytest.raises(SerializationError, match="not valid JSON"):
+        await batch.get_chunk("svc", "b", "a")
+    user = RedisUser(tenant="t", user_id="raw")
+    await RedisClient.get("user").hset(user._key, mapping={"odd": "[1, 2", "n": "12"})
+    assert await user.get() == {"odd": "[1, 2", "n": 12}  # text that is not JSON stays text
+    with pytest.raises(StoredValueError, match="list"):
+        await user.append_to_list("odd", 3)

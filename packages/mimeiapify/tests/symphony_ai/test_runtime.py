@@ -43,6 +43,7 @@ async def test_create_is_idempotent_and_holds_everything(symphony: GlobalSymphon
     assert symphony.pool_user._max_workers == 8
     assert await symphony.redis.ping() is True
     assert symphony.redis_for("user") is symphony.redis  # same URL -> one shared pool
+    assert symphony.redis.connection_pool.max_connections == 64
     await GlobalSymphony.shutdown()
     await GlobalSymphony.shutdown()  # repeat is harmless
     assert not GlobalSymphony.is_running()
@@ -190,6 +191,9 @@ async def test_aliases_map_to_databases(redis_url: str, symphony_env: str) -> No
         assert direct.hget(key, "a") == " 1"
         assert await runtime.redis.exists(key) == 0  # not in the default database
         assert runtime.redis_for("user") is not runtime.redis
+        # three distinct URLs share the per-process cap of 64
+        assert runtime.redis_for("user").connection_pool.max_connections == 21
+        assert runtime.redis_for("handlers") is runtime.redis
     finally:
         direct.delete(user._key)
         direct.close()

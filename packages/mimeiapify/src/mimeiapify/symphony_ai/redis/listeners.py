@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError, ResponseError
 
 from mimeiapify.symphony_ai.redis.redis_client import RedisClient
@@ -24,6 +25,8 @@ from mimeiapify.utils.logger import logger
 
 TriggerHandler = Callable[[str, str], Awaitable[Any]]
 CLAIM_SECONDS = 300
+RECONNECT_MIN = 0.2
+RECONNECT_MAX = 5.0
 
 
 async def ensure_expiry_notifications(client: Redis, wanted: str = "Ex") -> bool:
@@ -56,7 +59,6 @@ class ExpirationListener:
         self._handlers: dict[str, TriggerHandler] = {}
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[Any]] = set()
-        self._ready = asyncio.Event()
         self.notifications_enabled = False
 
     @property
@@ -79,14 +81,23 @@ class ExpirationListener:
         return decorate
 
     async def start(self) -> None:
+        """Enable notifications and subscribe; raises if Redis cannot be reached now."""
         if self._task is not None:
             return
+        pubsub = await self._subscribe()
+        self._task = asyncio.create_task(self._listen(pubsub), name="symphony-expiry-listener")
+
+    async def _subscribe(self) -> PubSub:
         client = self.redis
         self.notifications_enabled = await ensure_expiry_notifications(client, self.notify_flags)
         db = int(client.connection_pool.connection_kwargs.get("db", 0))
         pubsub = client.pubsub()
-        await pubsub.psubscribe(f"__keyevent@{db}__:expired")
-        self._task = asyncio.create_task(self._listen(pubsub), name="symphony-expiry-listener")
+        try:
+            await pubsub.psubscribe(f"__keyevent@{db}__:expired")
+        except BaseException:
+            await pubsub.aclose()
+            raise
+        return pubsub
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -99,20 +110,33 @@ class ExpirationListener:
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
 
-    async def _listen(self, pubsub: Any) -> None:
+    async def _listen(self, pubsub: PubSub | None) -> None:
+        # A restarted Redis forgets both our subscription and (unless configured
+        # on disk) notify-keyspace-events, so after an error we redo both.
+        delay = RECONNECT_MIN
         try:
             while True:
                 try:
+                    if pubsub is None:
+                        pubsub = await self._subscribe()
+                        logger.info("expiry listener re-subscribed")
+                        delay = RECONNECT_MIN
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 except (RedisError, OSError) as exc:
-                    logger.warning("expiry listener lost Redis (%s); retrying", exc)
-                    await asyncio.sleep(1.0)
+                    logger.warning("expiry listener lost Redis (%s); retrying in %.1fs", exc, delay)
+                    if pubsub is not None:
+                        with contextlib.suppress(Exception):
+                            await pubsub.aclose()
+                        pubsub = None
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RECONNECT_MAX)
                     continue
                 if message is not None and message.get("type") == "pmessage":
                     self._spawn(self._dispatch(message["data"]))
         finally:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()
+            if pubsub is not None:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)

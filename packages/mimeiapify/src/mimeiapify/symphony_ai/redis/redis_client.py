@@ -5,6 +5,11 @@ Repositories ask for a client by *alias* (``user``, ``handlers``, ``shared_state
 database of one server or to its own URL. Aliases that resolve to the same URL
 share one pool.
 
+Connection cap: ``max_connections`` (64) is per process; when aliases resolve
+to several URLs (e.g. different databases), the pools share it evenly, so the
+process never holds more than the cap on its event loop. A pool that is
+exhausted makes callers wait (up to ``pool_timeout``) instead of failing.
+
 Fork safety: pools are tagged with the process id; a forked child never reuses
 its parent's sockets, it builds fresh pools on first use. Loop safety:
 ``redis.asyncio`` connections belong to the loop that opened them, so pools are
@@ -24,10 +29,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 
 from mimeiapify.symphony_ai.errors import NotInitializedError
 
@@ -51,6 +55,15 @@ class RedisSettings:
     pool_timeout: float = 5.0
     retries: int = 2
     extra: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def distinct_urls(self) -> int:
+        return len(set(self.urls.values()))
+
+    @property
+    def per_pool_max(self) -> int:
+        """The process-wide cap shared evenly by the pools (one per distinct URL)."""
+        return max(1, self.max_connections // self.distinct_urls)
 
     @classmethod
     def build(
@@ -214,13 +227,15 @@ class RedisClient:
         s = cls.settings()
         pool = BlockingConnectionPool.from_url(
             url,
-            max_connections=s.max_connections,
+            max_connections=s.per_pool_max,
             timeout=s.pool_timeout,
             socket_timeout=s.socket_timeout,
             socket_connect_timeout=s.connect_timeout,
             decode_responses=True,
             retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), s.retries),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            # only connection errors: a timed-out command may have run, and
+            # repeating an increment or an append would apply it twice
+            retry_on_error=[RedisConnectionError],
         )
         client_class = _TimedRedis if cls.observer is not None else Redis
         return client_class(connection_pool=pool)
