@@ -241,3 +241,38 @@ async def test_forked_child_builds_its_own_pools(
     assert proc.exitcode == 0 and own_pid is True
     assert await RedisUser(tenant="fork", user_id=str(child_pid)).get() == {"child": True}
     assert await RedisUser(tenant="fork", user_id="parent").get() == {"parent": True}
+
+
+async def test_run_in_thread_respects_the_limiter_and_context(symphony: GlobalSymphony) -> None:
+    symphony.limiter.total_tokens = 2
+    running = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def work() -> str:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.02)
+        with lock:
+            running -= 1
+        return request_id.get("unset")
+
+    request_id.set("limited")
+    results = await asyncio.gather(*(symphony.run_in_thread(work) for _ in range(10)))
+    assert results == ["limited"] * 10
+    assert peak <= 2
+
+
+async def test_failed_start_leaves_nothing_behind(symphony_env: str) -> None:
+    from mimeia.testing import free_port
+
+    cfg = GlobalSymphonyConfig(
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",
+        enable_expiry_listener=True,
+        redis_connect_timeout=0.5,
+    )
+    with pytest.raises(redis.exceptions.ConnectionError):
+        await GlobalSymphony.create(cfg)
+    assert not GlobalSymphony.is_running()

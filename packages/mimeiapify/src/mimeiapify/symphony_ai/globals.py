@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 import anyio
+import anyio.to_thread
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.asyncio import Redis
@@ -26,6 +28,8 @@ from mimeiapify.symphony_ai.executors import BoundedExecutor
 from mimeiapify.symphony_ai.redis.redis_client import ALIASES, RedisClient
 from mimeiapify.symphony_ai.redis.redis_handler.utils.key_factory import KeyFactory
 from mimeiapify.utils.logger import logger
+
+T = TypeVar("T")
 
 
 def _default_user_workers() -> int:
@@ -120,15 +124,20 @@ class GlobalSymphony:
         )
         instance = cls(cfg, loop)
         cls._instance = instance
-        if cfg.enable_metrics:
-            from mimeiapify.symphony_ai.metrics import SymphonyMetrics
+        try:
+            if cfg.enable_metrics:
+                from mimeiapify.symphony_ai.metrics import SymphonyMetrics
 
-            instance.metrics = SymphonyMetrics.start(instance)
-        if cfg.enable_expiry_listener:
-            from mimeiapify.symphony_ai.redis.listeners import ExpirationListener
+                instance.metrics = SymphonyMetrics.start(instance)
+            if cfg.enable_expiry_listener:
+                from mimeiapify.symphony_ai.redis.listeners import ExpirationListener
 
-            instance.expiry_listener = ExpirationListener(notify_flags=cfg.keyspace_notifications)
-            await instance.expiry_listener.start()
+                listener = ExpirationListener(notify_flags=cfg.keyspace_notifications)
+                await listener.start()
+                instance.expiry_listener = listener
+        except BaseException:
+            await cls.shutdown()  # nothing half-built is left behind
+            raise
         logger.info(
             "GlobalSymphony ready",
             extra={
@@ -171,6 +180,13 @@ class GlobalSymphony:
     def _close_pools(self) -> None:
         for pool in (self.pool_user, self.pool_tool, self.pool_agent):
             pool.shutdown(wait=True, cancel_futures=False)
+
+    async def run_in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking ``fn`` in anyio's worker threads, at most ``max_concurrent`` at once.
+
+        The call sees the caller's context variables (anyio copies them).
+        """
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
 
     def redis_for(self, alias: str = "default") -> Redis:
         """The Redis client of an alias on the running loop."""
