@@ -23,7 +23,7 @@ import os
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -54,7 +54,6 @@ class RedisSettings:
     connect_timeout: float = 2.0
     pool_timeout: float = 5.0
     retries: int = 2
-    extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def distinct_urls(self) -> int:
@@ -209,7 +208,13 @@ class RedisClient:
             return installed
         if cls._pid != os.getpid():
             cls._after_fork()
-        loop = asyncio.get_running_loop()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError(
+                "Redis repositories are async: await them on an event loop "
+                "(from a worker thread, use run_sync(coro))"
+            ) from None
         clients = cls._per_loop.get(loop)
         if clients is None:
             clients = cls._per_loop[loop] = {}
@@ -245,19 +250,6 @@ class RedisClient:
         # the parent's sockets are not ours: forget them without closing
         cls._pid = os.getpid()
         cls._per_loop = weakref.WeakKeyDictionary()
-
-    @classmethod
-    def pool_stats(cls) -> dict[str, int]:
-        """Connections in use per alias on the running loop (for metrics)."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return {}
-        stats: dict[str, int] = {}
-        for alias, client in cls._per_loop.get(loop, {}).items():
-            pool = client.connection_pool
-            stats[alias] = len(getattr(pool, "_in_use_connections", ()))
-        return stats
 
     @classmethod
     async def close(cls) -> None:
