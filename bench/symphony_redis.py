@@ -2,7 +2,7 @@
 
 One run measures, on the real Redis (REDIS_URL or 127.0.0.1:6379), each
 repository operation and the exact commands it stands for issued directly with
-redis-py on the same client, alternating blocks so drift hits both alike; it
+redis-py on the same client, interleaved op by op so load spikes hit both alike; it
 also counts socket writes (round trips) per operation. Then it measures a
 thread calling a coroutine on a running loop through ``run_sync`` against
 ``asyncio.run_coroutine_threadsafe(...).result()``.
@@ -56,23 +56,27 @@ class CountingConnection(Connection):
 Op = Callable[[int], Awaitable[Any]]
 
 
-async def timed_block(op: Op, count: int) -> list[float]:
-    samples = []
-    for i in range(count):
-        started = time.perf_counter()
-        await op(i)
-        samples.append(time.perf_counter() - started)
-    return samples
+async def timed(op: Op, i: int) -> float:
+    started = time.perf_counter()
+    await op(i)
+    return time.perf_counter() - started
 
 
-async def compare(name: str, ours: Op, anchor: Op, rounds: int, block: int) -> float:
-    await timed_block(ours, 50)  # warm up (script load, pools)
-    await timed_block(anchor, 50)
+async def compare(name: str, ours: Op, anchor: Op, pairs: int) -> float:
+    for i in range(50):  # warm up (script load, pools)
+        await ours(i)
+        await anchor(i)
     ours_all: list[float] = []
     anchor_all: list[float] = []
-    for _ in range(rounds):
-        anchor_all += await timed_block(anchor, block)
-        ours_all += await timed_block(ours, block)
+    # interleave op by op (order flipped every pair) so load spikes from the other
+    # tenants of this machine hit both sides alike
+    for i in range(pairs):
+        if i % 2:
+            ours_all.append(await timed(ours, i))
+            anchor_all.append(await timed(anchor, i))
+        else:
+            anchor_all.append(await timed(anchor, i))
+            ours_all.append(await timed(ours, i))
     CountingConnection.writes = 0
     await ours(0)
     trips_ours = CountingConnection.writes
@@ -92,7 +96,7 @@ async def compare(name: str, ours: Op, anchor: Op, rounds: int, block: int) -> f
     return value
 
 
-async def repository_bench(url: str, rounds: int, block: int) -> dict[str, float]:
+async def repository_bench(url: str, pairs: int) -> dict[str, float]:
     prefix = f"bench{uuid.uuid4().hex[:8]}:"
     KeyFactory.set_namespace(prefix)
     RedisClient.configure(url)
@@ -131,31 +135,28 @@ async def repository_bench(url: str, rounds: int, block: int) -> dict[str, float
 
     try:
         results["get"] = await compare(
-            "RedisUser.get", lambda _: user.get(), lambda _: client.hgetall(user_key), rounds, block
+            "RedisUser.get", lambda _: user.get(), lambda _: client.hgetall(user_key), pairs
         )
         results["upsert"] = await compare(
-            "RedisUser.upsert+TTL", lambda _: user.upsert(profile), raw_upsert, rounds, block
+            "RedisUser.upsert+TTL", lambda _: user.upsert(profile), raw_upsert, pairs
         )
         results["set_field"] = await compare(
             "SharedState.set_field",
             lambda i: state.set_field("conversation", "step", i),
             raw_set_field,
-            rounds,
-            block,
+            pairs,
         )
         await compare(
             "SharedState.get_field",
             lambda _: state.get_field("conversation", "step"),
             lambda _: client.hget(state_key, "step"),
-            rounds,
-            block,
+            pairs,
         )
         await compare(
             "RedisUser.increment",
             lambda _: user.increment_field("visits"),
             lambda _: client.hincrby(user_key, "raw_visits", 1),
-            rounds,
-            block,
+            pairs,
         )
     finally:
         await ops.delete_pattern(client, f"{prefix}*")
@@ -211,7 +212,7 @@ def main() -> None:
     scale = 10 if args.full else 1
     url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     print(f"symphony_redis bench against {url.split('@')[-1]} ({'full' if args.full else 'quick'})")
-    results = asyncio.run(repository_bench(url, rounds=6, block=250 * scale))
+    results = asyncio.run(repository_bench(url, pairs=3000 * scale))
     bridge_bench(samples=500 * scale)
     worst = max(results, key=lambda name: results[name])
     print(f"targets: get/upsert/set_field overhead <= {TARGET} each: "
