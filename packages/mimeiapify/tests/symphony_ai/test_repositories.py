@@ -308,3 +308,18 @@ async def test_corrupt_stored_data_is_reported_not_guessed(backend: str) -> None
     assert await user.get() == {"odd": "[1, 2", "n": 12}  # text that is not JSON stays text
     with pytest.raises(StoredValueError, match="list"):
         await user.append_to_list("odd", 3)
+
+
+async def test_large_values_round_trip(backend: str) -> None:
+    state = RedisSharedState(tenant="t", user_id="big")
+    text = "x" * 2_000_000
+    items = list(range(50_000))
+    await state.set("doc", {"text": text, "items": items})
+    assert await state.get("doc") == {"text": text, "items": items}
+
+
+def test_settings_never_show_passwords() -> None:
+    from mimeiapify.symphony_ai.redis.redis_client import RedisSettings
+
+    settings = RedisSettings.build("redis://user:s3cret@cache:6379/0")
+    assert "s3cret" not in repr(settings) and "user:***@cache" in repr(settings)

@@ -276,3 +276,8 @@ async def test_failed_start_leaves_nothing_behind(symphony_env: str) -> None:
     with pytest.raises(redis.exceptions.ConnectionError):
         await GlobalSymphony.create(cfg)
     assert not GlobalSymphony.is_running()
+
+
+def test_config_repr_hides_the_redis_url() -> None:
+    cfg = GlobalSymphonyConfig(redis_url="redis://:hunter2@cache:6379/0")
+    assert "hunter2" not in repr(cfg) and "hunter2" not in str(cfg)

@@ -50,7 +50,8 @@ class GlobalSymphonyConfig(BaseSettings):
     )
     submit_timeout: float = Field(default=30.0, gt=0)
 
-    redis_url: str | dict[str, str] = "redis://localhost:6379/0"
+    # kept out of repr(): a URL may carry a password
+    redis_url: str | dict[str, str] = Field(default="redis://localhost:6379/0", repr=False)
     redis_dbs: dict[str, int] = Field(default_factory=dict)
     redis_max_connections: int = Field(default=64, ge=1)
     redis_socket_timeout: float = Field(default=5.0, gt=0)

@@ -39,6 +39,16 @@ ALIASES: Final = ("default", "user", "handlers", "shared_state", "expiry", "pubs
 DEFAULT_MAX_CONNECTIONS: Final = 64
 
 
+def redact(url: str) -> str:
+    """The URL without its password (for logs and reprs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + netloc))
+
+
 def _with_db(url: str, db: int) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{db}"))
@@ -54,6 +64,10 @@ class RedisSettings:
     connect_timeout: float = 2.0
     pool_timeout: float = 5.0
     retries: int = 2
+
+    def __repr__(self) -> str:
+        urls = {alias: redact(url) for alias, url in self.urls.items()}
+        return f"RedisSettings(urls={urls}, max_connections={self.max_connections})"
 
     @property
     def distinct_urls(self) -> int:
