@@ -1,0 +1,52 @@
+"""Redis plumbing and repositories for symphony_ai.
+
+``SharedStateRepo``, ``HandlerRepo`` and ``TableRepo`` are the short names the
+quick-start guide uses for ``RedisSharedState``, ``RedisStateHandler`` and ``RedisTable``.
+"""
+
+from mimeiapify.symphony_ai.redis import (
+    context,
+    ops,
+)
+from mimeiapify.symphony_ai.redis.context import _current_ss, current_shared_state
+from mimeiapify.symphony_ai.redis.redis_client import ALIASES, RedisClient, RedisSettings
+from mimeiapify.symphony_ai.redis.redis_handler import (
+    RedisBatch,
+    RedisGeneric,
+    RedisSharedState,
+    RedisStateHandler,
+    RedisTable,
+    RedisTrigger,
+    RedisUser,
+    RedisUsers,
+)
+from mimeiapify.symphony_ai.redis.redis_handler.utils import KeyFactory, TenantCache, dumps, loads
+
+SharedStateRepo = RedisSharedState
+HandlerRepo = RedisStateHandler
+TableRepo = RedisTable
+
+__all__ = [
+    "ALIASES",
+    "HandlerRepo",
+    "KeyFactory",
+    "RedisBatch",
+    "RedisClient",
+    "RedisGeneric",
+    "RedisSettings",
+    "RedisSharedState",
+    "RedisStateHandler",
+    "RedisTable",
+    "RedisTrigger",
+    "RedisUser",
+    "RedisUsers",
+    "SharedStateRepo",
+    "TableRepo",
+    "TenantCache",
+    "_current_ss",
+    "context",
+    "current_shared_state",
+    "dumps",
+    "loads",
+    "ops",
+]

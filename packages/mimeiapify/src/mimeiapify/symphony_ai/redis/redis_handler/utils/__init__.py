@@ -1,0 +1,27 @@
+"""Infrastructure for the repositories: key names, value encoding, the base class."""
+
+from mimeiapify.symphony_ai.redis.redis_handler.utils.key_factory import (
+    KeyFactory,
+    escape,
+    unescape,
+)
+from mimeiapify.symphony_ai.redis.redis_handler.utils.serde import (
+    dumps,
+    dumps_json,
+    loads,
+    loads_json,
+    to_model,
+)
+from mimeiapify.symphony_ai.redis.redis_handler.utils.tenant_cache import TenantCache
+
+__all__ = [
+    "KeyFactory",
+    "TenantCache",
+    "dumps",
+    "dumps_json",
+    "escape",
+    "loads",
+    "loads_json",
+    "to_model",
+    "unescape",
+]
