@@ -32,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--pool", "-P", default=None, help="prefork, threads or solo")
     worker.add_argument("--loglevel", "-l", default="INFO")
     worker.add_argument("--hostname", "-n", default=None)
+    worker.add_argument(
+        "--beat",
+        "-B",
+        action="store_true",
+        help="also run beat (the scheduler tick) inside this worker",
+    )
 
     beat = sub.add_parser("beat", help="run Celery beat (the scheduler tick)")
     beat.add_argument("--loglevel", "-l", default="INFO")
@@ -117,6 +123,10 @@ def _worker(args: argparse.Namespace) -> int:
         argv += ["-P", args.pool]
     if args.hostname:
         argv += ["-n", args.hostname]
+    if args.beat:
+        settings = get_settings()
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        argv += ["-B", "-s", str(settings.state_dir / f"celerybeat-{os.getpid()}")]
     celery_app.worker_main(argv)
     return 0
 

@@ -6,6 +6,6 @@ from fastapi import APIRouter
 
 
 def api_routers() -> list[APIRouter]:
-    from automation.routers import workflows
+    from automation.routers import executions, workflows
 
-    return [workflows.router]
+    return [executions.router, workflows.router, executions.hooks]

@@ -1,9 +1,8 @@
-"""Built-in step and action types (they register on import).
+"""Built-in step types (they register on import).
 
-``http_request``, ``data_transform``, ``condition`` (alias ``branch``), ``delay``
-and ``run_workflow`` live here; connector types (``airtable``,
-``flowmesh_publish``) and the delivery types (``notification``, ``webhook``)
-register from their own modules. See :mod:`automation.registry`.
+``http_request``, ``data_transform``, ``condition`` (alias ``branch``) and ``delay``
+live here; ``run_workflow`` lives with the rules (:mod:`automation.rules.actions`).
+See :mod:`automation.registry` for adding more.
 """
 
 from automation.steps import builtin
