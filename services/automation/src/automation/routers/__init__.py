@@ -6,6 +6,6 @@ from fastapi import APIRouter
 
 
 def api_routers() -> list[APIRouter]:
-    from automation.routers import executions, workflows
+    from automation.routers import events, executions, rules, workflows
 
-    return [executions.router, workflows.router, executions.hooks]
+    return [executions.router, workflows.router, executions.hooks, rules.router, events.router]
