@@ -22,7 +22,7 @@ from automation.app import create_app
 from automation.auth import create_token
 from automation.runtime import Runtime
 from automation.settings import Settings
-from mimeia.testing import ServerProcess, run_server
+from mimeia.testing import ServerProcess, free_port, run_server
 
 INTERNAL_KEY = "test-internal-key-0123456789"
 JWT_SECRET = "test-jwt-secret-0123456789abcdef"
@@ -40,7 +40,27 @@ def broker_prefix(redis_prefix: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def airtable_api_url() -> Iterator[str]:
+    """mimeiapify's Airtable emulator, a real HTTP server, for the airtable step."""
+    port = free_port()
+    argv = [
+        "python",
+        "-m",
+        "mimeiapify.testing.airtable",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--rate-limit",
+        "50",
+    ]
+    with run_server(argv):
+        yield f"http://127.0.0.1:{port}/v0"
+
+
+@pytest.fixture(scope="session")
 def service_env(
+    airtable_api_url: str,
     migrated_postgres: str,
     redis_url: str,
     broker_prefix: str,
@@ -60,6 +80,8 @@ def service_env(
         "HTTP_STEP_ALLOWED_HOSTS": "127.0.0.1,localhost,::1",
         "EXECUTION_LEASE_SECONDS": "3",
         "SCHEDULER_INTERVAL_SECONDS": "0.5",
+        "AIRTABLE_API_KEY": "pat_automation_tests",
+        "AIRTABLE_API_URL": airtable_api_url,
     }
 
 

@@ -6,6 +6,13 @@ from fastapi import APIRouter
 
 
 def api_routers() -> list[APIRouter]:
-    from automation.routers import events, executions, rules, workflows
+    from automation.routers import events, executions, rules, wompi, workflows
 
-    return [executions.router, workflows.router, executions.hooks, rules.router, events.router]
+    return [
+        executions.router,
+        workflows.router,
+        executions.hooks,
+        rules.router,
+        events.router,
+        wompi.router,
+    ]
