@@ -30,9 +30,21 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 def _route_label(scope: Scope) -> str:
+    """The route template (``/api/v1/workflows/{workflow_id}``), never the raw path,
+    so metric labels stay few."""
     route = scope.get("route")
-    path = getattr(route, "path", None)
-    return str(path) if path else "unmatched"
+    template = getattr(route, "path", None)
+    if not template:
+        return "unmatched"
+    path: str = scope.get("path", "")
+    regex = getattr(route, "path_regex", None)
+    # Routes of an included router carry their own path; find the static prefix
+    # they were mounted under.
+    if regex is not None and not regex.fullmatch(path):
+        for i, char in enumerate(path):
+            if char == "/" and regex.fullmatch(path[i:]):
+                return f"{path[:i]}{template}"
+    return str(template)
 
 
 class RequestContextMiddleware:
