@@ -11,7 +11,6 @@ bytes between these and the network.
 from __future__ import annotations
 
 import json
-import random
 import uuid
 import zlib
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from common_core.retry import RetryPolicy
 from common_mesh.errors import MeshDeliveryError, MeshModelError
 from common_mesh.protocol import (
     BATCH_COUNT_HEADER,
@@ -122,42 +122,6 @@ class Batcher:
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded retries with exponential backoff and full jitter.
-
-    Retried: transport errors, 408, 425, 429 and 5xx. A ``Retry-After`` answer
-    is honoured (capped at ``max_delay``).
-    """
-
-    max_attempts: int = 5
-    base_delay: float = 0.2
-    max_delay: float = 10.0
-    retry_statuses: frozenset[int] = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if self.base_delay < 0 or self.max_delay < 0:
-            raise ValueError("delays must not be negative")
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_delay)
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        return random.uniform(0, ceiling)  # noqa: S311 - jitter, not security
-
-
-def _parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("retry-after") or headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
-
-
-@dataclass(frozen=True)
 class Step:
     """What the transport does next: stop (``done``) or wait ``delay`` and resend."""
 
@@ -181,10 +145,8 @@ class Delivery:
         if 200 <= status < 300:
             return Step(done=True, duplicate=_is_duplicate(body))
         detail = _error_detail(body)
-        if status in self.policy.retry_statuses and self.attempts < self.policy.max_attempts:
-            return Step(
-                done=False, delay=self.policy.delay(self.attempts, _parse_retry_after(headers))
-            )
+        if self.policy.should_retry(status, self.attempts):
+            return Step(done=False, delay=self.policy.delay_for(self.attempts, headers))
         raise MeshDeliveryError(
             f"mesh refused batch {self.batch.batch_id} with HTTP {status}: {detail}",
             batch_id=self.batch.batch_id,
@@ -194,7 +156,7 @@ class Delivery:
         )
 
     def on_transport_error(self, error: Exception) -> Step:
-        if self.attempts < self.policy.max_attempts:
+        if self.policy.should_retry(None, self.attempts):
             return Step(done=False, delay=self.policy.delay(self.attempts))
         raise MeshDeliveryError(
             f"mesh unreachable for batch {self.batch.batch_id} after {self.attempts} attempts: "
