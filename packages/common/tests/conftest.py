@@ -69,3 +69,35 @@ def scripted_peer() -> Iterator[ScriptedPeer]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@dataclass
+class MeshStack:
+    flowmesh_endpoint: str
+    receiver_url: str
+
+
+@pytest.fixture(scope="session")
+def flowmesh_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `flowmesh serve` on a fresh SQLite file."""
+    from mimeia.testing import free_port, run_server
+
+    port = free_port()
+    db = tmp_path_factory.mktemp("flowmesh") / "flowmesh.db"
+    argv = ["python", "-m", "flowmesh", "serve", "--host", "127.0.0.1", "--port", str(port),
+            "--store", f"sqlite:///{db}"]  # fmt: skip
+    with run_server(argv):
+        yield f"127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def mesh_stack(flowmesh_endpoint: str) -> Iterator[MeshStack]:
+    """A real `common-mesh serve` writing to that FlowMesh."""
+    from mimeia.testing import free_port, run_server
+
+    port = free_port()
+    argv = ["python", "-m", "common_mesh.cli", "serve", "--host", "127.0.0.1",
+            "--port", str(port), "--flowmesh", flowmesh_endpoint]  # fmt: skip
+    with run_server(argv) as server:
+        assert server.ready_line == f"listening on http://127.0.0.1:{port}"
+        yield MeshStack(flowmesh_endpoint, f"http://127.0.0.1:{port}")

@@ -26,6 +26,7 @@ from common_mesh.protocol import (
     BATCH_ID_HEADER,
     CONTENT_TYPE,
     MAX_BATCH_BYTES,
+    MAX_BATCH_MODELS,
 )
 
 __all__ = ["Batch", "Batcher", "Delivery", "RetryPolicy", "SendSummary", "encode_model"]
@@ -73,8 +74,8 @@ class Batcher:
         max_bytes: int = 1024 * 1024,
         compression_level: int = 6,
     ) -> None:
-        if max_models < 1:
-            raise ValueError("max_models must be at least 1")
+        if not 1 <= max_models <= MAX_BATCH_MODELS:
+            raise ValueError(f"max_models must be between 1 and {MAX_BATCH_MODELS}")
         if not 1 <= max_bytes <= MAX_BATCH_BYTES:
             raise ValueError(f"max_bytes must be between 1 and {MAX_BATCH_BYTES}")
         if not 0 <= compression_level <= 9:

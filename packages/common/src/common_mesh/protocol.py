@@ -25,6 +25,7 @@ __all__ = [
     "BATCH_ID_HEADER",
     "DEFAULT_PORT",
     "MAX_BATCH_BYTES",
+    "MAX_BATCH_MODELS",
     "batch_path",
     "validate_batch_id",
     "validate_name",
@@ -36,6 +37,8 @@ BATCH_COUNT_HEADER = "X-Mesh-Batch-Count"
 CONTENT_TYPE = "application/x-ndjson"
 # Upper bound of a batch's uncompressed body, on both sides.
 MAX_BATCH_BYTES = 16 * 1024 * 1024
+# Upper bound of the models in one batch (one FlowMesh write takes up to 10,000).
+MAX_BATCH_MODELS = 10_000
 
 # Names become stream names; a strict alphabet keeps one tenant's names from
 # reaching into another's (no separators, no "..", no empty parts).

@@ -2,7 +2,14 @@
 their models to FlowMesh streams named by (org, module, model)."""
 
 from common_mesh.receiver.app import ReceiverStats, create_app
-from common_mesh.receiver.ledger import BatchLedger, MemoryLedger
+from common_mesh.receiver.ledger import BatchLedger, LayeredLedger, MemoryLedger
 from common_mesh.receiver.sink import StreamSink
 
-__all__ = ["BatchLedger", "MemoryLedger", "ReceiverStats", "StreamSink", "create_app"]
+__all__ = [
+    "BatchLedger",
+    "LayeredLedger",
+    "MemoryLedger",
+    "ReceiverStats",
+    "StreamSink",
+    "create_app",
+]

@@ -82,21 +82,24 @@ def create_app(
             stats.rejected_batches += 1
             return _error(exc.status, exc.field, exc.message)
 
-        while (pending := in_progress.get(batch.batch_id)) is not None:
+        claim = f"{org}/{batch.batch_id}"
+        while (pending := in_progress.get(claim)) is not None:
             await pending.wait()
-        if await ledger.seen(batch.batch_id):
-            stats.duplicate_batches += 1
-            return JSONResponse({"batch_id": batch.batch_id, "accepted": 0, "duplicate": True})
-        done = in_progress[batch.batch_id] = asyncio.Event()
+        done = in_progress[claim] = asyncio.Event()
         try:
+            if await ledger.seen(org, batch.batch_id):
+                stats.duplicate_batches += 1
+                return JSONResponse({"batch_id": batch.batch_id, "accepted": 0, "duplicate": True})
             await sink.append(org, module, model, batch.records, batch.batch_id)
-            await ledger.remember(batch.batch_id)
+            await ledger.remember(org, batch.batch_id)
         except Exception as exc:
+            # The client retries a 503 under the same id; nothing is half-stored
+            # because one write carries the whole batch.
             stats.sink_failures += 1
             _log.warning("storing batch %s failed: %r", batch.batch_id, exc)
             return _error(503, "sink", f"could not store the batch: {type(exc).__name__}")
         finally:
-            del in_progress[batch.batch_id]
+            del in_progress[claim]
             done.set()
         stats.batches += 1
         stats.records += len(batch.records)

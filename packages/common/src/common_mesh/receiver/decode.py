@@ -7,7 +7,12 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from common_mesh.protocol import BATCH_COUNT_HEADER, BATCH_ID_HEADER, MAX_BATCH_BYTES
+from common_mesh.protocol import (
+    BATCH_COUNT_HEADER,
+    BATCH_ID_HEADER,
+    MAX_BATCH_BYTES,
+    MAX_BATCH_MODELS,
+)
 
 __all__ = ["BatchRejected", "DecodedBatch", "decode_batch"]
 
@@ -65,6 +70,8 @@ def decode_batch(
     records = [line for line in raw.split(b"\n") if line.strip()]
     if not records:
         raise BatchRejected(400, "body", "batch holds no records")
+    if len(records) > MAX_BATCH_MODELS:
+        raise BatchRejected(400, "body", f"batch holds more than {MAX_BATCH_MODELS} records")
     for number, record in enumerate(records, start=1):
         try:
             value = json.loads(record)

@@ -6,13 +6,15 @@ import time
 from collections import OrderedDict
 from typing import Protocol
 
-__all__ = ["BatchLedger", "MemoryLedger"]
+__all__ = ["BatchLedger", "LayeredLedger", "MemoryLedger"]
 
 
 class BatchLedger(Protocol):
-    async def seen(self, batch_id: str) -> bool: ...
+    """Per org, so one tenant can never mark another tenant's batch as stored."""
 
-    async def remember(self, batch_id: str) -> None: ...
+    async def seen(self, org: str, batch_id: str) -> bool: ...
+
+    async def remember(self, org: str, batch_id: str) -> None: ...
 
 
 class MemoryLedger:
@@ -27,17 +29,34 @@ class MemoryLedger:
         self.ttl = ttl
         self._ids: OrderedDict[str, float] = OrderedDict()
 
-    async def seen(self, batch_id: str) -> bool:
-        stored = self._ids.get(batch_id)
+    async def seen(self, org: str, batch_id: str) -> bool:
+        key = f"{org}/{batch_id}"
+        stored = self._ids.get(key)
         if stored is None:
             return False
         if time.monotonic() - stored > self.ttl:
-            del self._ids[batch_id]
+            del self._ids[key]
             return False
         return True
 
-    async def remember(self, batch_id: str) -> None:
-        self._ids[batch_id] = time.monotonic()
-        self._ids.move_to_end(batch_id)
+    async def remember(self, org: str, batch_id: str) -> None:
+        key = f"{org}/{batch_id}"
+        self._ids[key] = time.monotonic()
+        self._ids.move_to_end(key)
         while len(self._ids) > self.capacity:
             self._ids.popitem(last=False)
+
+
+class LayeredLedger:
+    """A local cache in front of a shared ledger: most retries reach the same receiver."""
+
+    def __init__(self, local: BatchLedger, shared: BatchLedger) -> None:
+        self.local = local
+        self.shared = shared
+
+    async def seen(self, org: str, batch_id: str) -> bool:
+        return await self.local.seen(org, batch_id) or await self.shared.seen(org, batch_id)
+
+    async def remember(self, org: str, batch_id: str) -> None:
+        await self.shared.remember(org, batch_id)
+        await self.local.remember(org, batch_id)
