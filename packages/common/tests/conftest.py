@@ -80,24 +80,16 @@ class MeshStack:
 @pytest.fixture(scope="session")
 def flowmesh_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `flowmesh serve` on a fresh SQLite file."""
-    from mimeia.testing import free_port, run_server
+    from common_mesh.testing import run_flowmesh
 
-    port = free_port()
-    db = tmp_path_factory.mktemp("flowmesh") / "flowmesh.db"
-    argv = ["python", "-m", "flowmesh", "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--store", f"sqlite:///{db}"]  # fmt: skip
-    with run_server(argv):
-        yield f"127.0.0.1:{port}"
+    with run_flowmesh(tmp_path_factory.mktemp("flowmesh")) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")
 def mesh_stack(flowmesh_endpoint: str) -> Iterator[MeshStack]:
     """A real `common-mesh serve` writing to that FlowMesh."""
-    from mimeia.testing import free_port, run_server
+    from common_mesh.testing import run_receiver
 
-    port = free_port()
-    argv = ["python", "-m", "common_mesh.cli", "serve", "--host", "127.0.0.1",
-            "--port", str(port), "--flowmesh", flowmesh_endpoint]  # fmt: skip
-    with run_server(argv) as server:
-        assert server.ready_line == f"listening on http://127.0.0.1:{port}"
-        yield MeshStack(flowmesh_endpoint, f"http://127.0.0.1:{port}")
+    with run_receiver(flowmesh_endpoint) as url:
+        yield MeshStack(flowmesh_endpoint, url)

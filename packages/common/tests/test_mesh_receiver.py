@@ -13,8 +13,9 @@ import pytest
 from pydantic import BaseModel
 
 from common_mesh import AsyncMeshEngine, MeshDeliveryError, MeshEngine, RetryPolicy
+from common_mesh.testing import run_receiver
 from flowmesh import FlowMesh, FlowMeshNotFoundError
-from mimeia.testing import free_port, run_server
+from mimeia.testing import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -153,11 +154,7 @@ def test_bad_stream_names_are_rejected(mesh_stack: Any, org: str) -> None:
 
 
 def test_flowmesh_down_answers_503_and_client_gives_up(tmp_path: Path) -> None:
-    port = free_port()
-    argv = ["python", "-m", "common_mesh.cli", "serve", "--port", str(port),
-            "--flowmesh", f"127.0.0.1:{free_port()}"]  # fmt: skip
-    with run_server(argv):
-        url = f"http://127.0.0.1:{port}"
+    with run_receiver(f"127.0.0.1:{free_port()}") as url:
         direct = post_batch(url, "org", b'{"id": 1}\n', uuid.uuid4().hex, timeout="10")
         assert direct.status_code == 503
         assert direct.json()["field"] == "sink"
@@ -169,11 +166,7 @@ def test_flowmesh_down_answers_503_and_client_gives_up(tmp_path: Path) -> None:
 
 
 def test_receiver_token_is_required_when_configured(flowmesh_endpoint: str) -> None:
-    port = free_port()
-    argv = ["python", "-m", "common_mesh.cli", "serve", "--port", str(port),
-            "--flowmesh", flowmesh_endpoint]  # fmt: skip
-    with run_server(argv, env={"MESH_TOKEN": "s3cret-token"}):
-        url = f"http://127.0.0.1:{port}"
+    with run_receiver(flowmesh_endpoint, env={"MESH_TOKEN": "s3cret-token"}) as url:
         refused = post_batch(url, "org", b'{"id": 1}\n', uuid.uuid4().hex,
                              Authorization="Bearer wrong")  # fmt: skip
         assert refused.status_code == 401

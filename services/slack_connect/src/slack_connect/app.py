@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common_mesh import AsyncMeshEngine, MeshDeliveryError, MeshError
 from common_mesh.protocol import validate_name
@@ -65,6 +66,70 @@ def _org(org_id: Annotated[str, Path(max_length=128)]) -> str:
         raise HTTPException(400, detail=str(exc)) from None
 
 
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+class BodyLimit:
+    """Refuses bodies over ``limit`` bytes before anything parses them (413)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise HTTPException(413, detail=f"body larger than {self.limit} bytes")
+            return message
+
+        await self.app(scope, counted, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse({"detail": f"body larger than {self.limit} bytes"}, 413)
+        await response(scope, receive, send)
+
+
+def incoming_auth(
+    request: Request,
+    org: Annotated[str, Depends(_org)],
+    secret: Annotated[str | None, Header(alias=INCOMING_SECRET_HEADER)] = None,
+) -> str:
+    master = _services(request).settings.incoming_secret.get_secret_value()
+    if not check_incoming(master, org, secret):
+        raise HTTPException(401, detail=f"missing or wrong {INCOMING_SECRET_HEADER}")
+    return org
+
+
+def admin_auth(
+    request: Request,
+    org: Annotated[str, Depends(_org)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> str:
+    token = _services(request).settings.admin_token.get_secret_value()
+    if not check_bearer(token, authorization):
+        raise HTTPException(401, detail="missing or wrong admin bearer token")
+    return org
+
+
+Incoming = Annotated[str, Depends(incoming_auth)]
+Admin = Annotated[str, Depends(admin_auth)]
+
+
 class Services:
     """Everything the routes share, built once per app."""
 
@@ -94,8 +159,6 @@ class Services:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()  # type: ignore[call-arg]
     services = Services(settings)
-    incoming_master = settings.incoming_secret.get_secret_value()
-    admin_token = settings.admin_token.get_secret_value()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -105,31 +168,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await services.aclose()
 
     app = FastAPI(title="slack-connect", lifespan=lifespan)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.state.services = services
-
-    async def limit_body(request: Request) -> None:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
-            raise HTTPException(413, detail=f"body larger than {settings.max_body_bytes} bytes")
-
-    def incoming_auth(
-        org: Annotated[str, Depends(_org)],
-        secret: Annotated[str | None, Header(alias=INCOMING_SECRET_HEADER)] = None,
-    ) -> str:
-        if not check_incoming(incoming_master, org, secret):
-            raise HTTPException(401, detail=f"missing or wrong {INCOMING_SECRET_HEADER}")
-        return org
-
-    def admin_auth(
-        org: Annotated[str, Depends(_org)],
-        authorization: Annotated[str | None, Header()] = None,
-    ) -> str:
-        if not check_bearer(admin_token, authorization):
-            raise HTTPException(401, detail="missing or wrong admin bearer token")
-        return org
-
-    Incoming = Annotated[str, Depends(incoming_auth)]
-    Admin = Annotated[str, Depends(admin_auth)]
 
     @app.exception_handler(MeshDeliveryError)
     async def _mesh_down(request: Request, exc: MeshDeliveryError) -> JSONResponse:
@@ -151,15 +191,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # -- incoming: what Paragon workflows post back ----------------------
 
-    @app.post("/v1/orgs/{org_id}/incoming/channels", dependencies=[Depends(limit_body)])
+    @app.post("/v1/orgs/{org_id}/incoming/channels")
     async def incoming_channels(org: Incoming, payload: SlackChannelsPayload) -> dict[str, int]:
         return await services.ingest.channels(org, payload)
 
-    @app.post("/v1/orgs/{org_id}/incoming/users", dependencies=[Depends(limit_body)])
+    @app.post("/v1/orgs/{org_id}/incoming/users")
     async def incoming_users(org: Incoming, payload: SlackUsersPayload) -> dict[str, int]:
         return await services.ingest.users(org, payload)
 
-    @app.post("/v1/orgs/{org_id}/incoming/messages", dependencies=[Depends(limit_body)])
+    @app.post("/v1/orgs/{org_id}/incoming/messages")
     async def incoming_messages(org: Incoming, payload: SlackMessagesPayload) -> dict[str, Any]:
         return asdict(await services.ingest.messages(org, payload))
 
