@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import httpx
 
 from common_mesh.batching import Batcher, RetryPolicy
-from common_mesh.protocol import validate_name
+from common_mesh.protocol import batch_path, validate_name
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,54 @@ class StreamName:
     def checked(cls, org: str, module: str, model: str) -> StreamName:
         return cls(validate_name("org", org), validate_name("module", module),
                    validate_name("model", model))  # fmt: skip
+
+
+class EngineBase:
+    """What the sync and async engines share: settings and naming."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 30.0,
+        max_models: int = 5000,
+        max_bytes: int = 1024 * 1024,
+        compression_level: int = 6,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.config = EngineConfig(base_url, token, timeout, max_models, max_bytes,
+                                   compression_level, retry or RetryPolicy())  # fmt: skip
+        # Guards the lazily opened connection pool of the thread-shared sync engine.
+        self._lock = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        return self.config.base_url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+
+class SessionBase:
+    """What the sync and async sessions share: the stream they write to."""
+
+    def __init__(self, stream: StreamName) -> None:
+        self.stream = stream
+        self.path = batch_path(stream.org, stream.module, stream.model)
+
+    @property
+    def org(self) -> str:
+        return self.stream.org
+
+    @property
+    def module(self) -> str:
+        return self.stream.module
+
+    @property
+    def model(self) -> str:
+        return self.stream.model
+
+    def __repr__(self) -> str:
+        s = self.stream
+        return f"{type(self).__name__}(org={s.org!r}, module={s.module!r}, model={s.model!r})"

@@ -13,35 +13,17 @@ from types import TracebackType
 
 import httpx
 
-from common_mesh._config import EngineConfig, StreamName
-from common_mesh.batching import Batch, Delivery, RetryPolicy, SendSummary, Step
+from common_mesh._config import EngineBase, SessionBase, StreamName
+from common_mesh.batching import Batch, Delivery, SendSummary, Step
 from common_mesh.errors import MeshDeliveryError
-from common_mesh.protocol import batch_path
 
 __all__ = ["AsyncMeshEngine", "AsyncMeshSession"]
 
 
-class AsyncMeshEngine:
+class AsyncMeshEngine(EngineBase):
     """The async twin of :class:`common_mesh.MeshEngine`; use one per event loop."""
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        token: str | None = None,
-        timeout: float = 30.0,
-        max_models: int = 5000,
-        max_bytes: int = 1024 * 1024,
-        compression_level: int = 6,
-        retry: RetryPolicy | None = None,
-    ) -> None:
-        self.config = EngineConfig(base_url, token, timeout, max_models, max_bytes,
-                                   compression_level, retry or RetryPolicy())  # fmt: skip
-        self._client: httpx.AsyncClient | None = None
-
-    @property
-    def base_url(self) -> str:
-        return self.config.base_url
+    _client: httpx.AsyncClient | None = None
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None or self._client.is_closed:
@@ -65,17 +47,13 @@ class AsyncMeshEngine:
     ) -> None:  # fmt: skip
         await self.aclose()
 
-    def __repr__(self) -> str:
-        return f"AsyncMeshEngine(base_url={self.base_url!r})"
 
-
-class AsyncMeshSession:
+class AsyncMeshSession(SessionBase):
     """Sends models to one (org, module, model) stream from one task at a time."""
 
     def __init__(self, engine: AsyncMeshEngine, stream: StreamName) -> None:
+        super().__init__(stream)
         self.engine = engine
-        self.stream = stream
-        self.path = batch_path(stream.org, stream.module, stream.model)
 
     async def send_all_models(
         self, models: Iterable[object] | AsyncIterable[object]
@@ -144,7 +122,3 @@ class AsyncMeshSession:
             if step.done:
                 return delivery, step
             await asyncio.sleep(step.delay)
-
-    def __repr__(self) -> str:
-        s = self.stream
-        return f"AsyncMeshSession(org={s.org!r}, module={s.module!r}, model={s.model!r})"

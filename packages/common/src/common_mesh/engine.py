@@ -10,15 +10,14 @@ from types import TracebackType
 
 import httpx
 
-from common_mesh._config import EngineConfig, StreamName
-from common_mesh.batching import Batch, Delivery, RetryPolicy, SendSummary, Step
+from common_mesh._config import EngineBase, SessionBase, StreamName
+from common_mesh.batching import Batch, Delivery, SendSummary, Step
 from common_mesh.errors import MeshDeliveryError, MeshSessionThreadError
-from common_mesh.protocol import batch_path
 
 __all__ = ["MeshEngine", "MeshSession"]
 
 
-class MeshEngine:
+class MeshEngine(EngineBase):
     """One per mesh base URL, reused for the life of the process.
 
     It owns the HTTP connection pool (opened on first use, closed by
@@ -26,25 +25,7 @@ class MeshEngine:
     out :class:`MeshSession` objects, one per (org, module, model).
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        token: str | None = None,
-        timeout: float = 30.0,
-        max_models: int = 5000,
-        max_bytes: int = 1024 * 1024,
-        compression_level: int = 6,
-        retry: RetryPolicy | None = None,
-    ) -> None:
-        self.config = EngineConfig(base_url, token, timeout, max_models, max_bytes,
-                                   compression_level, retry or RetryPolicy())  # fmt: skip
-        self._client: httpx.Client | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def base_url(self) -> str:
-        return self.config.base_url
+    _client: httpx.Client | None = None
 
     def _http(self) -> httpx.Client:
         with self._lock:
@@ -71,30 +52,14 @@ class MeshEngine:
     ) -> None:  # fmt: skip
         self.close()
 
-    def __repr__(self) -> str:
-        return f"MeshEngine(base_url={self.base_url!r})"
 
-
-class MeshSession:
+class MeshSession(SessionBase):
     """Sends models to one (org, module, model) stream. Not thread safe."""
 
     def __init__(self, engine: MeshEngine, stream: StreamName) -> None:
+        super().__init__(stream)
         self.engine = engine
-        self.stream = stream
-        self.path = batch_path(stream.org, stream.module, stream.model)
         self._owner = threading.get_ident()
-
-    @property
-    def org(self) -> str:
-        return self.stream.org
-
-    @property
-    def module(self) -> str:
-        return self.stream.module
-
-    @property
-    def model(self) -> str:
-        return self.stream.model
 
     def _check_thread(self) -> None:
         if threading.get_ident() != self._owner:
@@ -170,7 +135,3 @@ class MeshSession:
             if step.done:
                 return delivery, step
             time.sleep(step.delay)
-
-    def __repr__(self) -> str:
-        s = self.stream
-        return f"MeshSession(org={s.org!r}, module={s.module!r}, model={s.model!r})"
