@@ -93,7 +93,7 @@ def start_all(
             _wait_ready(proc, spec, READY_TIMEOUT)
             threading.Thread(target=_pump, args=(running[-1],), daemon=True).start()
             url = f"{spec.scheme}://{addresses[spec.name]}"
-            print(f"up   {spec.name:<14} {url}  {spec.description}", flush=True)
+            print(f"up   {spec.name:<18} {url}  {spec.description}", flush=True)
     except BaseException:
         stop_all(running)
         raise
@@ -143,5 +143,5 @@ def run_until_signal(specs: Sequence[ServiceSpec], state_dir: Path) -> int:
             break
     print("stopping ...", flush=True)
     for name, code in stop_all(running):
-        print(f"down {name:<14} exit {code}", flush=True)
+        print(f"down {name:<18} exit {code}", flush=True)
     return exit_code
