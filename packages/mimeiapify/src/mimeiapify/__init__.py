@@ -5,6 +5,7 @@
 >>> from mimeiapify.wompi_async import WompiAsync
 """
 
+from mimeiapify._plan import RetryPolicy
 from mimeiapify.airtable import Airtable
 from mimeiapify.airtable_async import AirtableAsync
 from mimeiapify.errors import (
@@ -45,6 +46,7 @@ __all__ = [
     "Field",
     "Formula",
     "MimeiapifyError",
+    "RetryPolicy",
     "Wompi",
     "WompiAsync",
     "WompiAuthError",

@@ -24,6 +24,11 @@ T = TypeVar("T")
 USER_AGENT = "mimeiapify/1.5"
 
 
+def _check_timeout(timeout: float) -> None:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+
+
 def _not_an_emit(plan: Plan[Any]) -> None:
     plan.close()
     raise TypeError("this operation emits values; iterate it instead of running it")
@@ -99,6 +104,7 @@ class SyncSession:
     """A requests session per client, closed by ``close()`` or ``with``."""
 
     def __init__(self, session: requests.Session | None, timeout: float) -> None:
+        _check_timeout(timeout)
         self._owns_session = session is None
         self._session = session or requests.Session()
         self.timeout = timeout
@@ -198,6 +204,7 @@ class AsyncSession:
     """
 
     def __init__(self, session: aiohttp.ClientSession | None, timeout: float) -> None:
+        _check_timeout(timeout)
         self._external = session
         self._scoped: aiohttp.ClientSession | None = None
         self.timeout = timeout
