@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import time
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -18,10 +19,11 @@ from mimeiapify import (
     WompiAuthError,
     WompiConfigurationError,
     WompiNotFoundError,
+    WompiSignatureError,
     WompiValidationError,
 )
 from mimeiapify.wompi_protocol import integrity_signature
-from mimeiapify.wompi_webhook import WompiEvent, WompiWebhook
+from mimeiapify.wompi_webhook import WompiEvent, WompiWebhook, parse_event
 
 # Fixed vectors, computed once by hand with hashlib in a shell, not with this library:
 #   sha256(b"sk8-438k4-xmxm392-sn2m2490000COPtest_integrity_Z5mMke9x0k8gpErbDqwrJXMqsI6SFli6")
@@ -110,6 +112,15 @@ def test_tampered_or_malformed_events_fail(tamper: Any) -> None:
     event = signed_event()
     tamper(event)
     assert WompiAsync.verify_webhook_event(event, EVENTS_SECRET) is False
+
+
+def test_old_events_can_be_refused() -> None:
+    raw = json.dumps(signed_event()).encode()
+    assert parse_event(raw, EVENTS_SECRET).transaction["status"] == "APPROVED"  # type: ignore[index]
+    with pytest.raises(WompiSignatureError, match="older"):
+        parse_event(raw, EVENTS_SECRET, max_age_seconds=300)  # signed in 2018
+    with pytest.raises(WompiSignatureError, match="checksum"):
+        parse_event(raw, "prod_events_other")
 
 
 def test_bad_verify_inputs() -> None:
