@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import aiohttp
 import requests
@@ -119,7 +119,7 @@ class SyncSession:
         if self._owns_session:
             self._session.close()
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -239,7 +239,7 @@ class AsyncSession:
             await self._scoped.close()
             self._scoped = None
 
-    async def __aenter__(self) -> Any:
+    async def __aenter__(self) -> Self:
         if self._external is None and self._scoped is None:
             self._scoped = aiohttp.ClientSession()
         return self
