@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import aiohttp
 import requests
@@ -22,6 +22,11 @@ from mimeiapify._plan import Emit, HttpRequest, HttpResponse, Plan, Reply, Sleep
 
 T = TypeVar("T")
 USER_AGENT = "mimeiapify/1.5"
+
+
+def _check_timeout(timeout: float) -> None:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
 
 
 def _not_an_emit(plan: Plan[Any]) -> None:
@@ -99,6 +104,7 @@ class SyncSession:
     """A requests session per client, closed by ``close()`` or ``with``."""
 
     def __init__(self, session: requests.Session | None, timeout: float) -> None:
+        _check_timeout(timeout)
         self._owns_session = session is None
         self._session = session or requests.Session()
         self.timeout = timeout
@@ -113,7 +119,7 @@ class SyncSession:
         if self._owns_session:
             self._session.close()
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -198,6 +204,7 @@ class AsyncSession:
     """
 
     def __init__(self, session: aiohttp.ClientSession | None, timeout: float) -> None:
+        _check_timeout(timeout)
         self._external = session
         self._scoped: aiohttp.ClientSession | None = None
         self.timeout = timeout
@@ -232,7 +239,7 @@ class AsyncSession:
             await self._scoped.close()
             self._scoped = None
 
-    async def __aenter__(self) -> Any:
+    async def __aenter__(self) -> Self:
         if self._external is None and self._scoped is None:
             self._scoped = aiohttp.ClientSession()
         return self

@@ -25,8 +25,7 @@ from mimeiapify._airtable_common import (
     shape,
 )
 from mimeiapify._drivers import SyncSession
-from mimeiapify._plan import RetryPolicy
-from mimeiapify.airtable_protocol import AirtableProtocol, Record
+from mimeiapify.airtable_protocol import AirtableProtocol, AirtableSettings, Record
 from mimeiapify.formula import Formula
 
 
@@ -34,8 +33,8 @@ class Airtable(SyncSession):
     """Sync client for one Airtable base.
 
     It keeps one ``requests.Session`` (pass your own as ``session``, which is
-    then never closed); ``close()`` or ``with`` releases it. ``api_url``
-    defaults to ``$AIRTABLE_API_URL``. Give each thread its own client
+    then never closed); ``close()`` or ``with`` releases it. Settings as for
+    :class:`~mimeiapify.airtable_async.AirtableAsync`. Give each thread its own client
     (a requests session is not meant to be shared); the per-base pacing is
     process-wide either way.
     """
@@ -46,22 +45,10 @@ class Airtable(SyncSession):
         api_key: str,
         session: requests.Session | None = None,
         *,
-        api_url: str | None = None,
-        content_url: str | None = None,
         timeout: float = 30.0,
-        retry: RetryPolicy | None = None,
-        rate_limit_penalty: float | None = None,
-        rate_limit: int = 5,
+        **settings: Unpack[AirtableSettings],
     ) -> None:
-        self.protocol = AirtableProtocol(
-            base_id,
-            api_key,
-            api_url=api_url,
-            content_url=content_url,
-            retry=retry,
-            rate_limit=rate_limit,
-            rate_limit_penalty=rate_limit_penalty,
-        )
+        self.protocol = AirtableProtocol(base_id, api_key, **settings)
         super().__init__(session, timeout)
 
     def __repr__(self) -> str:

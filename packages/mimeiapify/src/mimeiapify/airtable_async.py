@@ -25,8 +25,7 @@ from mimeiapify._airtable_common import (
     shape,
 )
 from mimeiapify._drivers import AsyncSession
-from mimeiapify._plan import RetryPolicy
-from mimeiapify.airtable_protocol import AirtableProtocol, Record
+from mimeiapify.airtable_protocol import AirtableProtocol, AirtableSettings, Record
 from mimeiapify.formula import Formula
 
 
@@ -35,7 +34,13 @@ class AirtableAsync(AsyncSession):
 
     Sessions: with no ``session`` each call opens and closes its own; inside
     ``async with`` one session serves the block; a caller's ``session`` is used
-    and never closed. ``api_url`` defaults to ``$AIRTABLE_API_URL``.
+    and never closed.
+
+    Settings: ``timeout`` (seconds per request, default 30), ``api_url``
+    (default ``$AIRTABLE_API_URL``), ``content_url`` (``$AIRTABLE_CONTENT_URL``),
+    ``rate_limit`` (requests per second per base, default 5),
+    ``rate_limit_penalty`` (wait after a 429, default 30 s), ``retry`` (a
+    :class:`~mimeiapify.RetryPolicy`).
     """
 
     def __init__(
@@ -44,22 +49,10 @@ class AirtableAsync(AsyncSession):
         api_key: str,
         session: aiohttp.ClientSession | None = None,
         *,
-        api_url: str | None = None,
-        content_url: str | None = None,
         timeout: float = 30.0,
-        retry: RetryPolicy | None = None,
-        rate_limit_penalty: float | None = None,
-        rate_limit: int = 5,
+        **settings: Unpack[AirtableSettings],
     ) -> None:
-        self.protocol = AirtableProtocol(
-            base_id,
-            api_key,
-            api_url=api_url,
-            content_url=content_url,
-            retry=retry,
-            rate_limit=rate_limit,
-            rate_limit_penalty=rate_limit_penalty,
-        )
+        self.protocol = AirtableProtocol(base_id, api_key, **settings)
         super().__init__(session, timeout)
 
     def __repr__(self) -> str:

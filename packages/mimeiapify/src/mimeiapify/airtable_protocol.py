@@ -14,7 +14,7 @@ import dataclasses
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import quote, urlencode
 
 from mimeiapify._plan import (
@@ -135,6 +135,16 @@ def error_from_response(response: HttpResponse) -> AirtableError:
     else:
         cls = AirtableServerError
     return cls(message, status=status, error_type=error_type, body=body)
+
+
+class AirtableSettings(TypedDict, total=False):
+    """Client settings beyond the base and key (see :class:`AirtableProtocol`)."""
+
+    api_url: str | None
+    content_url: str | None
+    retry: RetryPolicy | None
+    rate_limit: int
+    rate_limit_penalty: float | None
 
 
 _ERRORS = ApiErrors(

@@ -12,12 +12,12 @@ from typing import Any, Unpack
 import requests
 
 from mimeiapify._drivers import SyncSession
-from mimeiapify._plan import RetryPolicy
 from mimeiapify.wompi_protocol import (
     CheckoutOptions,
     Environment,
     TransactionOptions,
     WompiProtocol,
+    WompiSettings,
     verify_event,
 )
 
@@ -38,19 +38,11 @@ class Wompi(SyncSession):
         environment: Environment = "sandbox",
         session: requests.Session | None = None,
         *,
-        api_url: str | None = None,
-        checkout_url: str | None = None,
         timeout: float = 30.0,
-        retry: RetryPolicy | None = None,
+        **settings: Unpack[WompiSettings],
     ) -> None:
         self.protocol = WompiProtocol(
-            public_key,
-            integrity_key,
-            private_key=private_key,
-            environment=environment,
-            api_url=api_url,
-            checkout_url=checkout_url,
-            retry=retry,
+            public_key, integrity_key, private_key=private_key, environment=environment, **settings
         )
         super().__init__(session, timeout)
 

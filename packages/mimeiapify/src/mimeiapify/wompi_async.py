@@ -15,13 +15,13 @@ from typing import Any, Unpack
 import aiohttp
 
 from mimeiapify._drivers import AsyncSession
-from mimeiapify._plan import RetryPolicy
 from mimeiapify.wompi_protocol import (
     CheckoutOptions,
     Environment,
     PaymentLinkOptions,
     TransactionOptions,
     WompiProtocol,
+    WompiSettings,
     verify_event,
 )
 
@@ -42,19 +42,11 @@ class WompiAsync(AsyncSession):
         environment: Environment = "sandbox",
         session: aiohttp.ClientSession | None = None,
         *,
-        api_url: str | None = None,
-        checkout_url: str | None = None,
         timeout: float = 30.0,
-        retry: RetryPolicy | None = None,
+        **settings: Unpack[WompiSettings],
     ) -> None:
         self.protocol = WompiProtocol(
-            public_key,
-            integrity_key,
-            private_key=private_key,
-            environment=environment,
-            api_url=api_url,
-            checkout_url=checkout_url,
-            retry=retry,
+            public_key, integrity_key, private_key=private_key, environment=environment, **settings
         )
         super().__init__(session, timeout)
 

@@ -52,6 +52,14 @@ SHIPPING_ADDRESS_KEYS = (
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
+class WompiSettings(TypedDict, total=False):
+    """Client settings beyond keys and environment (see :class:`WompiProtocol`)."""
+
+    api_url: str | None
+    checkout_url: str | None
+    retry: RetryPolicy | None
+
+
 class CheckoutOptions(TypedDict, total=False):
     """Optional parameters of the Web Checkout (see :meth:`WompiProtocol.checkout`)."""
 

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -50,8 +51,19 @@ class WompiEvent(BaseModel):
         return found if isinstance(found, dict) else None
 
 
-def parse_event(raw: bytes, events_secret: str, checksum_header: str | None = None) -> WompiEvent:
-    """Verify ``raw`` (the request body) and return the event, or raise."""
+def parse_event(
+    raw: bytes,
+    events_secret: str,
+    checksum_header: str | None = None,
+    *,
+    max_age_seconds: float | None = None,
+) -> WompiEvent:
+    """Verify ``raw`` (the request body) and return the event, or raise.
+
+    With ``max_age_seconds`` an authentic but old event (its signed
+    ``timestamp`` further in the past than that) is refused too, so a captured
+    event cannot be replayed later.
+    """
     if len(raw) > MAX_EVENT_BYTES:
         raise WompiSignatureError("event body is too large", status=413)
     try:
@@ -61,14 +73,21 @@ def parse_event(raw: bytes, events_secret: str, checksum_header: str | None = No
     if not verify_event(payload, events_secret, checksum_header):
         raise WompiSignatureError("event checksum does not match", status=400)
     try:
-        return WompiEvent.model_validate(payload)
+        event = WompiEvent.model_validate(payload)
     except ValidationError as exc:
         raise WompiSignatureError(f"event is malformed: {exc.errors()[0]['loc']}",
                                   status=400) from None  # fmt: skip
+    if max_age_seconds is not None and time.time() - event.timestamp > max_age_seconds:
+        raise WompiSignatureError("event is older than max_age_seconds", status=400)
+    return event
 
 
 async def verify_wompi_request(
-    request: Request, events_secret: str, *, use_header: bool = True
+    request: Request,
+    events_secret: str,
+    *,
+    use_header: bool = True,
+    max_age_seconds: float | None = None,
 ) -> WompiEvent:
     """Read, verify and parse a Wompi event from a Starlette/FastAPI request.
 
@@ -76,7 +95,7 @@ async def verify_wompi_request(
     ``X-Event-Checksum`` header (and ``use_header``), that value must match too.
     """
     raw = await request.body()
-    event = parse_event(raw, events_secret)
+    event = parse_event(raw, events_secret, max_age_seconds=max_age_seconds)
     header = request.headers.get(CHECKSUM_HEADER) if use_header else None
     if header is not None and not verify_event(json.loads(raw), events_secret, header):
         raise WompiSignatureError("X-Event-Checksum header does not match", status=400)
@@ -89,16 +108,19 @@ class WompiWebhook:
     A bad event becomes HTTP 400 (413 when too large) and never reaches the handler.
     """
 
-    def __init__(self, events_secret: str) -> None:
+    def __init__(self, events_secret: str, *, max_age_seconds: float | None = None) -> None:
         if not isinstance(events_secret, str) or not events_secret:
             raise ValueError("events_secret must be a non-empty string")
         self._events_secret = events_secret
+        self._max_age_seconds = max_age_seconds
 
     def __repr__(self) -> str:
         return "WompiWebhook(events_secret=<hidden>)"
 
     async def __call__(self, request: Request) -> WompiEvent:
         try:
-            return await verify_wompi_request(request, self._events_secret)
+            return await verify_wompi_request(
+                request, self._events_secret, max_age_seconds=self._max_age_seconds
+            )
         except WompiSignatureError as exc:
             raise HTTPException(status_code=exc.status or 400, detail=exc.message) from None

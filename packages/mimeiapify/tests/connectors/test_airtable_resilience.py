@@ -26,8 +26,8 @@ from mimeiapify import (
     AirtableOutcomeUnknownError,
     AirtableRateLimitError,
     AirtableServerError,
+    RetryPolicy,
 )
-from mimeiapify._plan import RetryPolicy
 
 pytestmark = pytest.mark.integration
 KEY = "pat_emulator_token"

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mimeiapify import (
+    AirtableAuthError,
+    AirtableNotFoundError,
+    AirtableRateLimitError,
+    AirtableServerError,
+    AirtableValidationError,
+    WompiServerError,
+    WompiValidationError,
+)
+from mimeiapify._plan import HttpResponse
+from mimeiapify.airtable_protocol import error_from_response
 from mimeiapify.formula import Field, match, quote
 from mimeiapify.ratelimit import RateLimiterRegistry, SlidingWindowSchedule
 from mimeiapify.testing._formula_eval import compile_formula
+from mimeiapify.wompi_protocol import error_from_response as wompi_error
 
 
 class Clock:
@@ -110,3 +123,37 @@ def test_comparisons_render_as_airtable_formulas() -> None:
     assert str(Field("Done") == True) == "{Done}=TRUE()"  # noqa: E712
     assert str(Field("Due") == None) == "{Due}=BLANK()"  # noqa: E711
     assert str(~(Field("A") == 1.5) | (Field("B") != "x")) == 'OR(NOT({A}=1.5),{B}!="x")'
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "error_type", "message"),
+    [
+        (401, {"error": {"type": "AUTHENTICATION_REQUIRED", "message": "Authentication required"}},
+         AirtableAuthError, "AUTHENTICATION_REQUIRED", "Authentication required"),
+        (403, {"error": {"type": "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND", "message": "no"}},
+         AirtableAuthError, "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND", "no"),
+        (404, {"error": "NOT_FOUND"}, AirtableNotFoundError, "NOT_FOUND", "Airtable answered 404"),
+        (422, {"error": {"type": "INVALID_RECORDS", "message": "too many"}},
+         AirtableValidationError, "INVALID_RECORDS", "too many"),
+        (429, {"errors": [{"error": "RATE_LIMIT_REACHED", "message": "slow down"}]},
+         AirtableRateLimitError, "RATE_LIMIT_REACHED", "slow down"),
+        (502, None, AirtableServerError, None, "Airtable answered 502"),
+    ],
+)  # fmt: skip
+def test_airtable_error_bodies_become_typed_errors(
+    status: int, body: Any, kind: type, error_type: str | None, message: str
+) -> None:
+    raw = b"<html>bad gateway</html>" if body is None else json.dumps(body).encode()
+    error = error_from_response(HttpResponse(status, {}, raw))
+    assert type(error) is kind
+    assert (error.status, error.error_type, error.message) == (status, error_type, message)
+    assert str(error).startswith(f"HTTP {status}")
+
+
+def test_wompi_error_bodies_become_typed_errors() -> None:
+    body = {"error": {"type": "INPUT_VALIDATION_ERROR",
+                      "messages": {"reference": ["La referencia ya ha sido usada"]}}}  # fmt: skip
+    error = wompi_error(HttpResponse(422, {}, json.dumps(body).encode()))
+    assert isinstance(error, WompiValidationError) and error.field == "reference"
+    assert "ya ha sido usada" in error.message
+    assert isinstance(wompi_error(HttpResponse(503, {}, b"")), WompiServerError)

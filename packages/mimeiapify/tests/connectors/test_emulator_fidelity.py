@@ -85,6 +85,15 @@ def test_pyairtable_records_roundtrip(api: Api) -> None:
     )
     assert sorted(r["fields"]["Name"] for r in hits) == ["first", "n22"]
 
+    by_id = table.all(use_field_ids=True, max_records=1)[0]["fields"]
+    assert all(key.startswith("fld") for key in by_id)
+    assert len(table.all(view="Grid view")) == 26
+    text = table.all(cell_format="string", time_zone="UTC", user_locale="en-us", max_records=1)
+    assert text[0]["fields"]["Count"] == "1"
+    cast = table.create({"Count": "7", "Tag": "brand-new-option"}, typecast=True)
+    assert cast["fields"] == {"Count": 7, "Tag": "brand-new-option"}
+    table.delete(cast["id"])
+
     updated = table.update(one["id"], {"Count": 100})
     assert updated["fields"]["Count"] == 100
     assert table.get(one["id"])["fields"] == {"Name": "first", "Count": 100}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import time
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -18,10 +19,11 @@ from mimeiapify import (
     WompiAuthError,
     WompiConfigurationError,
     WompiNotFoundError,
+    WompiSignatureError,
     WompiValidationError,
 )
 from mimeiapify.wompi_protocol import integrity_signature
-from mimeiapify.wompi_webhook import WompiEvent, WompiWebhook
+from mimeiapify.wompi_webhook import WompiEvent, WompiWebhook, parse_event
 
 # Fixed vectors, computed once by hand with hashlib in a shell, not with this library:
 #   sha256(b"sk8-438k4-xmxm392-sn2m2490000COPtest_integrity_Z5mMke9x0k8gpErbDqwrJXMqsI6SFli6")
@@ -110,6 +112,15 @@ def test_tampered_or_malformed_events_fail(tamper: Any) -> None:
     event = signed_event()
     tamper(event)
     assert WompiAsync.verify_webhook_event(event, EVENTS_SECRET) is False
+
+
+def test_old_events_can_be_refused() -> None:
+    raw = json.dumps(signed_event()).encode()
+    assert parse_event(raw, EVENTS_SECRET).transaction["status"] == "APPROVED"  # type: ignore[index]
+    with pytest.raises(WompiSignatureError, match="older"):
+        parse_event(raw, EVENTS_SECRET, max_age_seconds=300)  # signed in 2018
+    with pytest.raises(WompiSignatureError, match="checksum"):
+        parse_event(raw, "prod_events_other")
 
 
 def test_bad_verify_inputs() -> None:
@@ -277,6 +288,57 @@ def test_transactions_sync(merchant: dict[str, str]) -> None:
         with pytest.raises(WompiValidationError) as bad_email:
             wompi.create_transaction(100, "not-an-email", {"type": "CARD", "token": good})
         assert bad_email.value.field == "customer_email"
+
+
+@pytest.mark.integration
+def test_sandbox_checkout_opens_a_transaction(merchant: dict[str, str]) -> None:
+    wompi = Wompi(merchant["public_key"], merchant["integrity_secret"])
+    checkout = wompi.generate_checkout_url(
+        amount_in_cents=15000, reference="co-1", expiration_time="2099-01-01T00:00:00+00:00",
+        tax_vat_in_cents=2850, tax_consumption_in_cents=0,
+        customer_data={"email": "a@example.com", "full-name": "John Doe"},
+    )  # fmt: skip
+    opened = requests.get(checkout["checkout_url"], timeout=5)
+    assert opened.status_code == 200, opened.text
+    data = opened.json()["data"]
+    assert data["reference"] == "co-1" and data["customer_email"] == "a@example.com"
+    assert data["taxes"] == [
+        {"type": "VAT", "amount_in_cents": 2850},
+        {"type": "CONSUMPTION", "amount_in_cents": 0},
+    ]
+    expired = wompi.generate_checkout_url(
+        amount_in_cents=15000, expiration_time="2020-01-01T00:00:00+00:00"
+    )
+    assert requests.get(expired["checkout_url"], timeout=5).status_code == 422
+
+
+@pytest.mark.integration
+def test_merchants_cannot_see_each_other(merchant: dict[str, str], wompi_server: Any) -> None:
+    other = wompi_server.new_merchant()
+    with Wompi(merchant["public_key"], merchant["integrity_secret"]) as mine:
+        mine.create_transaction(
+            1000, "a@example.com", {"type": "NEQUI", "phone_number": "3991111111"},
+            reference="private-ref",
+        )  # fmt: skip
+        assert len(mine.get_transaction_by_reference("private-ref")) == 1
+    with Wompi(other["public_key"], other["integrity_secret"], other["private_key"]) as theirs:
+        assert theirs.get_transaction_by_reference("private-ref") == []
+    # raw requests the API refuses: no key, a public key where a private one is needed,
+    # malformed JSON
+    api = wompi_server.api_url
+    assert (
+        requests.get(f"{api}/transactions", params={"reference": "x"}, timeout=5).status_code == 401
+    )
+    as_public = requests.get(
+        f"{api}/transactions", params={"reference": "x"},
+        headers={"Authorization": f"Bearer {merchant['public_key']}"}, timeout=5,
+    )  # fmt: skip
+    assert as_public.status_code == 401
+    broken = requests.post(
+        f"{api}/transactions", data=b"{nope",
+        headers={"Authorization": f"Bearer {merchant['public_key']}"}, timeout=5,
+    )  # fmt: skip
+    assert broken.status_code == 400
 
 
 @pytest.mark.integration

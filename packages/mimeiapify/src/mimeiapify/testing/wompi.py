@@ -485,6 +485,13 @@ class WompiEmulator:
         ).hexdigest()
         if not hmac.compare_digest(expected, q.get("signature:integrity", "")):
             raise _invalid(**{"signature:integrity": "La firma de integridad es inválida"})
+        if "expiration-time" in q:
+            try:
+                expires = dt.datetime.fromisoformat(q["expiration-time"].replace("Z", "+00:00"))
+            except ValueError:
+                raise _invalid(**{"expiration-time": "Formato ISO 8601 inválido"}) from None
+            if expires.tzinfo is None or expires <= dt.datetime.now(dt.UTC):
+                raise _invalid(**{"expiration-time": "El link de pago ha expirado"})
         extra: dict[str, Any] = {}
         taxes = [
             {"type": key.split(":", 1)[1].upper(), "amount_in_cents": int(value)}
