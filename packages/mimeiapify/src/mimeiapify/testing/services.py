@@ -1,4 +1,8 @@
-"""The emulators as ``mimeia up`` services (entry point group ``mimeia.services``)."""
+"""The emulators as ``mimeia up`` services (entry point group ``mimeia.services``).
+
+Only the `mimeia` command loads this module, so `mimeia` is a dev dependency here,
+not a runtime one: installing the connectors does not pull in our tooling.
+"""
 
 from __future__ import annotations
 
