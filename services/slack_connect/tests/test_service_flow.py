@@ -189,3 +189,37 @@ def test_invalid_credential_is_reported_and_blocks_sync(stack: Any) -> None:
     assert sync.json()["credential_status"] == "INVALID"
     status = httpx.get(f"{stack.service_url}/v1/orgs/{org}/status", headers=stack.admin()).json()
     assert status["connection"]["credential_status"] == "INVALID"
+
+
+def test_small_pages_still_deliver_everything_once(stack: Any) -> None:
+    org = new_org()
+    fetch_channels_and_users(stack, org)
+    httpx.put(f"{stack.service_url}/v1/orgs/{org}/allowlist", headers=stack.admin(),
+              json={"channel_ids": ["C0567MFSJH2"]}).raise_for_status()  # fmt: skip
+    sync = httpx.post(f"{stack.service_url}/v1/orgs/{org}/sync", headers=stack.admin(),
+                      json={"limit": 2})  # fmt: skip
+    assert sync.status_code == 200
+    run = next(r for r in stack.wait_for_runs(org, 3) if r["kind"] == "messages")
+    assert run["params"]["limit"] == 2
+    stored = read_stream(stack.flowmesh_endpoint, org, "message")
+    assert len(stored) == 10
+    assert len({m["ts"] for m in stored}) == 10
+
+
+def test_cursor_never_moves_back(stack: Any) -> None:
+    org = new_org()
+    fetch_channels_and_users(stack, org)
+    httpx.put(f"{stack.service_url}/v1/orgs/{org}/allowlist", headers=stack.admin(),
+              json={"channel_ids": ["C056AV2JDLK"]}).raise_for_status()  # fmt: skip
+    url = f"{stack.service_url}/v1/orgs/{org}/incoming/messages"
+
+    def post(ts: str) -> None:
+        body = {"channel": "C056AV2JDLK", "messages": [{"ts": ts, "user": "U1", "text": ts}]}
+        httpx.post(url, json=body, headers=incoming(org)).raise_for_status()
+
+    post("1800000500.000000")
+    post("1800000100.000000")  # a late, older message: stored, cursor stays
+    status = httpx.get(f"{stack.service_url}/v1/orgs/{org}/status", headers=stack.admin()).json()
+    assert status["channels"]["C056AV2JDLK"]["cursor"] == "1800000500.000000"
+    texts = [m["text"] for m in read_stream(stack.flowmesh_endpoint, org, "message")]
+    assert texts == ["1800000500.000000", "1800000100.000000"]
