@@ -6,7 +6,7 @@ Every test names its own namespace, so tests sharing a server do not meet.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -55,3 +55,9 @@ async def client(server: str) -> AsyncIterator[FlowMesh]:
 def ns() -> str:
     """A namespace no other test uses."""
     return f"ns-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def serve_cmd() -> Callable[..., list[str]]:
+    """``serve_cmd(port, store_url, *extra)``: argv of ``flowmesh serve`` for run_server."""
+    return serve_argv

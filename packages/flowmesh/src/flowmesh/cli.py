@@ -20,6 +20,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from redis.exceptions import RedisError
+
 from flowmesh.client import FlowMesh
 from flowmesh.errors import FlowMeshError
 from flowmesh.server import logs
@@ -61,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument(resource)
         cmd.add_argument("--endpoint", default=f"localhost:{DEFAULT_PORT}")
         cmd.add_argument("--token", default=os.environ.get("FLOWMESH_TOKEN"))
+        cmd.add_argument("--connect-timeout", type=float, default=5.0, help="seconds")
         return cmd
 
     admin("queue-stats", "print a queue's statistics as JSON", "queue")
@@ -78,7 +81,8 @@ def _text(data: bytes) -> str:
 
 
 async def _admin(args: argparse.Namespace) -> int:
-    async with FlowMesh(endpoint=args.endpoint, auth_token=args.token) as client:
+    client = FlowMesh(args.endpoint, args.token, connect_timeout=args.connect_timeout)
+    async with client:
         if args.command == "queue-stats":
             stats = await client.queue.get_stats(args.tenant, args.namespace, args.queue)
             print(json.dumps(stats.model_dump()), flush=True)
@@ -125,7 +129,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ValueError) as exc:
             print(f"flowmesh serve: {exc}", file=sys.stderr)
             return 2
-        run_server(settings)
+        try:
+            run_server(settings)
+        except (OSError, ValueError, RedisError) as exc:
+            print(f"flowmesh serve: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 2
         return 0
     try:
         return asyncio.run(_admin(args))

@@ -73,6 +73,12 @@ async def serve(
     bound: list[int] | None = None,
 ) -> None:
     """Run until ``stop`` is set (or SIGTERM/SIGINT when ``stop`` is None)."""
+    if stop is None:
+        # Installed before anything else, so a SIGTERM at any point stops cleanly.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
     store = open_store(settings.store_url, settings.redis_prefix)
     await store.open()
     auth = Authenticator(settings.tokens)
@@ -114,11 +120,6 @@ async def serve(
     if ready is not None:
         ready.set()
 
-    if stop is None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("stopping")
     await server.stop(grace=1.0)

@@ -469,7 +469,7 @@ class SqliteStore(Store):
 
         result: Enqueued = await self._worker.call(op)
         if not result.duplicate:
-            self.notifier.notify(queue_topic(queue))
+            self.notifier.notify(queue_topic(queue), 1)
         return result
 
     async def reserve(self, queue: Resource, max_jobs: int, visibility_ms: int) -> Reserved:
@@ -552,7 +552,8 @@ class SqliteStore(Store):
             return False
 
         result: bool = await self._worker.call(op)
-        self.notifier.notify(queue_topic(queue))
+        if not result:
+            self.notifier.notify(queue_topic(queue), 1)
         return result
 
     async def queue_stats(self, queue: Resource) -> QueueStats:
@@ -650,7 +651,7 @@ class SqliteStore(Store):
             return Enqueued(new_id, int(seq))
 
         result: Enqueued = await self._worker.call(op)
-        self.notifier.notify(queue_topic(queue))
+        self.notifier.notify(queue_topic(queue), 1)
         return result
 
     # -- KV

@@ -1,0 +1,420 @@
+"""FlowMesh throughput on both stores, next to redis-py and a no-op gRPC echo.
+
+One command: ``uv run python bench/flowmesh_throughput.py [--full]``. It starts
+a FlowMesh server per store (SQLite file in a temp dir; the local Redis under a
+random key prefix, deleted afterwards) and a do-nothing Python gRPC echo server
+(the transport ceiling), then drives each from this process over loopback:
+
+- stream write: batches of 100 x 100-byte events through the SDK (redis-py:
+  a pipeline of 100 XADD; echo: one 10 kB call per batch);
+- subscribe: read back a backlog as fast as it is pushed (redis-py: XREAD of
+  500), and p50 latency from write to delivery (redis-py: XREAD BLOCK);
+- queue: enqueue -> reserve -> ack with 10 workers (redis-py: LPUSH, BLMOVE to a
+  processing list, LREM);
+- KV: set and get with 10 concurrent callers (redis-py SET/GET; echo).
+
+The last line is ``ratio:``, KV get through FlowMesh (SQLite) over the echo rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import redis
+import redis.asyncio as aioredis
+from _harness import line, percentile, ratio
+
+from flowmesh import Event, FlowMesh
+from mimeia.testing import free_port, run_server
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+ECHO_METHOD = "/bench.Echo/Call"
+WORKERS = 10
+ROUNDS = 3
+
+ECHO_SERVER = """
+import asyncio, signal, sys
+import grpc
+
+async def echo(request, context):
+    return request
+
+async def main(port):
+    server = grpc.aio.server()
+    handler = grpc.method_handlers_generic_handler(
+        "bench.Echo", {"Call": grpc.unary_unary_rpc_method_handler(echo)})
+    server.add_generic_rpc_handlers((handler,))
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print(f"listening on 127.0.0.1:{port}", flush=True)
+    await stop.wait()
+    await server.stop(0)
+
+asyncio.run(main(int(sys.argv[1])))
+"""
+
+
+class Sizes:
+    def __init__(self, full: bool) -> None:
+        scale = 5 if full else 1
+        self.write_batches = 150 * scale
+        self.backlog = 20_000 * scale
+        self.latency_samples = 200 * scale
+        self.jobs = 1_500 * scale
+        self.kv_ops = 4_000 * scale
+
+
+async def rate(total: int, concurrency: int, op: Callable[[int], Awaitable[object]]) -> float:
+    """Run ``op(i)`` for i in range(total) on ``concurrency`` tasks; ops per second."""
+    counter = iter(range(total))
+
+    async def worker() -> None:
+        for i in counter:
+            await op(i)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return total / (time.perf_counter() - began)
+
+
+# ------------------------------------------------------------------ flowmesh
+
+
+async def echo_rate(endpoint: str, total: int, calls_per_op: int = 1) -> float:
+    """Ops/s of ``calls_per_op`` sequential 100-byte echo calls, on 10 concurrent tasks."""
+    async with grpc.aio.insecure_channel(endpoint) as channel:
+        await channel.channel_ready()
+        call = channel.unary_unary(ECHO_METHOD)
+
+        async def op(_: int) -> None:
+            for _ in range(calls_per_op):
+                await call(b"x" * 100)
+
+        return await rate(total, WORKERS, op)
+
+
+async def paired(
+    ours: Callable[[], Awaitable[float]], ceiling: Callable[[], Awaitable[float]]
+) -> tuple[float, float]:
+    """Alternate ours and the echo ceiling for a few rounds; best of each.
+
+    The machine is shared, so load comes and goes; alternating short rounds
+    exposes both sides to the same conditions.
+    """
+    best_ours = best_ceiling = 0.0
+    for _ in range(ROUNDS):
+        best_ceiling = max(best_ceiling, await ceiling())
+        best_ours = max(best_ours, await ours())
+    return best_ours, best_ceiling
+
+
+async def flowmesh_suite(endpoint: str, echo: str, sizes: Sizes, label: str) -> dict[str, float]:
+    """FlowMesh on one store; the echo ceiling is measured in turn with the queue and
+    KV-get runs, so both see the same machine load."""
+    out: dict[str, float] = {}
+    ns = f"bench{uuid.uuid4().hex[:6]}"
+    async with FlowMesh(endpoint) as c:
+        batch = [Event(payload=os.urandom(50).hex().encode()) for _ in range(100)]
+        await c.stream.write("bench", ns, "warm", batch)
+        per_s = await rate(
+            sizes.write_batches, 4, lambda i: c.stream.write("bench", ns, "w", batch)
+        )
+        out["stream_write"] = per_s * 100
+        line(f"flowmesh[{label}] stream write", out["stream_write"], "events/s")
+
+        for _ in range(0, sizes.backlog, 1000):
+            await c.stream.write("bench", ns, "sub", [batch[0]] * 1000)
+        began = time.perf_counter()
+        seen = 0
+        async for _ in c.stream.subscribe("bench", ns, "sub", "g", start_offset=0):
+            seen += 1
+            if seen == sizes.backlog:
+                break
+        out["subscribe"] = seen / (time.perf_counter() - began)
+        line(f"flowmesh[{label}] subscribe", out["subscribe"], "messages/s")
+
+        latencies: list[float] = []
+        arrived = asyncio.Event()
+
+        async def follow() -> None:
+            async for msg in c.stream.subscribe("bench", ns, "lat", "g", start_offset=-2):
+                latencies.append(time.perf_counter() - float(msg.payload))
+                arrived.set()
+
+        await c.stream.write("bench", ns, "lat", [Event(payload=b"0")])
+        task = asyncio.create_task(follow())
+        await asyncio.sleep(0.2)
+        for _ in range(sizes.latency_samples):
+            arrived.clear()
+            await c.stream.write(
+                "bench", ns, "lat", [Event(payload=repr(time.perf_counter()).encode())]
+            )
+            await asyncio.wait_for(arrived.wait(), 5)
+            await asyncio.sleep(0.002)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        out["latency_p50_ms"] = percentile(latencies, 50) * 1000
+        line(f"flowmesh[{label}] subscribe latency p50", out["latency_p50_ms"], "ms")
+
+        jobs = sizes.jobs // ROUNDS
+        out["queue"], out["echo_cycle"] = await paired(
+            lambda: queue_cycle(c, ns, jobs), lambda: echo_rate(echo, jobs, calls_per_op=3)
+        )
+        line(f"grpc echo, 3 calls per job (next to {label})", out["echo_cycle"], "jobs/s")
+        line(f"flowmesh[{label}] queue enqueue->reserve->ack", out["queue"], "jobs/s")
+
+        value = b"v" * 100
+        out["kv_set"] = await rate(
+            sizes.kv_ops, WORKERS, lambda i: c.kv.set("bench", ns, "kv", f"k{i % 1000}", value)
+        )
+        line(f"flowmesh[{label}] kv set", out["kv_set"], "ops/s")
+        ops = sizes.kv_ops // ROUNDS
+        out["kv_get"], out["echo_unary"] = await paired(
+            lambda: rate(ops, WORKERS, lambda i: c.kv.get("bench", ns, "kv", f"k{i % 1000}")),
+            lambda: echo_rate(echo, ops),
+        )
+        line(f"grpc echo, 100-byte calls (next to {label})", out["echo_unary"], "calls/s")
+        line(f"flowmesh[{label}] kv get", out["kv_get"], "ops/s")
+    return out
+
+
+async def queue_cycle(c: FlowMesh, ns: str, jobs: int) -> float:
+    """Producers enqueue while 10 workers reserve and ack; jobs per second end to end."""
+    done = 0
+    finished = asyncio.Event()
+
+    async def produce(start: int, step: int) -> None:
+        for i in range(start, jobs, step):
+            await c.queue.enqueue("bench", ns, "q", b"job-%d" % i)
+
+    async def work() -> None:
+        nonlocal done
+        while not finished.is_set():
+            job = await c.queue.reserve("bench", ns, "q", visibility_timeout=30,
+                                        long_poll_timeout=0.5)  # fmt: skip
+            if job is None:
+                continue
+            await c.queue.ack("bench", ns, "q", job.id)
+            done += 1
+            if done >= jobs:
+                finished.set()
+
+    began = time.perf_counter()
+    workers = [asyncio.create_task(work()) for _ in range(WORKERS)]
+    await asyncio.gather(*(produce(k, 4) for k in range(4)))
+    await asyncio.wait_for(finished.wait(), 120)
+    elapsed = time.perf_counter() - began
+    await asyncio.gather(*workers)
+    return jobs / elapsed
+
+
+# ------------------------------------------------------------------ anchors
+
+
+async def redis_suite(sizes: Sizes) -> dict[str, float]:
+    out: dict[str, float] = {}
+    prefix = f"bench{uuid.uuid4().hex[:8]}:"
+    r: Any = aioredis.Redis.from_url(REDIS_URL)  # redis-py's stubs fight its own replies
+    try:
+        fields = [{b"payload": os.urandom(50).hex().encode()} for _ in range(100)]
+
+        async def write(_: int) -> None:
+            pipe = r.pipeline(transaction=False)
+            for f in fields:
+                pipe.xadd(prefix + "w", f)
+            await pipe.execute()
+
+        out["stream_write"] = await rate(sizes.write_batches, 4, write) * 100
+        line("redis-py stream write (XADD x100)", out["stream_write"], "events/s")
+
+        for _ in range(0, sizes.backlog, 1000):
+            pipe = r.pipeline(transaction=False)
+            for _ in range(1000):
+                pipe.xadd(prefix + "sub", fields[0])
+            await pipe.execute()
+        began = time.perf_counter()
+        seen, last = 0, "0"
+        while seen < sizes.backlog:
+            got = await r.xread({prefix + "sub": last}, count=500)
+            entries = got[0][1]
+            seen += len(entries)
+            last = entries[-1][0]
+        out["subscribe"] = seen / (time.perf_counter() - began)
+        line("redis-py subscribe (XREAD 500)", out["subscribe"], "messages/s")
+
+        latencies: list[float] = []
+        reader: Any = aioredis.Redis.from_url(REDIS_URL)
+        tail = "$"
+
+        async def follow() -> None:
+            nonlocal tail
+            while True:
+                got = await reader.xread({prefix + "lat": tail}, block=1000, count=100)
+                for _, entries in got:
+                    for entry_id, data in entries:
+                        latencies.append(time.perf_counter() - float(data[b"t"]))
+                        tail = entry_id
+
+        task = asyncio.create_task(follow())
+        await asyncio.sleep(0.2)
+        for _ in range(sizes.latency_samples):
+            await r.xadd(prefix + "lat", {"t": repr(time.perf_counter())})
+            await asyncio.sleep(0.004)
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await reader.aclose()
+        out["latency_p50_ms"] = percentile(latencies, 50) * 1000
+        line("redis-py subscribe latency p50 (XREAD BLOCK)", out["latency_p50_ms"], "ms")
+
+        out["queue"] = await redis_queue_cycle(prefix, sizes.jobs)
+        line("redis-py queue LPUSH->BLMOVE->LREM", out["queue"], "jobs/s")
+
+        value = b"v" * 100
+        out["kv_set"] = await rate(
+            sizes.kv_ops, WORKERS, lambda i: r.set(f"{prefix}k{i % 1000}", value)
+        )
+        line("redis-py kv SET", out["kv_set"], "ops/s")
+        out["kv_get"] = await rate(sizes.kv_ops, WORKERS, lambda i: r.get(f"{prefix}k{i % 1000}"))
+        line("redis-py kv GET", out["kv_get"], "ops/s")
+    finally:
+        await r.aclose()
+        cleanup(prefix)
+    return out
+
+
+async def redis_queue_cycle(prefix: str, jobs: int) -> float:
+    pool = aioredis.BlockingConnectionPool.from_url(REDIS_URL, max_connections=WORKERS + 8)
+    r: Any = aioredis.Redis(connection_pool=pool)
+    done = 0
+    finished = asyncio.Event()
+
+    async def produce(start: int, step: int) -> None:
+        for i in range(start, jobs, step):
+            await r.lpush(prefix + "q", b"job-%d" % i)
+
+    async def work() -> None:
+        nonlocal done
+        while not finished.is_set():
+            job: bytes | None = await r.blmove(
+                prefix + "q", prefix + "processing", 1, "RIGHT", "LEFT"
+            )
+            if job is None:
+                continue
+            await r.lrem(prefix + "processing", 1, job)
+            done += 1
+            if done >= jobs:
+                finished.set()
+
+    began = time.perf_counter()
+    workers = [asyncio.create_task(work()) for _ in range(WORKERS)]
+    await asyncio.gather(*(produce(k, 4) for k in range(4)))
+    await asyncio.wait_for(finished.wait(), 120)
+    elapsed = time.perf_counter() - began
+    await asyncio.gather(*workers)
+    await r.aclose()
+    await pool.aclose()
+    return jobs / elapsed
+
+
+async def echo_suite(endpoint: str, sizes: Sizes) -> dict[str, float]:
+    out: dict[str, float] = {}
+    async with grpc.aio.insecure_channel(endpoint) as channel:
+        await channel.channel_ready()
+        call = channel.unary_unary(ECHO_METHOD)
+        batch = b"x" * 10_000
+        out["stream_write"] = await rate(sizes.write_batches, 4, lambda i: call(batch)) * 100
+        line("grpc echo, 10 kB calls (as 100 events)", out["stream_write"], "events/s")
+    return out
+
+
+# ------------------------------------------------------------------ driver
+
+
+def cleanup(prefix: str) -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        for i in range(0, len(keys), 500):
+            client.unlink(*keys[i : i + 500])
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def flowmesh_server(store_url: str) -> Iterator[str]:
+    port = free_port()
+    argv = ["python", "-m", "flowmesh", "serve", "--port", str(port), "--store", store_url,
+            "--log-level", "warning"]  # fmt: skip
+    with run_server(argv):
+        yield f"127.0.0.1:{port}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="5x the work (slower, steadier)")
+    args = parser.parse_args()
+    sizes = Sizes(args.full)
+    results: dict[str, dict[str, float]] = {}
+
+    port = free_port()
+    echo = f"127.0.0.1:{port}"
+    with run_server(["python", "-c", ECHO_SERVER, str(port)]):
+        results["echo"] = asyncio.run(echo_suite(echo, sizes))
+        results["redis-py"] = asyncio.run(redis_suite(sizes))
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp) / "bench.db"
+            with flowmesh_server(f"sqlite:///{db}") as endpoint:
+                results["sqlite"] = asyncio.run(flowmesh_suite(endpoint, echo, sizes, "sqlite"))
+        prefix = f"benchfm{uuid.uuid4().hex[:8]}:"
+        try:
+            with flowmesh_server(f"{REDIS_URL}?prefix={prefix}") as endpoint:
+                results["redis"] = asyncio.run(flowmesh_suite(endpoint, echo, sizes, "redis"))
+        finally:
+            cleanup(prefix)
+
+    print()
+    targets = [
+        ("stream write", "stream_write", 20_000, "events/s", True),
+        ("subscribe", "subscribe", 10_000, "messages/s", True),
+        ("queue end to end", "queue", 1_000, "jobs/s", True),
+        ("subscribe latency p50", "latency_p50_ms", 5.0, "ms", False),
+    ]
+    for store in ("sqlite", "redis"):
+        got = results[store]
+        for name, key, target, unit, higher in targets:
+            ok = got[key] >= target if higher else got[key] < target
+            print(f"target {store:<6} {name:<22} {got[key]:>10,.1f} {unit:<10} "
+                  f"{'>=' if higher else '<'} {target:,} {'met' if ok else 'MISSED'}")  # fmt: skip
+        share = got["kv_get"] / got["echo_unary"]
+        print(f"target {store:<6} kv get / grpc echo       {share:>10.2f}            >= 0.70 "
+              f"{'met' if share >= 0.7 else 'MISSED'}")  # fmt: skip
+        rp = results["redis-py"]
+        print(f"vs redis-py {store:<6} "
+              f"stream write {got['stream_write'] / rp['stream_write']:.2f}x, "
+              f"subscribe {got['subscribe'] / rp['subscribe']:.2f}x, "
+              f"queue {got['queue'] / rp['queue']:.2f}x, "
+              f"kv get {got['kv_get'] / rp['kv_get']:.2f}x; "
+              f"queue vs 3-call echo ceiling {got['queue'] / got['echo_cycle']:.2f}")  # fmt: skip
+    ratio("flowmesh kv get (sqlite) / grpc echo", results["sqlite"]["kv_get"],
+          results["sqlite"]["echo_unary"], target=">= 0.70")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
