@@ -173,6 +173,10 @@ def test_admin_routes_are_guarded_and_validated(stack: Any) -> None:
     unknown = httpx.put(f"{base}/allowlist", headers=stack.admin(),
                         json={"channel_ids": ["C0567MFSJH2"]})  # fmt: skip
     assert unknown.status_code == 422 and "unknown channels" in unknown.text
+    bad_latest = httpx.post(f"{base}/sync", headers=stack.admin(), json={"latest": "tomorrow"})
+    assert bad_latest.status_code == 422 and "latest" in bad_latest.text
+    bad_what = httpx.post(f"{base}/sync", headers=stack.admin(), json={"what": ["files"]})
+    assert bad_what.status_code == 422
     empty = httpx.post(f"{base}/sync", headers=stack.admin(), json={"what": ["messages"]})
     assert empty.status_code == 409 and "allowlist is empty" in empty.text
     bad_org = httpx.get(f"{stack.service_url}/v1/orgs/a..b/status", headers=stack.admin())

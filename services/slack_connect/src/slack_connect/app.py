@@ -24,6 +24,7 @@ from slack_connect.paragon import (
     SyncWindow,
     UserTokenSigner,
 )
+from slack_connect.paragon.models import WindowBound
 from slack_connect.settings import Settings
 from slack_connect.slack.internal import User
 from slack_connect.slack.raw import (
@@ -55,7 +56,7 @@ SyncKind = Literal["channels", "users", "messages"]
 
 class SyncRequest(BaseModel):
     what: list[SyncKind] = Field(default_factory=lambda: list[SyncKind](["messages"]), min_length=1)
-    latest: str | None = None
+    latest: WindowBound | None = None
     limit: int | None = Field(default=None, ge=1, le=1000)
 
 
