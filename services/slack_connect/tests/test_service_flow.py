@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from flowmesh import FlowMesh, FlowMeshNotFoundError
@@ -136,6 +138,28 @@ def test_incoming_routes_require_the_orgs_own_secret(stack: Any) -> None:
     assert httpx.post(url, json=body, headers={INCOMING_SECRET_HEADER: "x"}).status_code == 401
     assert httpx.post(url, json=body, headers=incoming(other)).status_code == 401
     assert httpx.post(url, json=body, headers=incoming(org)).status_code == 200
+
+
+def test_incoming_routes_accept_a_signed_token(stack: Any) -> None:
+    org, other = new_org(), new_org()
+    url = f"{stack.service_url}/v1/orgs/{org}/incoming/channels"
+    body = {"ok": True, "channels": []}
+    now = int(time.time())
+
+    def bearer(claims: dict[str, Any], key_org: str = org) -> dict[str, str]:
+        key = org_incoming_secret(INCOMING_SECRET, key_org)
+        return {"Authorization": f"Bearer {jwt.encode(claims, key, algorithm='HS256')}"}
+
+    good = {"sub": org, "iat": now, "exp": now + 300}
+    assert httpx.post(url, json=body, headers=bearer(good)).status_code == 200
+    for claims, key_org in [
+        ({"sub": org, "iat": now - 7200, "exp": now - 3600}, org),  # expired
+        ({"sub": org, "iat": now, "exp": now + 86400}, org),  # lives too long
+        ({"sub": other, "iat": now, "exp": now + 300}, org),  # another org's subject
+        (good, other),  # signed with another org's secret
+        ({"sub": org, "exp": now + 300}, org),  # no iat
+    ]:
+        assert httpx.post(url, json=body, headers=bearer(claims, key_org)).status_code == 401
 
 
 @pytest.mark.parametrize(

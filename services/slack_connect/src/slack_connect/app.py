@@ -15,7 +15,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common_mesh import AsyncMeshEngine, MeshDeliveryError, MeshError
 from common_mesh.protocol import validate_name
-from slack_connect.auth import INCOMING_SECRET_HEADER, check_bearer, check_incoming
+from slack_connect.auth import (
+    INCOMING_SECRET_HEADER,
+    check_bearer,
+    check_incoming,
+    check_incoming_token,
+)
 from slack_connect.ingest import CHANNEL_MODEL, USER_MODEL, Ingestor
 from slack_connect.paragon import (
     ParagonClient,
@@ -109,10 +114,17 @@ def incoming_auth(
     request: Request,
     org: Annotated[str, Depends(_org)],
     secret: Annotated[str | None, Header(alias=INCOMING_SECRET_HEADER)] = None,
+    authorization: Annotated[str | None, Header()] = None,
 ) -> str:
     master = _services(request).settings.incoming_secret.get_secret_value()
-    if not check_incoming(master, org, secret):
-        raise HTTPException(401, detail=f"missing or wrong {INCOMING_SECRET_HEADER}")
+    if secret is not None:
+        accepted = check_incoming(master, org, secret)
+    else:
+        accepted = check_incoming_token(master, org, authorization)
+    if not accepted:
+        raise HTTPException(
+            401, detail=f"missing or wrong {INCOMING_SECRET_HEADER} or signed bearer token"
+        )
     return org
 
 
