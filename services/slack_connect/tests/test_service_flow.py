@@ -13,7 +13,9 @@ import httpx
 import jwt
 import pytest
 
+from common_mesh.testing import run_receiver
 from flowmesh import FlowMesh, FlowMeshNotFoundError
+from mimeia.testing import free_port, run_server
 from slack_connect.auth import INCOMING_SECRET_HEADER, org_incoming_secret
 
 pytestmark = pytest.mark.integration
@@ -251,3 +253,31 @@ def test_cursor_never_moves_back(stack: Any) -> None:
     assert status["channels"]["C056AV2JDLK"]["cursor"] == "1800000500.000000"
     texts = [m["text"] for m in read_stream(stack.flowmesh_endpoint, org, "message")]
     assert texts == ["1800000500.000000", "1800000100.000000"]
+
+
+def test_mesh_outage_loses_nothing_and_duplicates_nothing(stack: Any) -> None:
+    """While the mesh is down the service answers 503 and forgets the claimed
+    (channel, ts) pairs, so the workflow's retry delivers them once the mesh is back."""
+    org = new_org()
+    fetch_channels_and_users(stack, org)
+    httpx.put(f"{stack.service_url}/v1/orgs/{org}/allowlist", headers=stack.admin(),
+              json={"channel_ids": ["C056AV2JDLK"]}).raise_for_status()  # fmt: skip
+    mesh_port, service_port = free_port(), free_port()
+    env = {**stack.service_env, "SLACK_CONNECT_MESH_URL": f"http://127.0.0.1:{mesh_port}"}
+    body = {"channel": "C056AV2JDLK", "messages": [
+        {"ts": "1900000000.000001", "user": "U1", "text": "kept through an outage"},
+        {"ts": "1900000001.000001", "user": "U1", "text": "me too"},
+    ]}  # fmt: skip
+    argv = ["python", "-m", "slack_connect.cli", "serve", "--port", str(service_port)]
+    with run_server(argv, env=env):
+        url = f"http://127.0.0.1:{service_port}/v1/orgs/{org}/incoming/messages"
+        down = httpx.post(url, json=body, headers=incoming(org), timeout=60)
+        assert down.status_code == 503
+        with run_receiver(stack.flowmesh_endpoint, port=mesh_port):
+            back = httpx.post(url, json=body, headers=incoming(org), timeout=60)
+            assert back.status_code == 200
+            assert (back.json()["sent"], back.json()["duplicates"]) == (2, 0)
+            again = httpx.post(url, json=body, headers=incoming(org), timeout=60)
+            assert (again.json()["sent"], again.json()["duplicates"]) == (0, 2)
+    texts = [m["text"] for m in read_stream(stack.flowmesh_endpoint, org, "message")]
+    assert texts == ["kept through an outage", "me too"]
