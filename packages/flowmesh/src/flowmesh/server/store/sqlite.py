@@ -585,7 +585,7 @@ class SqliteStore(Store):
                 " COALESCE(SUM(state=0 AND visible_at>?), 0),"
                 " COALESCE(SUM(state=1 AND visible_at>?), 0),"
                 " COALESCE(SUM(state=2), 0),"
-                " MIN(CASE WHEN state<2 AND visible_at<=? THEN enqueued_at END)"
+                " MIN(CASE WHEN state<2 AND visible_at<=? THEN visible_at END)"
                 " FROM jobs WHERE queue_id=?",
                 (now, now, now, now, qid),
             ).fetchone()
