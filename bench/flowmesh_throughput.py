@@ -41,7 +41,7 @@ from mimeia.testing import free_port, run_server
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 ECHO_METHOD = "/bench.Echo/Call"
 WORKERS = 10
-ROUNDS = 3
+ROUNDS = 5
 
 ECHO_SERVER = """
 import asyncio, signal, sys
@@ -192,34 +192,46 @@ async def flowmesh_suite(endpoint: str, echo: str, sizes: Sizes, label: str) -> 
     return out
 
 
-async def queue_cycle(c: FlowMesh, ns: str, jobs: int) -> float:
-    """Producers enqueue while 10 workers reserve and ack; jobs per second end to end."""
+async def job_cycle(
+    jobs: int,
+    enqueue: Callable[[bytes], Awaitable[object]],
+    take_and_ack: Callable[[], Awaitable[bool]],
+) -> float:
+    """4 producers enqueue while 10 workers take and ack; jobs per second end to end."""
     done = 0
     finished = asyncio.Event()
 
-    async def produce(start: int, step: int) -> None:
-        for i in range(start, jobs, step):
-            await c.queue.enqueue("bench", ns, "q", b"job-%d" % i)
+    async def produce(start: int) -> None:
+        for i in range(start, jobs, 4):
+            await enqueue(b"job-%d" % i)
 
     async def work() -> None:
         nonlocal done
         while not finished.is_set():
-            job = await c.queue.reserve("bench", ns, "q", visibility_timeout=30,
-                                        long_poll_timeout=0.5)  # fmt: skip
-            if job is None:
-                continue
-            await c.queue.ack("bench", ns, "q", job.id)
-            done += 1
-            if done >= jobs:
-                finished.set()
+            if await take_and_ack():
+                done += 1
+                if done >= jobs:
+                    finished.set()
 
     began = time.perf_counter()
     workers = [asyncio.create_task(work()) for _ in range(WORKERS)]
-    await asyncio.gather(*(produce(k, 4) for k in range(4)))
+    await asyncio.gather(*(produce(k) for k in range(4)))
     await asyncio.wait_for(finished.wait(), 120)
     elapsed = time.perf_counter() - began
     await asyncio.gather(*workers)
     return jobs / elapsed
+
+
+async def queue_cycle(c: FlowMesh, ns: str, jobs: int) -> float:
+    async def take_and_ack() -> bool:
+        job = await c.queue.reserve("bench", ns, "q", visibility_timeout=30,
+                                    long_poll_timeout=0.5)  # fmt: skip
+        if job is None:
+            return False
+        await c.queue.ack("bench", ns, "q", job.id)
+        return True
+
+    return await job_cycle(jobs, lambda p: c.queue.enqueue("bench", ns, "q", p), take_and_ack)
 
 
 # ------------------------------------------------------------------ anchors
@@ -301,35 +313,19 @@ async def redis_suite(sizes: Sizes) -> dict[str, float]:
 async def redis_queue_cycle(prefix: str, jobs: int) -> float:
     pool = aioredis.BlockingConnectionPool.from_url(REDIS_URL, max_connections=WORKERS + 8)
     r: Any = aioredis.Redis(connection_pool=pool)
-    done = 0
-    finished = asyncio.Event()
 
-    async def produce(start: int, step: int) -> None:
-        for i in range(start, jobs, step):
-            await r.lpush(prefix + "q", b"job-%d" % i)
+    async def take_and_ack() -> bool:
+        job = await r.blmove(prefix + "q", prefix + "processing", 1, "RIGHT", "LEFT")
+        if job is None:
+            return False
+        await r.lrem(prefix + "processing", 1, job)
+        return True
 
-    async def work() -> None:
-        nonlocal done
-        while not finished.is_set():
-            job: bytes | None = await r.blmove(
-                prefix + "q", prefix + "processing", 1, "RIGHT", "LEFT"
-            )
-            if job is None:
-                continue
-            await r.lrem(prefix + "processing", 1, job)
-            done += 1
-            if done >= jobs:
-                finished.set()
-
-    began = time.perf_counter()
-    workers = [asyncio.create_task(work()) for _ in range(WORKERS)]
-    await asyncio.gather(*(produce(k, 4) for k in range(4)))
-    await asyncio.wait_for(finished.wait(), 120)
-    elapsed = time.perf_counter() - began
-    await asyncio.gather(*workers)
-    await r.aclose()
-    await pool.aclose()
-    return jobs / elapsed
+    try:
+        return await job_cycle(jobs, lambda p: r.lpush(prefix + "q", p), take_and_ack)
+    finally:
+        await r.aclose()
+        await pool.aclose()
 
 
 async def echo_suite(endpoint: str, sizes: Sizes) -> dict[str, float]:

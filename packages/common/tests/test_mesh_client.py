@@ -182,3 +182,26 @@ async def test_async_session_sends_async_iterables_with_retries(
     assert (summary.models, summary.batches, summary.retries) == (12, 3, 1)
     assert [r["id"] for r in scripted_peer.records()] == list(range(12))
     assert summary.compression_ratio > 0
+
+
+@pytest.mark.integration
+def test_shared_engine_is_one_per_base_url(scripted_peer: Any) -> None:
+    first = MeshEngine.shared(scripted_peer.url)
+    assert MeshEngine.shared(scripted_peer.url + "/") is first
+    assert MeshEngine.shared("http://127.0.0.1:1") is not first
+    seen: list[int] = []
+
+    def send(i: int) -> None:
+        session = MeshEngine.shared(scripted_peer.url).create_session("o", "m", "x")
+        seen.append(session.send_models(Row(id=i, name="t")).models)
+
+    workers = [threading.Thread(target=send, args=(i,)) for i in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    MeshEngine.close_shared()
+    assert seen == [1, 1, 1, 1]
+    assert sorted(r["id"] for r in scripted_peer.records()) == [0, 1, 2, 3]
+    assert MeshEngine.shared(scripted_peer.url) is not first
+    MeshEngine.close_shared()

@@ -154,7 +154,8 @@ def test_bad_stream_names_are_rejected(mesh_stack: Any, org: str) -> None:
 
 
 def test_flowmesh_down_answers_503_and_client_gives_up(tmp_path: Path) -> None:
-    with run_receiver(f"127.0.0.1:{free_port()}") as url:
+    down = f"127.0.0.1:{free_port()}"
+    with run_receiver(down, None, "--flowmesh-connect-timeout", "0.5") as url:
         direct = post_batch(url, "org", b'{"id": 1}\n', uuid.uuid4().hex, timeout="10")
         assert direct.status_code == 503
         assert direct.json()["field"] == "sink"
@@ -173,3 +174,8 @@ def test_receiver_token_is_required_when_configured(flowmesh_endpoint: str) -> N
         with MeshEngine(base_url=url, token="s3cret-token") as engine:
             summary = engine.create_session(unique("tok"), "m", "x").send_models({"id": 1})
     assert summary.models == 1
+
+
+def test_readme_common_core_example_runs() -> None:
+    block = next(b for b in readme_blocks() if "from common_core.strings" in b)
+    exec(block, {})

@@ -9,13 +9,15 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import redis
 
-from flowmesh import Event, FlowMesh, FlowMeshError, RetryPolicy
+from flowmesh import Event, FlowMesh, FlowMeshConnectionError, FlowMeshError, RetryPolicy
 from mimeia.testing import free_port, run_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -236,3 +238,44 @@ async def test_servers_sharing_redis_see_each_others_writes(two_redis_servers: l
         assert stats.completed_jobs == 100
         with contextlib.suppress(asyncio.CancelledError):
             task.cancel()
+
+
+@contextlib.contextmanager
+def private_redis(port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """A redis-server of our own, so the test can kill it without touching the shared one."""
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+         "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        client = redis.Redis(port=port, socket_connect_timeout=1)
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        client.close()
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+async def test_a_redis_outage_is_unavailable_then_recovers(serve_cmd: Callable[..., list[str]]):
+    redis_port, port = free_port(), free_port()
+    with private_redis(redis_port) as first:
+        store = f"redis://127.0.0.1:{redis_port}/0"
+        with run_server(serve_cmd(port, store)):
+            async with FlowMesh(f"127.0.0.1:{port}", timeout=5) as c:
+                await c.kv.set(T, "ns", "kv", "k", b"before")
+                first.kill()
+                first.wait()
+                assert not await c.readiness_check()
+                assert await c.health_check()  # the process itself is fine
+                with pytest.raises(FlowMeshConnectionError, match="store unavailable"):
+                    await c.kv.set(T, "ns", "kv", "k", b"during")
+                with private_redis(redis_port):  # back, empty (no persistence)
+                    await c.kv.set(T, "ns", "kv", "k", b"after")
+                    assert await c.kv.get(T, "ns", "kv", "k") == b"after"
+                    assert await c.readiness_check()

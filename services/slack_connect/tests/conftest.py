@@ -46,6 +46,7 @@ class Stack:
     mesh_url: str
     keys: Keys
     redis_prefix: str
+    service_env: dict[str, str]
 
     def admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -122,23 +123,29 @@ def stack(
         emulator_argv += ["--workflow", f"{kind}={workflow_id}"]
     prefix = f"{redis_prefix}:slack"
     with run_flowmesh(state) as flowmesh, run_receiver(flowmesh) as mesh_url:
-        env = {
-            "SLACK_CONNECT_PARAGON_PROJECT_ID": PROJECT_ID,
-            "SLACK_CONNECT_PARAGON_API_BASE": emulator_url,
-            "SLACK_CONNECT_PARAGON_TRIGGER_BASE": trigger_url,
-            "SLACK_CONNECT_PARAGON_SIGNING_KEY_FILE": str(keys.private_file),
-            "SLACK_CONNECT_PARAGON_AUDIENCE": AUDIENCE,
-            "SLACK_CONNECT_WORKFLOW_CHANNELS": WORKFLOWS["channels"],
-            "SLACK_CONNECT_WORKFLOW_USERS": WORKFLOWS["users"],
-            "SLACK_CONNECT_WORKFLOW_MESSAGES": WORKFLOWS["messages"],
-            "SLACK_CONNECT_INCOMING_SECRET": INCOMING_SECRET,
-            "SLACK_CONNECT_ADMIN_TOKEN": ADMIN_TOKEN,
-            "SLACK_CONNECT_MESH_URL": mesh_url,
-            "SLACK_CONNECT_REDIS_URL": redis_url,
-            "SLACK_CONNECT_REDIS_PREFIX": prefix,
-            "SLACK_CONNECT_SYNC_OVERLAP_SECONDS": "30",
-            "SLACK_CONNECT_MAX_BODY_BYTES": "1000000",
-        }
+        env = service_env(emulator_url, trigger_url, keys, mesh_url, redis_url, prefix)
         service_argv = ["python", "-m", "slack_connect.cli", "serve", "--port", str(service_port)]
         with run_server(emulator_argv), run_server(service_argv, env=env):
-            yield Stack(service_url, emulator_url, trigger_url, flowmesh, mesh_url, keys, prefix)
+            yield Stack(service_url, emulator_url, trigger_url, flowmesh, mesh_url, keys, prefix,
+                        env)  # fmt: skip
+
+
+def service_env(emulator_url: str, trigger_url: str, keys: Keys, mesh_url: str, redis_url: str,
+                prefix: str) -> dict[str, str]:  # fmt: skip
+    return {
+        "SLACK_CONNECT_PARAGON_PROJECT_ID": PROJECT_ID,
+        "SLACK_CONNECT_PARAGON_API_BASE": emulator_url,
+        "SLACK_CONNECT_PARAGON_TRIGGER_BASE": trigger_url,
+        "SLACK_CONNECT_PARAGON_SIGNING_KEY_FILE": str(keys.private_file),
+        "SLACK_CONNECT_PARAGON_AUDIENCE": AUDIENCE,
+        "SLACK_CONNECT_WORKFLOW_CHANNELS": WORKFLOWS["channels"],
+        "SLACK_CONNECT_WORKFLOW_USERS": WORKFLOWS["users"],
+        "SLACK_CONNECT_WORKFLOW_MESSAGES": WORKFLOWS["messages"],
+        "SLACK_CONNECT_INCOMING_SECRET": INCOMING_SECRET,
+        "SLACK_CONNECT_ADMIN_TOKEN": ADMIN_TOKEN,
+        "SLACK_CONNECT_MESH_URL": mesh_url,
+        "SLACK_CONNECT_REDIS_URL": redis_url,
+        "SLACK_CONNECT_REDIS_PREFIX": prefix,
+        "SLACK_CONNECT_SYNC_OVERLAP_SECONDS": "30",
+        "SLACK_CONNECT_MAX_BODY_BYTES": "1000000",
+    }

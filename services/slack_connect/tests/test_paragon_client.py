@@ -165,6 +165,8 @@ def test_sync_window_validation() -> None:
         SyncWindow(oldest="1700000100.000000", latest="1700000000.000000")
     with pytest.raises(ValueError):
         SyncWindow(limit=0)
+    with pytest.raises(ValueError, match="Slack timestamp"):
+        SyncWindow(oldest="last week")
 
 
 async def test_retries_429_honouring_retry_after_then_succeeds(stack: Any) -> None:

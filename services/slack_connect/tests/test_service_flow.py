@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
+from common_mesh.testing import run_receiver
 from flowmesh import FlowMesh, FlowMeshNotFoundError
+from mimeia.testing import free_port, run_server
 from slack_connect.auth import INCOMING_SECRET_HEADER, org_incoming_secret
 
 pytestmark = pytest.mark.integration
@@ -138,6 +142,28 @@ def test_incoming_routes_require_the_orgs_own_secret(stack: Any) -> None:
     assert httpx.post(url, json=body, headers=incoming(org)).status_code == 200
 
 
+def test_incoming_routes_accept_a_signed_token(stack: Any) -> None:
+    org, other = new_org(), new_org()
+    url = f"{stack.service_url}/v1/orgs/{org}/incoming/channels"
+    body = {"ok": True, "channels": []}
+    now = int(time.time())
+
+    def bearer(claims: dict[str, Any], key_org: str = org) -> dict[str, str]:
+        key = org_incoming_secret(INCOMING_SECRET, key_org)
+        return {"Authorization": f"Bearer {jwt.encode(claims, key, algorithm='HS256')}"}
+
+    good = {"sub": org, "iat": now, "exp": now + 300}
+    assert httpx.post(url, json=body, headers=bearer(good)).status_code == 200
+    for claims, key_org in [
+        ({"sub": org, "iat": now - 7200, "exp": now - 3600}, org),  # expired
+        ({"sub": org, "iat": now, "exp": now + 86400}, org),  # lives too long
+        ({"sub": other, "iat": now, "exp": now + 300}, org),  # another org's subject
+        (good, other),  # signed with another org's secret
+        ({"sub": org, "exp": now + 300}, org),  # no iat
+    ]:
+        assert httpx.post(url, json=body, headers=bearer(claims, key_org)).status_code == 401
+
+
 @pytest.mark.parametrize(
     ("route", "content", "status"),
     [
@@ -173,6 +199,10 @@ def test_admin_routes_are_guarded_and_validated(stack: Any) -> None:
     unknown = httpx.put(f"{base}/allowlist", headers=stack.admin(),
                         json={"channel_ids": ["C0567MFSJH2"]})  # fmt: skip
     assert unknown.status_code == 422 and "unknown channels" in unknown.text
+    bad_latest = httpx.post(f"{base}/sync", headers=stack.admin(), json={"latest": "tomorrow"})
+    assert bad_latest.status_code == 422 and "latest" in bad_latest.text
+    bad_what = httpx.post(f"{base}/sync", headers=stack.admin(), json={"what": ["files"]})
+    assert bad_what.status_code == 422
     empty = httpx.post(f"{base}/sync", headers=stack.admin(), json={"what": ["messages"]})
     assert empty.status_code == 409 and "allowlist is empty" in empty.text
     bad_org = httpx.get(f"{stack.service_url}/v1/orgs/a..b/status", headers=stack.admin())
@@ -189,3 +219,65 @@ def test_invalid_credential_is_reported_and_blocks_sync(stack: Any) -> None:
     assert sync.json()["credential_status"] == "INVALID"
     status = httpx.get(f"{stack.service_url}/v1/orgs/{org}/status", headers=stack.admin()).json()
     assert status["connection"]["credential_status"] == "INVALID"
+
+
+def test_small_pages_still_deliver_everything_once(stack: Any) -> None:
+    org = new_org()
+    fetch_channels_and_users(stack, org)
+    httpx.put(f"{stack.service_url}/v1/orgs/{org}/allowlist", headers=stack.admin(),
+              json={"channel_ids": ["C0567MFSJH2"]}).raise_for_status()  # fmt: skip
+    sync = httpx.post(f"{stack.service_url}/v1/orgs/{org}/sync", headers=stack.admin(),
+                      json={"limit": 2})  # fmt: skip
+    assert sync.status_code == 200
+    run = next(r for r in stack.wait_for_runs(org, 3) if r["kind"] == "messages")
+    assert run["params"]["limit"] == 2
+    stored = read_stream(stack.flowmesh_endpoint, org, "message")
+    assert len(stored) == 10
+    assert len({m["ts"] for m in stored}) == 10
+
+
+def test_cursor_never_moves_back(stack: Any) -> None:
+    org = new_org()
+    fetch_channels_and_users(stack, org)
+    httpx.put(f"{stack.service_url}/v1/orgs/{org}/allowlist", headers=stack.admin(),
+              json={"channel_ids": ["C056AV2JDLK"]}).raise_for_status()  # fmt: skip
+    url = f"{stack.service_url}/v1/orgs/{org}/incoming/messages"
+
+    def post(ts: str) -> None:
+        body = {"channel": "C056AV2JDLK", "messages": [{"ts": ts, "user": "U1", "text": ts}]}
+        httpx.post(url, json=body, headers=incoming(org)).raise_for_status()
+
+    post("1800000500.000000")
+    post("1800000100.000000")  # a late, older message: stored, cursor stays
+    status = httpx.get(f"{stack.service_url}/v1/orgs/{org}/status", headers=stack.admin()).json()
+    assert status["channels"]["C056AV2JDLK"]["cursor"] == "1800000500.000000"
+    texts = [m["text"] for m in read_stream(stack.flowmesh_endpoint, org, "message")]
+    assert texts == ["1800000500.000000", "1800000100.000000"]
+
+
+def test_mesh_outage_loses_nothing_and_duplicates_nothing(stack: Any) -> None:
+    """While the mesh is down the service answers 503 and forgets the claimed
+    (channel, ts) pairs, so the workflow's retry delivers them once the mesh is back."""
+    org = new_org()
+    fetch_channels_and_users(stack, org)
+    httpx.put(f"{stack.service_url}/v1/orgs/{org}/allowlist", headers=stack.admin(),
+              json={"channel_ids": ["C056AV2JDLK"]}).raise_for_status()  # fmt: skip
+    mesh_port, service_port = free_port(), free_port()
+    env = {**stack.service_env, "SLACK_CONNECT_MESH_URL": f"http://127.0.0.1:{mesh_port}"}
+    body = {"channel": "C056AV2JDLK", "messages": [
+        {"ts": "1900000000.000001", "user": "U1", "text": "kept through an outage"},
+        {"ts": "1900000001.000001", "user": "U1", "text": "me too"},
+    ]}  # fmt: skip
+    argv = ["python", "-m", "slack_connect.cli", "serve", "--port", str(service_port)]
+    with run_server(argv, env=env):
+        url = f"http://127.0.0.1:{service_port}/v1/orgs/{org}/incoming/messages"
+        down = httpx.post(url, json=body, headers=incoming(org), timeout=60)
+        assert down.status_code == 503
+        with run_receiver(stack.flowmesh_endpoint, port=mesh_port):
+            back = httpx.post(url, json=body, headers=incoming(org), timeout=60)
+            assert back.status_code == 200
+            assert (back.json()["sent"], back.json()["duplicates"]) == (2, 0)
+            again = httpx.post(url, json=body, headers=incoming(org), timeout=60)
+            assert (again.json()["sent"], again.json()["duplicates"]) == (0, 2)
+    texts = [m["text"] for m in read_stream(stack.flowmesh_endpoint, org, "message")]
+    assert texts == ["kept through an outage", "me too"]

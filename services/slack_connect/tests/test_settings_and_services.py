@@ -76,3 +76,10 @@ def test_services_registered_for_mimeia_up(tmp_path: Path) -> None:
     material = ensure_dev_material(tmp_path)
     assert material.private_key.stat().st_mode & 0o777 == 0o600
     assert ensure_dev_material(tmp_path) == material  # made once, then reused
+
+
+def test_op_env_example_is_a_valid_settings_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    clear_env(monkeypatch)
+    settings = Settings(_env_file=SERVICE_ROOT / "op.env.example")  # type: ignore[call-arg]
+    assert settings.paragon_trigger_base == "https://zeus.useparagon.com"
+    assert settings.workflow_messages == "66cc3817-38fa-4099-9025-2054dac0e89e"

@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=DEFAULT_PORT)
     serve.add_argument("--flowmesh", default="127.0.0.1:50051",
                        help="FlowMesh server endpoint, host:port")  # fmt: skip
+    serve.add_argument("--flowmesh-connect-timeout", type=float, default=3.0,
+                       help="seconds to wait for FlowMesh before answering 503")  # fmt: skip
     serve.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
 
@@ -29,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_logging(args.log_level)
     # Tokens come from the environment, never the command line (ps shows argv).
-    sink = FlowMeshSink(args.flowmesh, auth_token=os.environ.get("MESH_FLOWMESH_TOKEN"))
+    sink = FlowMeshSink(args.flowmesh, auth_token=os.environ.get("MESH_FLOWMESH_TOKEN"),
+                        connect_timeout=args.flowmesh_connect_timeout)  # fmt: skip
     app = create_app(
         sink,
         ledger=LayeredLedger(MemoryLedger(), FlowMeshLedger(sink)),

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
+from typing import Any, ClassVar
 
 import httpx
 
@@ -26,6 +27,29 @@ class MeshEngine(EngineBase):
     """
 
     _client: httpx.Client | None = None
+    _shared: ClassVar[dict[str, MeshEngine]] = {}
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def shared(cls, base_url: str, **options: Any) -> MeshEngine:
+        """The process-wide engine of ``base_url`` (made on first call, options then).
+
+        For code that cannot pass an engine around. Do not close it inside a
+        ``with`` block while other threads use it; :meth:`close_shared` at exit.
+        """
+        key = base_url.rstrip("/")
+        with cls._shared_lock:
+            engine = cls._shared.get(key)
+            if engine is None:
+                engine = cls._shared[key] = cls(base_url, **options)
+            return engine
+
+    @classmethod
+    def close_shared(cls) -> None:
+        with cls._shared_lock:
+            engines, cls._shared = list(cls._shared.values()), {}
+        for engine in engines:
+            engine.close()
 
     def _http(self) -> httpx.Client:
         with self._lock:

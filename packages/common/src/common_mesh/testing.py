@@ -26,11 +26,16 @@ def run_flowmesh(data_dir: Path) -> Iterator[str]:
 
 
 @contextmanager
-def run_receiver(flowmesh_endpoint: str, env: Mapping[str, str] | None = None) -> Iterator[str]:
+def run_receiver(
+    flowmesh_endpoint: str,
+    env: Mapping[str, str] | None = None,
+    *extra_args: str,
+    port: int | None = None,
+) -> Iterator[str]:
     """``common-mesh serve`` in front of ``flowmesh_endpoint``; yields its base URL."""
-    port = free_port()
+    port = port or free_port()
     argv = ["python", "-m", "common_mesh.cli", "serve", "--host", "127.0.0.1",
-            "--port", str(port), "--flowmesh", flowmesh_endpoint]  # fmt: skip
+            "--port", str(port), "--flowmesh", flowmesh_endpoint, *extra_args]  # fmt: skip
     with run_server(argv, env=env) as server:
         url = f"http://127.0.0.1:{port}"
         if server.ready_line != f"listening on {url}":

@@ -63,6 +63,10 @@ class Job(BaseModel):
 
 
 class QueueStats(BaseModel):
+    """Jobs by state. ``pending`` are due now (including ones whose visibility
+    timeout ran out), ``delayed`` wait for their time, ``in_flight`` are reserved.
+    ``oldest_pending_age`` is how long the longest-waiting due job has been due."""
+
     model_config = ConfigDict(frozen=True)
 
     pending_jobs: int = 0

@@ -15,7 +15,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common_mesh import AsyncMeshEngine, MeshDeliveryError, MeshError
 from common_mesh.protocol import validate_name
-from slack_connect.auth import INCOMING_SECRET_HEADER, check_bearer, check_incoming
+from slack_connect.auth import (
+    INCOMING_SECRET_HEADER,
+    check_bearer,
+    check_incoming,
+    check_incoming_token,
+)
 from slack_connect.ingest import CHANNEL_MODEL, USER_MODEL, Ingestor
 from slack_connect.paragon import (
     ParagonClient,
@@ -24,6 +29,7 @@ from slack_connect.paragon import (
     SyncWindow,
     UserTokenSigner,
 )
+from slack_connect.paragon.models import WindowBound
 from slack_connect.settings import Settings
 from slack_connect.slack.internal import User
 from slack_connect.slack.raw import (
@@ -55,7 +61,7 @@ SyncKind = Literal["channels", "users", "messages"]
 
 class SyncRequest(BaseModel):
     what: list[SyncKind] = Field(default_factory=lambda: list[SyncKind](["messages"]), min_length=1)
-    latest: str | None = None
+    latest: WindowBound | None = None
     limit: int | None = Field(default=None, ge=1, le=1000)
 
 
@@ -108,10 +114,17 @@ def incoming_auth(
     request: Request,
     org: Annotated[str, Depends(_org)],
     secret: Annotated[str | None, Header(alias=INCOMING_SECRET_HEADER)] = None,
+    authorization: Annotated[str | None, Header()] = None,
 ) -> str:
     master = _services(request).settings.incoming_secret.get_secret_value()
-    if not check_incoming(master, org, secret):
-        raise HTTPException(401, detail=f"missing or wrong {INCOMING_SECRET_HEADER}")
+    if secret is not None:
+        accepted = check_incoming(master, org, secret)
+    else:
+        accepted = check_incoming_token(master, org, authorization)
+    if not accepted:
+        raise HTTPException(
+            401, detail=f"missing or wrong {INCOMING_SECRET_HEADER} or signed bearer token"
+        )
     return org
 
 

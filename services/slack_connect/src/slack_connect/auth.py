@@ -2,7 +2,10 @@
 
 Each org's workflows hold their own secret, derived from the service's
 ``incoming_secret``, so a secret leaked from one org's workflow cannot post
-into another org. Comparisons are constant time.
+into another org. A workflow sends it either as is, in
+``X-Slack-Connect-Secret`` (compared in constant time), or as the key of a
+short-lived HS256 token in ``Authorization: Bearer`` (``sub`` = the org,
+``exp`` at most an hour ahead), so the secret itself never travels.
 """
 
 from __future__ import annotations
@@ -10,7 +13,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-__all__ = ["INCOMING_SECRET_HEADER", "check_bearer", "check_incoming", "org_incoming_secret"]
+import jwt
+
+__all__ = [
+    "INCOMING_SECRET_HEADER",
+    "check_bearer",
+    "check_incoming",
+    "check_incoming_token",
+    "org_incoming_secret",
+]
 
 INCOMING_SECRET_HEADER = "X-Slack-Connect-Secret"  # noqa: S105 - a header name
 
@@ -25,6 +36,26 @@ def org_incoming_secret(master_secret: str, org_id: str) -> str:
 def check_incoming(master_secret: str, org_id: str, presented: str | None) -> bool:
     expected = org_incoming_secret(master_secret, org_id)
     return hmac.compare_digest((presented or "").encode(), expected.encode())
+
+
+MAX_TOKEN_LIFETIME = 3600
+
+
+def check_incoming_token(master_secret: str, org_id: str, authorization: str | None) -> bool:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    try:
+        claims = jwt.decode(
+            token,
+            org_incoming_secret(master_secret, org_id),
+            algorithms=["HS256"],
+            options={"require": ["sub", "exp", "iat"]},
+        )
+    except jwt.PyJWTError:
+        return False
+    lifetime = int(claims["exp"]) - int(claims["iat"])
+    return hmac.compare_digest(str(claims["sub"]), org_id) and lifetime <= MAX_TOKEN_LIFETIME
 
 
 def check_bearer(expected_token: str, authorization: str | None) -> bool:

@@ -6,6 +6,8 @@ process); ``flowmesh serve --metrics-port N`` exposes it over HTTP.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from flowmesh.server.store.base import QueueStats, Resource
@@ -14,6 +16,7 @@ from flowmesh.server.store.base import QueueStats, Resource
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
         self._requests = Counter(
             "flowmesh_requests_total",
             "RPCs handled, by method and status code",
@@ -47,8 +50,14 @@ class Metrics:
         )
 
     def observe(self, method: str, code: str, seconds: float) -> None:
-        self._requests.labels(method, code).inc()
-        self._latency.labels(method).observe(seconds)
+        # Label lookups cost more than the update; keep the children per label set.
+        key = (method, code)
+        children = self._children.get(key)
+        if children is None:
+            children = (self._requests.labels(method, code), self._latency.labels(method))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def delivered(self, kind: str, count: int) -> None:
         self._delivered.labels(kind).inc(count)

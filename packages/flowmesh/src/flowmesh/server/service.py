@@ -216,6 +216,11 @@ class StreamService(pb_grpc.StreamServicer, _Base):
                     msgs = await self.store.read(stream, partition, position, batch)
                 except NotFound:
                     msgs = []
+                except (RedisError, OSError) as exc:
+                    # The client resumes from its last message once the store is back.
+                    log.warning("store unavailable", extra={"method": "stream.subscribe",
+                                                            "error": repr(exc)})  # fmt: skip
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, "store unavailable")
                 if msgs:
                     position = msgs[-1].offset + 1
                     self.metrics.delivered("stream", len(msgs))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["IntegrationState", "ParagonUser", "ProxyResponse", "SyncWindow"]
+__all__ = ["IntegrationState", "ParagonUser", "ProxyResponse", "SyncWindow", "WindowBound"]
+
+_BOUND = re.compile(r"^\d{1,12}(\.\d{1,6})?$")
 
 
 class IntegrationState(BaseModel):
@@ -47,11 +50,20 @@ class ProxyResponse(BaseModel):
         return self.headers.get("content-type", "")
 
 
+def _window_bound(value: str | None) -> str | None:
+    if value is not None and not _BOUND.match(value):
+        raise ValueError(f"must be a Slack timestamp such as 1700000000.000100, got {value!r}")
+    return value
+
+
+WindowBound = Annotated[str, AfterValidator(_window_bound)]
+
+
 class SyncWindow(BaseModel):
     """The parameters of the "Get All Allowlisted Messages" workflow (Slack's names)."""
 
-    oldest: str = "0"
-    latest: str | None = None
+    oldest: WindowBound = "0"
+    latest: WindowBound | None = None
     inclusive: bool = True
     limit: int = Field(default=200, ge=1, le=1000)
     include_all_metadata: bool = True

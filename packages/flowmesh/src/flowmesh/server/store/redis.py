@@ -3,7 +3,8 @@
 Every state change is one Lua script (atomic). A resource's keys share a hash
 tag, ``<prefix>{fm:<kind>:<tenant>/<namespace>/<name>}:...``, so they live in
 one cluster slot. Writes PUBLISH a wake-up on ``<prefix>fm:notify``; each
-server relays those to its local waiters (subscribers, long polls).
+server relays those to its local waiters (subscribers, long polls). Stream
+writes also wake local subscribers directly, for latency.
 
 Stream partitions are lists of ``<ts>\\n<headers json>\\n<payload>`` with the
 offset of the first element in ``base``; queues keep waiting, in-flight and
@@ -150,7 +151,9 @@ class RedisStore(Store):
                 while True:
                     msg = await pubsub.get_message(timeout=30)
                     if msg is not None and msg["type"] == "message":
-                        self.notifier.notify(msg["data"].decode())
+                        topic = msg["data"].decode()
+                        # A job is for one worker; a stream message for every subscriber.
+                        self.notifier.notify(topic, 1 if topic.startswith("q:") else None)
             except (RedisError, OSError) as exc:
                 log.warning("notification channel lost, reconnecting", extra={"error": repr(exc)})
                 await asyncio.sleep(delay)
@@ -268,8 +271,6 @@ class RedisStore(Store):
             queue_topic(queue),
             *_DEFAULT_POLICY_ARGS,
         )
-        if not out[2]:
-            self.notifier.notify(queue_topic(queue))
         return Enqueued(out[0].decode(), int(out[1]), bool(out[2]))
 
     async def reserve(self, queue: Resource, max_jobs: int, visibility_ms: int) -> Reserved:
@@ -322,7 +323,6 @@ class RedisStore(Store):
             raise NotFound(f"queue {queue.path!r} does not exist")
         if result == -1:
             raise NotFound(f"job {job_id!r} is not in flight on queue {queue.path!r}")
-        self.notifier.notify(queue_topic(queue))
         return result == 1
 
     async def queue_stats(self, queue: Resource) -> QueueStats:
@@ -401,7 +401,6 @@ class RedisStore(Store):
             raise NotFound(f"queue {queue.path!r} does not exist")
         if out[0] == -1:
             raise NotFound(f"job {job_id!r} is not in the dead-letter queue of {queue.path!r}")
-        self.notifier.notify(queue_topic(queue))
         return Enqueued(out[0].decode(), int(out[1]))
 
     # -- KV

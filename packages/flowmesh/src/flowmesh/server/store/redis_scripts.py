@@ -233,7 +233,7 @@ return 0
 """
 
 # ARGV: base, now. Returns {pending, delayed, in flight, dlq, completed, failed,
-# oldest pending enqueue time or -1}; {-2} for an unknown queue.
+# since when the longest-waiting due job is due (or -1)}; {-2} for an unknown queue.
 QUEUE_STATS = (
     _REAP
     + """
@@ -241,14 +241,11 @@ local base, now = ARGV[1], tonumber(ARGV[2])
 local meta = base .. 'meta'
 if redis.call('EXISTS', meta) == 0 then return {-2} end
 reap(base, now, tonumber(redis.call('HGET', meta, 'max_attempts')))
+local first = redis.call('ZRANGEBYSCORE', base .. 'ready', '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1)
 local oldest = -1
-local ready = redis.call('ZRANGEBYSCORE', base .. 'ready', '-inf', now)
-for _, id in ipairs(ready) do
-  local enq = cjson.decode(redis.call('HGET', base .. 'jobs', id)).enq
-  if oldest < 0 or enq < oldest then oldest = enq end
-end
+if #first > 0 then oldest = tonumber(first[2]) end
 return {
-  #ready,
+  redis.call('ZCOUNT', base .. 'ready', '-inf', now),
   redis.call('ZCOUNT', base .. 'ready', '(' .. now, '+inf'),
   redis.call('ZCARD', base .. 'inflight'),
   redis.call('ZCARD', base .. 'dlq'),

@@ -124,6 +124,7 @@ CREATE TABLE IF NOT EXISTS kv (
     expires_at INTEGER NOT NULL,  -- 0: never
     PRIMARY KEY (store_id, key)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS kv_expiry ON kv (expires_at) WHERE expires_at > 0;
 """
 
 
@@ -253,14 +254,28 @@ class SqliteStore(Store):
         # (forgotten when a whole transaction rolls back).
         self._ids: dict[tuple[str, str], int] = {}
         self._worker = _Worker(path, self._ids.clear)
+        self._reader: sqlite3.Connection | None = None
+        self._sets = 0
 
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(self._worker.start)
+        # Reads run right on the event loop over their own connection: a point
+        # lookup costs less than the hop to the writer thread, and WAL gives
+        # them the last committed state without waiting behind a commit.
+        self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._reader.execute("PRAGMA query_only=1")
 
     async def close(self) -> None:
         await asyncio.to_thread(self._worker.stop)
+        if self._reader is not None:
+            self._reader.close()
+
+    def _read(self, op: Op) -> Any:
+        if self._reader is None:
+            raise RuntimeError("store is not open")
+        return op(self._reader)
 
     async def ping(self) -> None:
         await self._worker.call(lambda c: c.execute("SELECT 1").fetchone())
@@ -391,7 +406,7 @@ class SqliteStore(Store):
             ).fetchall()
             return [StoredMessage(partition, r[0], r[3], _load_headers(r[2]), r[1]) for r in rows]
 
-        result: list[StoredMessage] = await self._worker.call(op)
+        result: list[StoredMessage] = self._read(op)
         return result
 
     async def latest_offset(self, stream: Resource, partition: int) -> int:
@@ -399,7 +414,7 @@ class SqliteStore(Store):
             sid = self._require(conn, "stream", stream)
             return _next_offset(conn, sid, partition) - 1
 
-        result: int = await self._worker.call(op)
+        result: int = self._read(op)
         return result
 
     async def commit_offset(
@@ -424,7 +439,7 @@ class SqliteStore(Store):
             ).fetchone()
             return int(row[0]) if row else -1
 
-        result: int = await self._worker.call(op)
+        result: int = self._read(op)
         return result
 
     # -- queues
@@ -469,7 +484,7 @@ class SqliteStore(Store):
 
         result: Enqueued = await self._worker.call(op)
         if not result.duplicate:
-            self.notifier.notify(queue_topic(queue))
+            self.notifier.notify(queue_topic(queue), 1)
         return result
 
     async def reserve(self, queue: Resource, max_jobs: int, visibility_ms: int) -> Reserved:
@@ -552,7 +567,8 @@ class SqliteStore(Store):
             return False
 
         result: bool = await self._worker.call(op)
-        self.notifier.notify(queue_topic(queue))
+        if not result:
+            self.notifier.notify(queue_topic(queue), 1)
         return result
 
     async def queue_stats(self, queue: Resource) -> QueueStats:
@@ -569,14 +585,14 @@ class SqliteStore(Store):
                 " COALESCE(SUM(state=0 AND visible_at>?), 0),"
                 " COALESCE(SUM(state=1 AND visible_at>?), 0),"
                 " COALESCE(SUM(state=2), 0),"
-                " MIN(CASE WHEN state<2 AND visible_at<=? THEN enqueued_at END)"
+                " MIN(CASE WHEN state<2 AND visible_at<=? THEN visible_at END)"
                 " FROM jobs WHERE queue_id=?",
                 (now, now, now, now, qid),
             ).fetchone()
             oldest = now - row[4] if row[4] is not None else 0
             return QueueStats(row[0], row[1], row[2], row[3], completed, failed, max(0, oldest))
 
-        result: QueueStats = await self._worker.call(op)
+        result: QueueStats = self._read(op)
         return result
 
     async def set_retry_policy(self, queue: Resource, policy: RetryPolicy) -> RetryPolicy:
@@ -603,7 +619,7 @@ class SqliteStore(Store):
         def op(conn: sqlite3.Connection) -> RetryPolicy:
             return _policy(conn, self._require(conn, "queue", queue))
 
-        result: RetryPolicy = await self._worker.call(op)
+        result: RetryPolicy = self._read(op)
         return result
 
     async def list_dlq(self, queue: Resource, limit: int) -> list[StoredJob]:
@@ -622,7 +638,7 @@ class SqliteStore(Store):
                 for r in rows
             ]
 
-        result: list[StoredJob] = await self._worker.call(op)
+        result: list[StoredJob] = self._read(op)
         return result
 
     async def replay_dlq(self, queue: Resource, job_id: str) -> Enqueued:
@@ -650,12 +666,16 @@ class SqliteStore(Store):
             return Enqueued(new_id, int(seq))
 
         result: Enqueued = await self._worker.call(op)
-        self.notifier.notify(queue_topic(queue))
+        self.notifier.notify(queue_topic(queue), 1)
         return result
 
     # -- KV
     async def kv_set(self, store: Resource, key: str, value: bytes, ttl_ms: int) -> None:
         expires = _now_ms() + ttl_ms if ttl_ms > 0 else 0
+
+        self._sets += 1
+        sweep = self._sets % 256 == 0
+        now = _now_ms()
 
         def op(conn: sqlite3.Connection) -> None:
             sid = self._ensure(conn, "kv", store)
@@ -664,6 +684,12 @@ class SqliteStore(Store):
                 " DO UPDATE SET value=excluded.value, expires_at=excluded.expires_at",
                 (sid, key, value, expires),
             )
+            if sweep:  # expired values are invisible at once; reclaim their rows now and then
+                conn.execute(
+                    "DELETE FROM kv WHERE (store_id, key) IN (SELECT store_id, key FROM kv"
+                    " WHERE expires_at>0 AND expires_at<=? LIMIT 500)",
+                    (now,),
+                )
 
         await self._worker.call(op)
 
@@ -673,16 +699,13 @@ class SqliteStore(Store):
         def op(conn: sqlite3.Connection) -> bytes | None:
             sid = self._require(conn, "kv", store)
             row = conn.execute(
-                "SELECT value, expires_at FROM kv WHERE store_id=? AND key=?", (sid, key)
+                "SELECT value FROM kv WHERE store_id=? AND key=?"
+                " AND (expires_at=0 OR expires_at>?)",
+                (sid, key, now),
             ).fetchone()
-            if row is None:
-                return None
-            if row[1] and row[1] <= now:
-                conn.execute("DELETE FROM kv WHERE store_id=? AND key=?", (sid, key))
-                return None
-            return bytes(row[0])
+            return None if row is None else bytes(row[0])
 
-        result: bytes | None = await self._worker.call(op)
+        result: bytes | None = self._read(op)
         return result
 
     async def kv_delete(self, store: Resource, key: str) -> bool:
@@ -715,7 +738,7 @@ class SqliteStore(Store):
             keys = [r[0] for r in rows[:limit]]
             return KeyPage(keys, keys[-1] if len(rows) > limit else None)
 
-        result: KeyPage = await self._worker.call(op)
+        result: KeyPage = self._read(op)
         return result
 
 
