@@ -8,6 +8,7 @@ once. uvicorn handles SIGTERM/SIGINT with a graceful shutdown.
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -54,10 +55,19 @@ def serve_asgi(
             (on_ready or _announce)(url)
         await serving
 
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then restores the handlers
+    # it found and re-raises the signal. With Python's defaults that ends the
+    # process "killed by SIGTERM"; with these it ends with exit status 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_cleanly)
     try:
         asyncio.run(run())
     finally:
         sock.close()
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _announce(url: str) -> None:
