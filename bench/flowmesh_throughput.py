@@ -10,7 +10,7 @@ random key prefix, deleted afterwards) and a do-nothing Python gRPC echo server
 - subscribe: read back a backlog as fast as it is pushed (redis-py: XREAD of
   500), and p50 latency from write to delivery (redis-py: XREAD BLOCK);
 - queue: enqueue -> reserve -> ack with 10 workers (redis-py: LPUSH, BLMOVE to a
-  processing list, LREM);
+  processing list, LREM), and for information the same with receive(10);
 - KV: set and get with 10 concurrent callers (redis-py SET/GET; echo).
 
 The last line is ``ratio:``, KV get through FlowMesh (SQLite) over the echo rate.
@@ -176,6 +176,8 @@ async def flowmesh_suite(endpoint: str, echo: str, sizes: Sizes, label: str) -> 
         )
         line(f"grpc echo, 3 calls per job (next to {label})", out["echo_cycle"], "jobs/s")
         line(f"flowmesh[{label}] queue enqueue->reserve->ack", out["queue"], "jobs/s")
+        out["queue_batch"] = await queue_batch_cycle(c, ns, sizes.jobs // ROUNDS)
+        line(f"flowmesh[{label}] queue enqueue->receive(10)->ack", out["queue_batch"], "jobs/s")
 
         value = b"v" * 100
         out["kv_set"] = await rate(
@@ -195,41 +197,60 @@ async def flowmesh_suite(endpoint: str, echo: str, sizes: Sizes, label: str) -> 
 async def job_cycle(
     jobs: int,
     enqueue: Callable[[bytes], Awaitable[object]],
-    take_and_ack: Callable[[], Awaitable[bool]],
+    take_and_ack: Callable[[], Awaitable[int]],
 ) -> float:
-    """4 producers enqueue while 10 workers take and ack; jobs per second end to end."""
+    """10 producers enqueue while 10 workers take and ack; jobs per second end to end."""
     done = 0
     finished = asyncio.Event()
 
     async def produce(start: int) -> None:
-        for i in range(start, jobs, 4):
+        for i in range(start, jobs, WORKERS):
             await enqueue(b"job-%d" % i)
 
     async def work() -> None:
         nonlocal done
         while not finished.is_set():
-            if await take_and_ack():
-                done += 1
-                if done >= jobs:
-                    finished.set()
+            taken = await take_and_ack()  # (not `done += await ...`: that reads `done` first)
+            done += taken
+            if done >= jobs:
+                finished.set()
 
     began = time.perf_counter()
-    workers = [asyncio.create_task(work()) for _ in range(WORKERS)]
-    await asyncio.gather(*(produce(k) for k in range(4)))
-    await asyncio.wait_for(finished.wait(), 120)
+    everyone: asyncio.Future[Any] = asyncio.gather(
+        *(produce(k) for k in range(WORKERS)), *(work() for _ in range(WORKERS))
+    )
+    all_done: asyncio.Future[Any] = asyncio.ensure_future(finished.wait())
+    await asyncio.wait([everyone, all_done], timeout=120, return_when=asyncio.FIRST_COMPLETED)
+    if not all_done.done():  # a producer or worker failed (its error is raised here)
+        all_done.cancel()
+        await asyncio.wait_for(everyone, 1)
+        raise TimeoutError(f"only {done} of {jobs} jobs done in 120 s")
     elapsed = time.perf_counter() - began
-    await asyncio.gather(*workers)
+    await everyone
     return jobs / elapsed
 
 
+async def queue_batch_cycle(c: FlowMesh, ns: str, jobs: int) -> float:
+    """As queue_cycle, but workers take up to 10 jobs per call (receive)."""
+
+    async def take_and_ack() -> int:
+        got = await c.queue.receive("bench", ns, "qb", max_jobs=10, visibility_timeout=30,
+                                    long_poll_timeout=0.5)  # fmt: skip
+        for job in got:
+            await c.queue.ack("bench", ns, "qb", job.id)
+        return len(got)
+
+    return await job_cycle(jobs, lambda p: c.queue.enqueue("bench", ns, "qb", p), take_and_ack)
+
+
 async def queue_cycle(c: FlowMesh, ns: str, jobs: int) -> float:
-    async def take_and_ack() -> bool:
+    async def take_and_ack() -> int:
         job = await c.queue.reserve("bench", ns, "q", visibility_timeout=30,
                                     long_poll_timeout=0.5)  # fmt: skip
         if job is None:
-            return False
+            return 0
         await c.queue.ack("bench", ns, "q", job.id)
-        return True
+        return 1
 
     return await job_cycle(jobs, lambda p: c.queue.enqueue("bench", ns, "q", p), take_and_ack)
 
@@ -314,12 +335,12 @@ async def redis_queue_cycle(prefix: str, jobs: int) -> float:
     pool = aioredis.BlockingConnectionPool.from_url(REDIS_URL, max_connections=WORKERS + 8)
     r: Any = aioredis.Redis(connection_pool=pool)
 
-    async def take_and_ack() -> bool:
+    async def take_and_ack() -> int:
         job = await r.blmove(prefix + "q", prefix + "processing", 1, "RIGHT", "LEFT")
         if job is None:
-            return False
+            return 0
         await r.lrem(prefix + "processing", 1, job)
-        return True
+        return 1
 
     try:
         return await job_cycle(jobs, lambda p: r.lpush(prefix + "q", p), take_and_ack)

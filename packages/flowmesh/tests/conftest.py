@@ -38,10 +38,13 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 def server(
     store_kind: str, tmp_path_factory: pytest.TempPathFactory, redis_url: str, redis_prefix: str
 ) -> Iterator[str]:
-    """Endpoint of a running server on the parametrised store (open, 2 s dedup window)."""
+    """Endpoint of a running server on the parametrised store (open, 2 s dedup window).
+
+    Its fallback re-read runs only every 60 s, so a test that sees a message or
+    job within a few seconds saw it pushed by the write, without timing it."""
     url = make_store_url(store_kind, tmp_path_factory.mktemp(store_kind), redis_url, redis_prefix)
     port = free_port()
-    with run_server(serve_argv(port, url, "--dedup-window", "2")):
+    with run_server(serve_argv(port, url, "--dedup-window", "2", "--recheck-interval", "60")):
         yield f"127.0.0.1:{port}"
 
 

@@ -26,11 +26,11 @@ async def test_set_get_exists_delete(client: FlowMesh, ns: str):
 
 
 async def test_expired_keys_vanish_at_once(client: FlowMesh, ns: str):
-    await client.kv.set(T, ns, "kv", "short", b"x", ttl=timedelta(milliseconds=250))
+    await client.kv.set(T, ns, "kv", "short", b"x", ttl=timedelta(seconds=1.5))
     await client.kv.set(T, ns, "kv", "long", b"y", ttl=timedelta(hours=1))
     await client.kv.set(T, ns, "kv", "forever", b"z")
     assert await client.kv.list_keys(T, ns, "kv") == ["forever", "long", "short"]
-    await asyncio.sleep(0.35)
+    await asyncio.sleep(1.6)
     assert not await client.kv.exists(T, ns, "kv", "short")
     with pytest.raises(FlowMeshNotFoundError):
         await client.kv.get(T, ns, "kv", "short")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -105,11 +104,9 @@ async def test_subscribe_delivers_a_backlog_in_order_and_new_writes_promptly(
 
     task = asyncio.create_task(follow())
     await asyncio.sleep(0.3)
-    began = time.monotonic()
     await client.stream.write(T, ns, "s", [Event(payload=b"now")])
-    await asyncio.wait_for(seen.wait(), 5)
-    # Pushed on write, not found by a periodic re-read (that runs every 2 s).
-    assert time.monotonic() - began < 1.0
+    # Pushed on write: the test server's fallback re-read is 60 s away.
+    await asyncio.wait_for(seen.wait(), 15)
     await task
 
 

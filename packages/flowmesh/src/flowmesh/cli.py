@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--redis-prefix", default="", help="key prefix for the Redis store")
     serve.add_argument("--max-payload-bytes", type=int, default=1024 * 1024)
     serve.add_argument("--dedup-window", type=float, default=300.0, help="seconds")
+    serve.add_argument(
+        "--recheck-interval",
+        type=float,
+        default=2.0,
+        help="seconds between fallback re-reads of idle subscriptions and long polls",
+    )
     serve.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--log-format", choices=["json", "text"], default="json")
@@ -123,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tokens=load_tokens(args.tokens_file),
                 max_payload_bytes=args.max_payload_bytes,
                 dedup_window_ms=int(args.dedup_window * 1000),
+                recheck_seconds=args.recheck_interval,
                 metrics_port=args.metrics_port,
                 redis_prefix=args.redis_prefix,
             )

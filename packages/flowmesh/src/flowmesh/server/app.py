@@ -35,6 +35,7 @@ class ServerSettings:
     tokens: dict[str, frozenset[str]] = field(default_factory=dict)
     max_payload_bytes: int = 1024 * 1024
     dedup_window_ms: int = 300_000
+    recheck_seconds: float = 2.0
     metrics_port: int | None = None
     redis_prefix: str = ""
 
@@ -97,6 +98,7 @@ async def serve(
         Limits(max_payload_bytes=settings.max_payload_bytes),
         metrics,
         dedup_window_ms=settings.dedup_window_ms,
+        recheck_seconds=settings.recheck_seconds,
     )
     port = server.add_insecure_port(f"{settings.host}:{settings.port}")
     if port == 0:

@@ -43,12 +43,15 @@ DEFAULT_READ_MESSAGES = 10
 DEFAULT_SUBSCRIBE_BATCH = 500
 DEFAULT_LIST_KEYS = 1000
 MAX_LIST_KEYS = 10_000
-# A subscriber re-reads the store this often even without a wake-up, so a lost
-# notification (e.g. a Redis pub/sub reconnect) delays delivery, never stops it.
+# A subscriber or long poll re-reads the store this often even without a
+# wake-up, so a lost notification (e.g. a Redis pub/sub reconnect) delays
+# delivery, never stops it. Writes wake waiters directly; this is the fallback.
 SAFETY_RECHECK_S = 2.0
 
 
 class _Base:
+    recheck_seconds = SAFETY_RECHECK_S
+
     def __init__(
         self, store: Store, auth: Authenticator, limits: v.Limits, metrics: Metrics
     ) -> None:
@@ -226,7 +229,7 @@ class StreamService(pb_grpc.StreamServicer, _Base):
                     self.metrics.delivered("stream", len(msgs))
                     yield pb.SubscribeResponse(messages=[_message(m) for m in msgs])
                     continue
-                await notifier.wait(wake, SAFETY_RECHECK_S)
+                await notifier.wait(wake, self.recheck_seconds)
             finally:
                 notifier.unwatch(topic, wake)
 
@@ -359,7 +362,7 @@ class QueueService(pb_grpc.QueueServicer, _Base):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return []
-                wait = min(remaining, SAFETY_RECHECK_S)
+                wait = min(remaining, self.recheck_seconds)
                 if got.next_due_ms is not None:
                     wait = min(wait, max(0.0, got.next_due_ms / 1000 - time.time()) + 0.001)
                 await notifier.wait(wake, wait)
@@ -577,11 +580,15 @@ def add_services(
     limits: v.Limits,
     metrics: Metrics,
     dedup_window_ms: int = 300_000,
+    recheck_seconds: float = SAFETY_RECHECK_S,
 ) -> None:
     args = (store, auth, limits, metrics)
     queues = QueueService(*args)
     queues.dedup_window_ms = dedup_window_ms
+    queues.recheck_seconds = recheck_seconds
+    streams = StreamService(*args)
+    streams.recheck_seconds = recheck_seconds
     pb_grpc.add_HealthServicer_to_server(HealthService(*args), server)
-    pb_grpc.add_StreamServicer_to_server(StreamService(*args), server)
+    pb_grpc.add_StreamServicer_to_server(streams, server)
     pb_grpc.add_QueueServicer_to_server(queues, server)
     pb_grpc.add_KVServicer_to_server(KVService(*args), server)

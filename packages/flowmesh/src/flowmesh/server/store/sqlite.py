@@ -109,6 +109,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs (queue_id, visible_at, seq) WHERE state < 2;
 CREATE INDEX IF NOT EXISTS jobs_dlq ON jobs (queue_id, failed_at) WHERE state = 2;
+-- Covers the stats query, so it reads one queue's index entries, not the table.
+CREATE INDEX IF NOT EXISTS jobs_stats ON jobs (queue_id, state, visible_at);
 CREATE TABLE IF NOT EXISTS dedup (
     queue_id INTEGER NOT NULL,
     dedup_id TEXT NOT NULL,
