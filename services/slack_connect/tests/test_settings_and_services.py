@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
 from mimeia import Address, discover_services
+from mimeia.testing import free_port, run_server
+from slack_connect.auth import INCOMING_SECRET_HEADER, org_incoming_secret
 from slack_connect.devstack import ensure_dev_material
 from slack_connect.settings import SERVICE_ROOT, Settings
+from slack_connect.store import open_store, parse_store_url
 
 ENV_FILE = """\
 SLACK_CONNECT_PARAGON_PROJECT_ID=proj-from-op-env
@@ -83,3 +88,73 @@ def test_op_env_example_is_a_valid_settings_file(monkeypatch: pytest.MonkeyPatch
     settings = Settings(_env_file=SERVICE_ROOT / "op.env.example")  # type: ignore[call-arg]
     assert settings.paragon_trigger_base == "https://zeus.useparagon.com"
     assert settings.workflow_messages == "66cc3817-38fa-4099-9025-2054dac0e89e"
+
+
+def required_env(monkeypatch: pytest.MonkeyPatch, keys: Any) -> None:
+    clear_env(monkeypatch)
+    monkeypatch.setenv("SLACK_CONNECT_PARAGON_PROJECT_ID", "p")
+    monkeypatch.setenv("SLACK_CONNECT_PARAGON_SIGNING_KEY_FILE", str(keys.private_file))
+    monkeypatch.setenv("SLACK_CONNECT_WORKFLOW_MESSAGES", "w")
+    monkeypatch.setenv("SLACK_CONNECT_INCOMING_SECRET", "0123456789abcdef0123")
+    monkeypatch.setenv("SLACK_CONNECT_ADMIN_TOKEN", "fedcba9876543210fedc")
+
+
+def test_store_url_wins_and_redis_url_still_works(
+    keys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def from_env() -> Settings:
+        return Settings(_env_file=None)  # type: ignore[call-arg]
+
+    required_env(monkeypatch, keys)
+    assert from_env().sync_store_url == "redis://127.0.0.1:6379/0"  # unchanged default
+    monkeypatch.setenv("SLACK_CONNECT_REDIS_URL", "redis://cache:6380/3")
+    assert from_env().sync_store_url == "redis://cache:6380/3"
+    monkeypatch.setenv("SLACK_CONNECT_STORE_URL", "sqlite:////var/lib/slack/sync.db")
+    assert from_env().sync_store_url == "sqlite:////var/lib/slack/sync.db"
+    for field, bad in [("store_url", "mysql://db/x"), ("store_url", ""),
+                       ("store_url", "sqlite://"), ("redis_url", "redis://")]:  # fmt: skip
+        monkeypatch.setenv(f"SLACK_CONNECT_{field.upper()}", bad)
+        with pytest.raises(ValidationError) as error:
+            from_env()
+        assert [e["loc"] for e in error.value.errors()] == [(field,)]
+        monkeypatch.setenv(f"SLACK_CONNECT_{field.upper()}", "redis://127.0.0.1:6379/0")
+
+
+def test_mimeia_up_runs_slack_connect_on_sqlite_without_redis(tmp_path: Path) -> None:
+    spec = {s.name: s for s in discover_services()}["slack-connect"]
+    addresses = {"slack-connect": Address("127.0.0.1", free_port())}
+    argv = spec.argv(addresses, str(tmp_path))
+    store_url = argv[argv.index("--store") + 1]
+    location = parse_store_url(store_url)
+    assert location.backend == "sqlite"
+    assert Path(location.target) == tmp_path / "slack_connect" / "sync.db"
+
+    # The real process from that argv, with the old Redis setting pointing nowhere:
+    # it works, so it never needed Redis.
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
+    org, base = "acme", f"http://{addresses['slack-connect']}"
+    with run_server(argv, env={"SLACK_CONNECT_REDIS_URL": dead_redis}):
+        material = ensure_dev_material(tmp_path)
+        incoming = {INCOMING_SECRET_HEADER: org_incoming_secret(material.incoming_secret, org)}
+        channels = {"ok": True, "channels": [{"id": "C0567MFSJH2", "name": "general"}]}
+        answer = httpx.post(f"{base}/v1/orgs/{org}/incoming/channels", json=channels,
+                            headers=incoming, timeout=10)  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        messages = {"channel": "C0567MFSJH2", "messages": [{"ts": "1700000000.000100"}]}
+        answer = httpx.post(f"{base}/v1/orgs/{org}/incoming/messages", json=messages,
+                            headers=incoming, timeout=10)  # fmt: skip
+        assert answer.json()["dropped_not_allowlisted"] == 1  # not allowlisted yet
+        admin = {"Authorization": f"Bearer {material.admin_token}"}
+        listing = httpx.get(f"{base}/v1/orgs/{org}/channels", headers=admin, timeout=10)
+        assert [c["id"] for c in listing.json()["channels"]] == ["C0567MFSJH2"]
+
+    async def read_back() -> tuple[dict[str, str], dict[str, int]]:
+        store = open_store(store_url, redis_prefix="", overlap_seconds=60)
+        try:
+            return await store.get_raw(org, "channels"), await store.dropped(org)
+        finally:
+            await store.aclose()
+
+    raw, dropped = asyncio.run(read_back())
+    assert list(raw) == ["C0567MFSJH2"]
+    assert dropped == {"C0567MFSJH2": 1}

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
@@ -39,7 +38,7 @@ from slack_connect.slack.raw import (
     SlackMessagesPayload,
     SlackUsersPayload,
 )
-from slack_connect.store import SyncStore
+from slack_connect.store import open_store
 
 __all__ = ["create_app"]
 
@@ -148,8 +147,11 @@ class Services:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        redis = aioredis.from_url(settings.redis_url, decode_responses=True)
-        self.store = SyncStore(redis, settings.redis_prefix, settings.sync_overlap_seconds)
+        self.store = open_store(
+            settings.sync_store_url,
+            redis_prefix=settings.redis_prefix,
+            overlap_seconds=settings.sync_overlap_seconds,
+        )
         self.mesh = AsyncMeshEngine(
             settings.mesh_url,
             token=settings.mesh_token.get_secret_value() if settings.mesh_token else None,

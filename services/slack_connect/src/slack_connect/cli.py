@@ -20,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the service (settings from env / op.env)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8676)
+    serve.add_argument("--store", default=None, metavar="URL",
+                       help="sync state: sqlite:///path.db or redis://host:port/db "
+                            "(overrides SLACK_CONNECT_STORE_URL)")  # fmt: skip
     serve.add_argument("--dev-state", type=Path, default=None,
                        help="fill unset settings with local dev material (mimeia up)")  # fmt: skip
     serve.add_argument(
@@ -50,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.dev_state is not None:
             _use_dev_defaults(args.dev_state, args.dev_paragon, args.dev_mesh)
-        serve_asgi(create_app(Settings()), args.host, args.port)  # type: ignore[call-arg]
+        overrides = {"store_url": args.store} if args.store is not None else {}
+        settings = Settings(**overrides)
+        serve_asgi(create_app(settings), args.host, args.port)
         return 0
 
     from slack_connect.emulator import EmulatorConfig, create_emulator

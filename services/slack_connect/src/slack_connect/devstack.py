@@ -14,7 +14,13 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-__all__ = ["DEV_PROJECT_ID", "DEV_WORKFLOWS", "DevMaterial", "ensure_dev_material"]
+__all__ = [
+    "DEV_PROJECT_ID",
+    "DEV_WORKFLOWS",
+    "DevMaterial",
+    "dev_store_url",
+    "ensure_dev_material",
+]
 
 DEV_PROJECT_ID = "00000000-0000-4000-8000-00000000dev0"
 DEV_WORKFLOWS = {
@@ -37,6 +43,11 @@ def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
+
+
+def dev_store_url(state_dir: Path) -> str:
+    """The embedded SQLite sync store ``mimeia up`` uses: no Redis needed."""
+    return f"sqlite:///{state_dir / 'slack_connect' / 'sync.db'}"
 
 
 def ensure_dev_material(state_dir: Path) -> DevMaterial:

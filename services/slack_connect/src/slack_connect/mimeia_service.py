@@ -15,9 +15,12 @@ DATA_DIR = SERVICE_ROOT / "tests" / "slack" / "schematestdata"
 
 
 def _service_argv(addresses: Mapping[str, Address], state_dir: str) -> list[str]:
+    from slack_connect.devstack import dev_store_url
+
     me = addresses["slack-connect"]
     argv = [sys.executable, "-m", "slack_connect.cli", "serve", "--host", me.host,
-            "--port", str(me.port), "--dev-state", state_dir]  # fmt: skip
+            "--port", str(me.port), "--dev-state", state_dir,
+            "--store", dev_store_url(Path(state_dir))]  # fmt: skip
     if "paragon-emulator" in addresses:
         argv += ["--dev-paragon", f"http://{addresses['paragon-emulator']}"]
     if "mesh" in addresses:

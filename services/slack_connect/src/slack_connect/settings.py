@@ -13,8 +13,10 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from slack_connect.store import parse_store_url
 
 __all__ = ["SERVICE_ROOT", "Settings"]
 
@@ -51,6 +53,9 @@ class Settings(BaseSettings):
     mesh_url: str = "http://127.0.0.1:8675"
     mesh_token: SecretStr | None = None
     mesh_module: str = "slack"
+    # sqlite:///path.db (embedded) or redis://host:port/db (shared by replicas).
+    # Unset: ``redis_url``, the setting this service had before ``store_url``.
+    store_url: str | None = None
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "slack_connect"
 
@@ -58,6 +63,18 @@ class Settings(BaseSettings):
     sync_overlap_seconds: float = Field(default=60.0, ge=0)
     sync_page_limit: int = Field(default=200, ge=1, le=1000)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+
+    @field_validator("store_url", "redis_url")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_store_url(value)
+        return value
+
+    @property
+    def sync_store_url(self) -> str:
+        """Where sync state lives: ``store_url``, else the older ``redis_url``."""
+        return self.store_url if self.store_url is not None else self.redis_url
 
     @model_validator(mode="after")
     def _one_signing_key(self) -> Settings:
