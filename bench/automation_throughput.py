@@ -301,7 +301,8 @@ async def run_all(args: argparse.Namespace, dsn: str, prefix: str) -> None:
         CREATE TABLE anchor_runs (run_id text primary key, finished_at timestamptz);
     """)  # fmt: skip
     await conn.close()
-    env = {"ENV": "test", "DATABASE_URL": dsn, "REDIS_URL": _redis_url(),
+    env = {"ENV": "production", "WEBHOOK_SECRET_KEY": "bench-webhook-secret",
+           "DATABASE_URL": dsn, "REDIS_URL": _redis_url(),
            "CELERY_BROKER_URL": _redis_url(), "CELERY_KEY_PREFIX": f"{prefix}ours:",
            "INTERNAL_API_KEY": INTERNAL_KEY, "JWT_SECRET_KEY": "bench-jwt-secret-0123456789",
            "RATE_LIMIT": "10000000/minute", "HTTP_STEP_ALLOWED_HOSTS": "127.0.0.1",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from automation import templating
@@ -155,17 +155,8 @@ class ExecutionRunner:
                     lease_owner=self.owner,
                     lease_until=now + self.lease,
                     resume_at=None,
+                    started_at=func.coalesce(WorkflowExecution.started_at, now),
                 )
-                .execution_options(synchronize_session=False)
-            )
-            await session.execute(
-                update(WorkflowExecution)
-                .where(
-                    WorkflowExecution.id == execution_id,
-                    WorkflowExecution.lease_owner == self.owner,
-                    WorkflowExecution.started_at.is_(None),
-                )
-                .values(started_at=now)
                 .execution_options(synchronize_session=False)
             )
             await session.commit()
@@ -246,22 +237,44 @@ class ExecutionRunner:
             )
             return execution, list(rows.scalars())
 
+    async def _still_ours(self, execution_id: str) -> tuple[bool, str | None]:
+        async with self.database.session() as session:
+            row = (
+                await session.execute(
+                    select(WorkflowExecution.status, WorkflowExecution.lease_owner).where(
+                        WorkflowExecution.id == execution_id
+                    )
+                )
+            ).one_or_none()
+        if row is None:
+            return False, None
+        return row.status == "running" and row.lease_owner == self.owner, row.status
+
     async def _advance(self, execution_id: str, lost: asyncio.Event) -> str | None:
+        # While we hold the lease nobody else writes these rows (a cancel only
+        # flips the execution's status, checked each round), so the step rows
+        # are read once and kept current in memory as we write them.
+        execution, runs = await self._load(execution_id)
+        specs = {s["id"]: s for s in execution.definition}
+        deps = dependencies(execution.definition)
+        by_id = {r.step_id: r for r in runs}
+        first_round = True
         while True:
-            execution, runs = await self._load(execution_id)
-            if (
+            if not first_round:
+                ours, status = await self._still_ours(execution_id)
+                if lost.is_set() or not ours:
+                    return status
+            elif (
                 lost.is_set()
                 or execution.status != "running"
                 or (execution.lease_owner != self.owner)
             ):
                 return execution.status
-            specs = {s["id"]: s for s in execution.definition}
-            deps = dependencies(execution.definition)
-            by_id = {r.step_id: r for r in runs}
+            first_round = False
             now = utcnow()
 
             def settled(step_id: str) -> bool:
-                return _settled(by_id[step_id], specs[step_id])  # noqa: B023
+                return _settled(by_id[step_id], specs[step_id])
 
             blocking = [r for r in runs if r.status == "failed" and not settled(r.step_id)]
             if blocking:
@@ -287,7 +300,7 @@ class ExecutionRunner:
                     due = run.next_attempt_at is None or run.next_attempt_at <= now
                     (ready if due else waiting).append(run)
             if to_skip:
-                await self._skip(execution, to_skip)
+                await self._skip(execution, to_skip, by_id)
                 continue
             if ready:
                 await asyncio.gather(
@@ -307,7 +320,9 @@ class ExecutionRunner:
             await self._finish(execution, "failed", "no step can run (unsatisfied dependencies)")
             return "failed"
 
-    async def _skip(self, execution: WorkflowExecution, step_ids: list[str]) -> None:
+    async def _skip(
+        self, execution: WorkflowExecution, step_ids: list[str], by_id: dict[str, StepRun]
+    ) -> None:
         async with self.database.session() as session:
             await session.execute(
                 update(StepRun)
@@ -320,6 +335,9 @@ class ExecutionRunner:
                 .execution_options(synchronize_session=False)
             )
             await session.commit()
+        for step_id in step_ids:
+            if step_id in by_id and by_id[step_id].status == "pending":
+                by_id[step_id].status = "skipped"
 
     def _scope(self, execution: WorkflowExecution, by_id: dict[str, StepRun]) -> dict[str, Any]:
         steps = {
@@ -340,15 +358,18 @@ class ExecutionRunner:
             },
         }
 
-    async def _save_step(self, run_id: str, **values: Any) -> None:
+    async def _save_step(self, run: StepRun, **values: Any) -> None:
+        """Write a step's new state, and keep the in-memory row the same."""
         async with self.database.session() as session:
             await session.execute(
                 update(StepRun)
-                .where(StepRun.id == run_id)
+                .where(StepRun.id == run.id)
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
             await session.commit()
+        for key, value in values.items():
+            setattr(run, key, value)
 
     async def _run_step(
         self,
@@ -362,7 +383,7 @@ class ExecutionRunner:
         now = utcnow()
         if action_type is None:
             await self._save_step(
-                run.id,
+                run,
                 status="failed",
                 finished_at=now,
                 attempts=run.attempts + 1,
@@ -377,7 +398,7 @@ class ExecutionRunner:
         except templating.TemplateError as exc:
             # A template that cannot render will not render on a retry either.
             await self._save_step(
-                run.id,
+                run,
                 status="failed",
                 attempts=run.attempts + 1,
                 started_at=run.started_at or now,
@@ -389,7 +410,7 @@ class ExecutionRunner:
         if spec["type"] == "delay":
             if run.status == "waiting":
                 await self._save_step(
-                    run.id,
+                    run,
                     status="succeeded",
                     finished_at=now,
                     output={"waited_until": now.isoformat()},
@@ -399,7 +420,7 @@ class ExecutionRunner:
                 seconds = delay_seconds(rendered, now)
             except ActionError as exc:
                 await self._save_step(
-                    run.id,
+                    run,
                     status="failed",
                     attempts=1,
                     started_at=now,
@@ -409,7 +430,7 @@ class ExecutionRunner:
                 return
             if seconds <= 0:
                 await self._save_step(
-                    run.id,
+                    run,
                     status="succeeded",
                     attempts=1,
                     started_at=now,
@@ -419,7 +440,7 @@ class ExecutionRunner:
                 )
                 return
             await self._save_step(
-                run.id,
+                run,
                 status="waiting",
                 attempts=1,
                 started_at=now,
@@ -429,14 +450,18 @@ class ExecutionRunner:
             return
 
         attempt = run.attempts + 1
-        await self._save_step(
-            run.id,
-            status="running",
-            attempts=attempt,
-            next_attempt_at=None,
-            started_at=run.started_at or now,
-            input=_json_safe(rendered, "input"),
-        )
+        started = {
+            "attempts": attempt,
+            "next_attempt_at": None,
+            "started_at": run.started_at or now,
+            "input": _json_safe(rendered, "input"),
+        }
+        if action_type.side_effects:
+            # Recorded before the handler runs, so a worker that dies mid-step
+            # leaves the attempt counted. A step without side effects is simply
+            # run again, so its start and end go in one write.
+            await self._save_step(run, status="running", **started)
+            started = {}
         ctx = ActionContext(
             tenant_id=execution.tenant_id,
             settings=self.settings,
@@ -460,31 +485,53 @@ class ExecutionRunner:
             error = str(exc) if isinstance(exc, ActionError) else f"{type(exc).__name__}: {exc}"
         else:
             await self._save_step(
-                run.id, status="succeeded", output=output, error=None, finished_at=utcnow()
+                run, status="succeeded", output=output, error=None, finished_at=utcnow(), **started
             )
             if spec["type"] in BRANCHING_TYPES and isinstance(output, dict):
                 not_taken = "else" if output.get("result") else "then"
                 targets = [t for t in spec.get("config", {}).get(not_taken, [])]
                 if targets:
-                    await self._skip(execution, targets)
+                    await self._skip(execution, targets, by_id)
             return
         retry = spec.get("retry") or {}
         if attempt < int(retry.get("max_attempts", 1)):
             wait = backoff_seconds(retry, attempt)
             await self._save_step(
-                run.id,
+                run,
+                **started,
                 status="waiting",
                 error=error[:4000],
                 next_attempt_at=utcnow() + timedelta(seconds=wait),
             )
         else:
-            await self._save_step(run.id, status="failed", error=error[:4000], finished_at=utcnow())
+            await self._save_step(
+                run, **started, status="failed", error=error[:4000], finished_at=utcnow()
+            )
 
     async def _finish(self, execution: WorkflowExecution, status: str, error: str | None) -> None:
-        if not await self._release(execution.id, status=status, error=error, finished_at=utcnow()):
-            return
+        """Close the execution and record its ``workflow.completed``/``workflow.failed``
+        event in one transaction (only if we still hold it), then queue the event."""
         event_type = "workflow.completed" if status == "succeeded" else "workflow.failed"
         async with self.database.session() as session:
+            result = await session.execute(
+                update(WorkflowExecution)
+                .where(
+                    WorkflowExecution.id == execution.id,
+                    WorkflowExecution.lease_owner == self.owner,
+                    WorkflowExecution.status == "running",
+                )
+                .values(
+                    lease_owner=None,
+                    lease_until=None,
+                    status=status,
+                    error=error,
+                    finished_at=utcnow(),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(result, "rowcount", 0) != 1:
+                await session.rollback()
+                return
             event = Event(
                 tenant_id=execution.tenant_id,
                 type=event_type,
