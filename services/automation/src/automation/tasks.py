@@ -25,7 +25,7 @@ from automation.celery_app import (
 )
 from automation.celery_app import send as celery_send
 from automation.db import Database
-from automation.logs import request_id_var
+from automation.logs import configure_logging, request_id_var
 from automation.metrics import TASK_LATENCY, TASKS
 from automation.rules import engine as rules_engine
 from automation.settings import Settings, get_settings
@@ -34,6 +34,12 @@ from automation.workflows.engine import ExecutionRunner
 configure_celery(celery_app, get_settings())
 
 _started: dict[str, float] = {}
+
+
+@signals.setup_logging.connect
+def _setup_logging(**_: Any) -> None:
+    # Our handlers instead of Celery's, so worker lines carry the request id.
+    configure_logging(json_lines=get_settings().env != "development")
 
 
 @signals.task_prerun.connect

@@ -110,6 +110,11 @@ def _json_safe(value: Any, what: str) -> Any:
     return json.loads(text)
 
 
+def _has_side_effects(spec: Mapping[str, Any]) -> bool:
+    action_type = registry.get(spec["type"])
+    return action_type is None or action_type.side_effects
+
+
 def _settled(run: StepRun, spec: Mapping[str, Any]) -> bool:
     """Done in a way that lets dependent steps go on."""
     return run.status in ("succeeded", "skipped") or (
@@ -137,7 +142,9 @@ class ExecutionRunner:
 
     # -- lease ---------------------------------------------------------------
 
-    async def _claim(self, execution_id: str) -> bool:
+    async def _claim(self, execution_id: str) -> tuple[WorkflowExecution, list[StepRun]] | None:
+        """Take the lease and read the execution with its steps, in one transaction;
+        None when someone else holds it, it is finished, or it is not due yet."""
         now = utcnow()
         async with self.database.session() as session:
             result = await session.execute(
@@ -159,8 +166,21 @@ class ExecutionRunner:
                 )
                 .execution_options(synchronize_session=False)
             )
+            if getattr(result, "rowcount", 0) != 1:
+                await session.rollback()
+                return None
+            execution = await session.get(WorkflowExecution, execution_id, populate_existing=True)
+            assert execution is not None
+            rows = await session.execute(
+                select(StepRun)
+                .where(
+                    StepRun.execution_id == execution_id, StepRun.tenant_id == execution.tenant_id
+                )
+                .order_by(StepRun.position)
+            )
+            runs = list(rows.scalars())
             await session.commit()
-        return bool(getattr(result, "rowcount", 0) == 1)
+        return execution, runs
 
     async def _renew(self, execution_id: str) -> bool:
         async with self.database.session() as session:
@@ -203,12 +223,13 @@ class ExecutionRunner:
     # -- running ---------------------------------------------------------------
 
     async def run(self, execution_id: str) -> RunResult:
-        if not await self._claim(execution_id):
+        claimed = await self._claim(execution_id)
+        if claimed is None:
             return RunResult(claimed=False)
         lost = asyncio.Event()
         keeper = asyncio.create_task(self._keep_lease(execution_id, lost))
         try:
-            status = await self._advance(execution_id, lost)
+            status = await self._advance(*claimed, lost)
         except Exception as exc:
             log.exception("execution %s crashed in the engine", execution_id)
             await self._release(
@@ -224,19 +245,6 @@ class ExecutionRunner:
             await asyncio.gather(keeper, return_exceptions=True)
         return RunResult(claimed=True, status=status)
 
-    async def _load(self, execution_id: str) -> tuple[WorkflowExecution, list[StepRun]]:
-        async with self.database.session() as session:
-            execution = await session.get(WorkflowExecution, execution_id, populate_existing=True)
-            assert execution is not None
-            rows = await session.execute(
-                select(StepRun)
-                .where(
-                    StepRun.execution_id == execution_id, StepRun.tenant_id == execution.tenant_id
-                )
-                .order_by(StepRun.position)
-            )
-            return execution, list(rows.scalars())
-
     async def _still_ours(self, execution_id: str) -> tuple[bool, str | None]:
         async with self.database.session() as session:
             row = (
@@ -250,27 +258,20 @@ class ExecutionRunner:
             return False, None
         return row.status == "running" and row.lease_owner == self.owner, row.status
 
-    async def _advance(self, execution_id: str, lost: asyncio.Event) -> str | None:
+    async def _advance(
+        self, execution: WorkflowExecution, runs: list[StepRun], lost: asyncio.Event
+    ) -> str | None:
         # While we hold the lease nobody else writes these rows (a cancel only
-        # flips the execution's status, checked each round), so the step rows
-        # are read once and kept current in memory as we write them.
-        execution, runs = await self._load(execution_id)
+        # flips the execution's status), so the step rows are read once and kept
+        # current in memory as we write them.
+        execution_id = execution.id
         specs = {s["id"]: s for s in execution.definition}
         deps = dependencies(execution.definition)
         by_id = {r.step_id: r for r in runs}
-        first_round = True
+        checked = True  # the claim just read the status
         while True:
-            if not first_round:
-                ours, status = await self._still_ours(execution_id)
-                if lost.is_set() or not ours:
-                    return status
-            elif (
-                lost.is_set()
-                or execution.status != "running"
-                or (execution.lease_owner != self.owner)
-            ):
-                return execution.status
-            first_round = False
+            if lost.is_set():
+                return "running"
             now = utcnow()
 
             def settled(step_id: str) -> bool:
@@ -303,6 +304,13 @@ class ExecutionRunner:
                 await self._skip(execution, to_skip, by_id)
                 continue
             if ready:
+                # Before anything with side effects starts, make sure the run was
+                # not cancelled meanwhile (pure steps may run regardless).
+                if not checked and any(_has_side_effects(specs[r.step_id]) for r in ready):
+                    ours, status = await self._still_ours(execution_id)
+                    if not ours:
+                        return status
+                checked = False
                 await asyncio.gather(
                     *(self._run_step(execution, run, specs[run.step_id], by_id) for run in ready)
                 )
@@ -547,6 +555,7 @@ class ExecutionRunner:
             session.add(event)
             await session.commit()
             event_id = event.id
+        log.info("execution %s of workflow %s %s", execution.id, execution.workflow_id, status)
         self.send(TASK_PROCESS_EVENT, (event_id,), "automation", None)
 
 
