@@ -6,6 +6,7 @@ re-delivered message after a worker loss finds the truth, not a stale copy.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -33,6 +34,7 @@ from automation.workflows.engine import ExecutionRunner
 
 configure_celery(celery_app, get_settings())
 
+log = logging.getLogger(__name__)
 _started: dict[str, float] = {}
 
 
@@ -79,6 +81,15 @@ def run_execution(self: Task, execution_id: str) -> str | None:
     async def work(database: Database, settings: Settings) -> str | None:
         runner = ExecutionRunner(database, settings, send, _owner())
         result = await runner.run(execution_id)
+        if result.event_id is not None:
+            # The run's completion event is evaluated right here (no broker hop);
+            # if that fails, the event task retries it, and the scheduler tick
+            # re-queues any event left unprocessed.
+            try:
+                await rules_engine.process_event(database, settings, send, result.event_id)
+            except Exception:
+                log.exception("evaluating event %s failed; queueing it", result.event_id)
+                send(TASK_PROCESS_EVENT, (result.event_id,), "automation", None)
         return result.status if result.claimed else None
 
     try:

@@ -29,7 +29,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from automation import templating
-from automation.celery_app import PRIORITY_QUEUES, TASK_PROCESS_EVENT, TASK_RUN_EXECUTION
+from automation.celery_app import PRIORITY_QUEUES, TASK_RUN_EXECUTION
 from automation.db import Database, utcnow
 from automation.models import Event, StepRun, Workflow, WorkflowExecution
 from automation.registry import ActionContext, ActionError, registry
@@ -128,6 +128,8 @@ class RunResult:
 
     claimed: bool
     status: str | None = None
+    # The workflow.completed / workflow.failed event this run recorded, if it finished.
+    event_id: str | None = None
 
 
 class ExecutionRunner:
@@ -139,6 +141,7 @@ class ExecutionRunner:
         self.send = send
         self.owner = owner
         self.lease = timedelta(seconds=settings.execution_lease_seconds)
+        self.finished_event_id: str | None = None
 
     # -- lease ---------------------------------------------------------------
 
@@ -243,7 +246,7 @@ class ExecutionRunner:
             lost.set()
             keeper.cancel()
             await asyncio.gather(keeper, return_exceptions=True)
-        return RunResult(claimed=True, status=status)
+        return RunResult(claimed=True, status=status, event_id=self.finished_event_id)
 
     async def _still_ours(self, execution_id: str) -> tuple[bool, str | None]:
         async with self.database.session() as session:
@@ -556,7 +559,7 @@ class ExecutionRunner:
             await session.commit()
             event_id = event.id
         log.info("execution %s of workflow %s %s", execution.id, execution.workflow_id, status)
-        self.send(TASK_PROCESS_EVENT, (event_id,), "automation", None)
+        self.finished_event_id = event_id
 
 
 async def cancel(session: AsyncSession, execution: WorkflowExecution) -> bool:
