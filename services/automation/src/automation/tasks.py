@@ -34,14 +34,7 @@ from automation.workflows.engine import ExecutionRunner
 
 configure_celery(celery_app, get_settings())
 
-log = logging.getLogger(__name__)
 _started: dict[str, float] = {}
-
-
-@signals.setup_logging.connect
-def _setup_logging(**_: Any) -> None:
-    # Our handlers instead of Celery's, so worker lines carry the request id.
-    configure_logging(json_lines=get_settings().env != "development")
 
 
 @signals.task_prerun.connect
@@ -63,6 +56,9 @@ def _task_postrun(
     if task_id and task_id in _started:
         TASK_LATENCY.labels(name).observe(time.perf_counter() - _started.pop(task_id))
     request_id_var.set(None)
+
+
+log = logging.getLogger(__name__)
 
 
 def send(name: str, args: tuple[Any, ...], queue: str | None, countdown: float | None) -> None:
@@ -130,6 +126,12 @@ def scheduler_tick() -> dict[str, int]:
 def _recover_on_start(**_: Any) -> None:
     # A worker that starts after a crash looks for orphaned work straight away.
     celery_app.send_task(TASK_SCHEDULER_TICK, queue="critical")
+
+
+@signals.setup_logging.connect
+def _setup_logging(**_: Any) -> None:
+    # Our handlers instead of Celery's, so worker lines carry the request id.
+    configure_logging(json_lines=get_settings().env != "development")
 
 
 __all__ = ["celery_app", "process_event", "run_execution", "scheduler_tick"]
