@@ -142,6 +142,9 @@ class ExecutionRunner:
         self.owner = owner
         self.lease = timedelta(seconds=settings.execution_lease_seconds)
         self.finished_event_id: str | None = None
+        # Results of pure steps not written yet: they go out with the next write
+        # (a pure step lost in a crash is simply run again).
+        self._deferred: list[tuple[str, dict[str, Any]]] = []
 
     # -- lease ---------------------------------------------------------------
 
@@ -213,8 +216,13 @@ class ExecutionRunner:
                 .values(lease_owner=None, lease_until=None, **values)
                 .execution_options(synchronize_session=False)
             )
+            if getattr(result, "rowcount", 0) != 1:
+                await session.rollback()
+                self._deferred.clear()
+                return False
+            await self._flush_deferred(session)
             await session.commit()
-        return bool(getattr(result, "rowcount", 0) == 1)
+        return True
 
     async def _keep_lease(self, execution_id: str, lost: asyncio.Event) -> None:
         interval = max(0.2, self.lease.total_seconds() / 3)
@@ -345,6 +353,7 @@ class ExecutionRunner:
                 .values(status="skipped", finished_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
+            await self._flush_deferred(session)
             await session.commit()
         for step_id in step_ids:
             if step_id in by_id and by_id[step_id].status == "pending":
@@ -369,9 +378,26 @@ class ExecutionRunner:
             },
         }
 
-    async def _save_step(self, run: StepRun, **values: Any) -> None:
-        """Write a step's new state, and keep the in-memory row the same."""
+    async def _flush_deferred(self, session: AsyncSession) -> None:
+        for run_id, values in self._deferred:
+            await session.execute(
+                update(StepRun)
+                .where(StepRun.id == run_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        self._deferred.clear()
+
+    async def _save_step(self, run: StepRun, *, defer: bool = False, **values: Any) -> None:
+        """Write a step's new state (with any deferred ones), and keep the in-memory
+        row the same. ``defer`` holds the write for the next one (pure steps)."""
+        for key, value in values.items():
+            setattr(run, key, value)
+        if defer:
+            self._deferred.append((run.id, values))
+            return
         async with self.database.session() as session:
+            await self._flush_deferred(session)
             await session.execute(
                 update(StepRun)
                 .where(StepRun.id == run.id)
@@ -379,8 +405,6 @@ class ExecutionRunner:
                 .execution_options(synchronize_session=False)
             )
             await session.commit()
-        for key, value in values.items():
-            setattr(run, key, value)
 
     async def _run_step(
         self,
@@ -495,8 +519,15 @@ class ExecutionRunner:
         except Exception as exc:
             error = str(exc) if isinstance(exc, ActionError) else f"{type(exc).__name__}: {exc}"
         else:
+            pure = not action_type.side_effects
             await self._save_step(
-                run, status="succeeded", output=output, error=None, finished_at=utcnow(), **started
+                run,
+                defer=pure,
+                status="succeeded",
+                output=output,
+                error=None,
+                finished_at=utcnow(),
+                **started,
             )
             if spec["type"] in BRANCHING_TYPES and isinstance(output, dict):
                 not_taken = "else" if output.get("result") else "then"
@@ -542,7 +573,9 @@ class ExecutionRunner:
             )
             if getattr(result, "rowcount", 0) != 1:
                 await session.rollback()
+                self._deferred.clear()
                 return
+            await self._flush_deferred(session)
             event = Event(
                 tenant_id=execution.tenant_id,
                 type=event_type,
