@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 
 import httpx
@@ -211,4 +212,8 @@ def test_beat_and_migrate_commands(service_env: dict[str, str], tmp_path) -> Non
     with run_server(["python", "-m", "automation", "beat", "-l", "INFO"], env=env,
                     ready_text="beat: Starting", timeout=60) as beat:  # fmt: skip
         assert "beat: Starting" in beat.ready_line
-    assert (tmp_path / "celerybeat-schedule").exists() or any(tmp_path.iterdir())
+        # The scheduler opens its schedule file once it runs; wait for it.
+        deadline = time.monotonic() + 20
+        while not list(tmp_path.glob("celerybeat-schedule*")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert list(tmp_path.glob("celerybeat-schedule*")), beat.log[-2000:]
