@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+import uuid
 
 import httpx
 import pytest
@@ -163,3 +165,55 @@ def test_serve_prints_listening_and_stops_on_sigterm(service_env: dict[str, str]
         assert server.ready_line == f"listening on http://127.0.0.1:{port}"
         assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
     assert server.process.returncode == 0
+
+
+def test_each_message_lands_in_exactly_one_queue(settings, redis_url, redis_prefix) -> None:
+    import redis
+
+    from automation.celery_app import QUEUES, TASK_PROCESS_EVENT, create_celery, send
+
+    prefix = f"{redis_prefix}routing-{uuid.uuid4().hex[:6]}:"
+    app = create_celery(settings.model_copy(update={"celery_key_prefix": prefix}))
+    send(app, TASK_PROCESS_EVENT, "event-1", queue="automation")
+    send(app, "automation.run_execution", "execution-1", queue="critical")
+    client = redis.Redis.from_url(redis_url)
+    lengths = {q: client.llen(f"{prefix}{q}") for q in QUEUES}
+    client.close()
+    app.close()
+    assert lengths == {
+        "critical": 1,
+        "workflow": 0,
+        "automation": 1,
+        "notification": 0,
+        "webhook": 0,
+    }
+
+
+async def test_production_hides_the_docs(settings) -> None:
+    from automation.app import create_app
+
+    production = settings.model_copy(update={"env": "production"})
+    app = create_app(production)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://t") as client:  # fmt: skip
+        assert (await client.get("/docs")).status_code == 404
+        assert (await client.get("/openapi.json")).status_code == 404
+        assert (await client.get("/health")).status_code == 200
+
+
+def test_beat_and_migrate_commands(service_env: dict[str, str], tmp_path) -> None:
+    migrated = subprocess.run(
+        [sys.executable, "-m", "automation", "migrate"],
+        env={**__import__("os").environ, **service_env}, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert migrated.returncode == 0 and "database at revision head" in migrated.stdout
+    env = {**service_env, "STATE_DIR": str(tmp_path)}
+    with run_server(["python", "-m", "automation", "beat", "-l", "INFO"], env=env,
+                    ready_text="beat: Starting", timeout=60) as beat:  # fmt: skip
+        assert "beat: Starting" in beat.ready_line
+        # The scheduler opens its schedule file once it runs; wait for it.
+        deadline = time.monotonic() + 20
+        while not list(tmp_path.glob("celerybeat-schedule*")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert list(tmp_path.glob("celerybeat-schedule*")), beat.log[-2000:]

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from automation.celery_app import TASK_PROCESS_EVENT
 from automation.db import Database, utcnow
-from automation.models import AutomationRule, Workflow, WorkflowExecution
+from automation.models import AutomationRule, Event, Workflow, WorkflowExecution
 from automation.schedule import next_fire
 from automation.settings import Settings
 from automation.workflows.engine import Sender, create_execution, dispatch, due_for_recovery
@@ -24,6 +27,8 @@ from automation.workflows.engine import Sender, create_execution, dispatch, due_
 log = logging.getLogger(__name__)
 
 BATCH = 200
+# An event still unprocessed this long after it was stored was lost on its way.
+STALE_EVENT_SECONDS = 60.0
 
 
 @dataclass
@@ -31,6 +36,7 @@ class TickReport:
     started: list[str] = field(default_factory=list)
     rules_fired: list[str] = field(default_factory=list)
     resent: list[str] = field(default_factory=list)
+    requeued_events: list[str] = field(default_factory=list)
 
 
 async def tick(database: Database, settings: Settings, send: Sender) -> TickReport:
@@ -67,7 +73,44 @@ async def tick(database: Database, settings: Settings, send: Sender) -> TickRepo
             if getattr(won, "rowcount", 0) == 1:
                 dispatch(send, execution_id, priority)
                 report.resent.append(execution_id)
+    await _requeue_stale_events(database, send, report)
     return report
+
+
+async def _requeue_stale_events(database: Database, send: Sender, report: TickReport) -> None:
+    """Events stored but never evaluated (the process died between its commit and
+    queueing the task): queue them again. Evaluation is idempotent."""
+    cutoff = utcnow() - timedelta(seconds=STALE_EVENT_SECONDS)
+    async with database.session() as session:
+        stale = (
+            (
+                await session.execute(
+                    select(Event.id)
+                    .where(Event.status == "received", Event.created_at < cutoff)
+                    .order_by(Event.created_at)
+                    .limit(BATCH)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    for event_id in stale:
+        send(TASK_PROCESS_EVENT, (event_id,), "automation", None)
+        report.requeued_events.append(event_id)
+
+
+async def _claim_firing(
+    session: AsyncSession, row: Workflow | AutomationRule, schedule: dict[str, Any], now: datetime
+) -> bool:
+    """Move a due row's ``next_run_at`` to its next firing; only one tick wins."""
+    model = type(row)
+    won = await session.execute(
+        update(model)
+        .where(model.id == row.id, model.next_run_at == row.next_run_at)
+        .values(next_run_at=next_fire(schedule["cron"], now, schedule.get("timezone")))
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(won, "rowcount", 0) == 1
 
 
 async def _start_due_workflows(database: Database, send: Sender, report: TickReport) -> None:
@@ -89,15 +132,7 @@ async def _start_due_workflows(database: Database, send: Sender, report: TickRep
             .all()
         )
         for workflow in due:
-            config = workflow.trigger_config
-            following = next_fire(config["cron"], now, config.get("timezone"))
-            won = await session.execute(
-                update(Workflow)
-                .where(Workflow.id == workflow.id, Workflow.next_run_at == workflow.next_run_at)
-                .values(next_run_at=following)
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(won, "rowcount", 0) != 1:
+            if not await _claim_firing(session, workflow, workflow.trigger_config, now):
                 await session.rollback()
                 continue
             execution = await create_execution(
@@ -130,15 +165,8 @@ async def _fire_due_rules(
             .all()
         )
         for rule in due:
-            trigger = rule.trigger
-            following = next_fire(trigger["cron"], now, trigger.get("timezone"))
-            won = await session.execute(
-                update(AutomationRule)
-                .where(AutomationRule.id == rule.id, AutomationRule.next_run_at == rule.next_run_at)
-                .values(next_run_at=following)
-                .execution_options(synchronize_session=False)
-            )
+            won = await _claim_firing(session, rule, rule.trigger, now)
             await session.commit()
-            if getattr(won, "rowcount", 0) == 1:
+            if won:
                 report.rules_fired.append(rule.id)
                 await run_scheduled_rule(database, settings, send, rule.id, now)

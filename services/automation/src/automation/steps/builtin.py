@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -183,7 +184,13 @@ HTTP_REQUEST = register(
     ActionType("http_request", http_request, _check_http, "Call an HTTP endpoint (SSRF-guarded)")
 )
 DATA_TRANSFORM = register(
-    ActionType("data_transform", data_transform, _check_transform, "Produce data from templates")
+    ActionType(
+        "data_transform",
+        data_transform,
+        _check_transform,
+        "Produce data from templates",
+        side_effects=False,
+    )
 )
 CONDITION = register(
     ActionType(
@@ -193,18 +200,10 @@ CONDITION = register(
         "Choose a branch: steps in the other branch are skipped",
         render_config=False,
         usable_as=frozenset({"step"}),
+        side_effects=False,
     )
 )
-BRANCH = register(
-    ActionType(
-        "branch",
-        condition,
-        _check_condition,
-        "Alias of condition",
-        render_config=False,
-        usable_as=frozenset({"step"}),
-    )
-)
+BRANCH = register(replace(CONDITION, name="branch", description="Alias of condition"))
 DELAY = register(
     ActionType(
         "delay",
