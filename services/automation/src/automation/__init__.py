@@ -1,0 +1,1 @@
+"""The automation service: workflows, rules, events, notifications and signed webhooks."""
