@@ -1,0 +1,84 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from automation import __version__, metrics
+from automation.logs import configure_logging
+from automation.middleware import RateLimitMiddleware, RequestContextMiddleware
+from automation.routers import health
+from automation.runtime import Runtime
+from automation.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the API. ``settings`` default to the environment's."""
+    settings = settings or (runtime.settings if runtime else get_settings())
+    runtime = runtime or Runtime.from_settings(settings)
+    configure_logging(settings.is_production)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await runtime.close()
+
+    docs = not settings.is_production
+    app = FastAPI(
+        title="Automation service",
+        version=__version__,
+        description="Workflows, rules and events for multi-tenant automation.",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    app.state.services = runtime
+
+    app.include_router(health.router)
+    from automation.routers import api_routers
+
+    for router in api_routers():
+        app.include_router(router, prefix="/api/v1")
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(
+            await metrics.render(runtime.database), media_type="text/plain; version=0.0.4"
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {
+                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+                "message": err.get("msg", ""),
+            }
+            for err in exc.errors()
+        ]
+        return JSONResponse({"detail": "validation failed", "problems": problems}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            {"detail": "internal error", "request_id": getattr(request.state, "request_id", None)},
+            status_code=500,
+        )
+
+    app.add_middleware(
+        RateLimitMiddleware,
+        limit=settings.rate_limit,
+        storage_url=settings.effective_rate_limit_storage,
+        key_prefix=f"{settings.celery_key_prefix}ratelimit",
+    )
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,72 @@
+"""Prometheus figures: HTTP in this process, plus task, workflow and rule figures
+read from the database at scrape time (so they cover every worker process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import func, select
+
+from automation.db import Database
+from automation.models import RuleExecution, StepRun, WorkflowExecution
+
+HTTP_REQUESTS = Counter(
+    "automation_http_requests_total", "HTTP requests handled", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "automation_http_request_duration_seconds", "HTTP request latency", ["method", "route"]
+)
+TASKS = Counter(
+    "automation_celery_tasks_total", "Celery tasks run in this process", ["task", "outcome"]
+)
+TASK_LATENCY = Histogram(
+    "automation_celery_task_duration_seconds", "Celery task run time in this process", ["task"]
+)
+EVENTS_ACCEPTED = Counter("automation_events_accepted_total", "Events accepted by the API")
+
+
+async def render(database: Database) -> bytes:
+    """The text exposition: this process's metrics and database-wide gauges."""
+    gauges = CollectorRegistry()
+    executions = Gauge(
+        "automation_workflow_executions",
+        "Workflow executions by status",
+        ["status"],
+        registry=gauges,
+    )
+    steps = Gauge(
+        "automation_workflow_step_runs",
+        "Workflow step runs by type and status",
+        ["type", "status"],
+        registry=gauges,
+    )
+    step_attempts = Gauge(
+        "automation_workflow_step_attempts",
+        "Step attempts (task runs) by type",
+        ["type"],
+        registry=gauges,
+    )
+    rules = Gauge(
+        "automation_rule_executions",
+        "Rule evaluations by outcome",
+        ["matched", "status"],
+        registry=gauges,
+    )
+    async with database.session() as session:
+        for status, count in await session.execute(
+            select(WorkflowExecution.status, func.count()).group_by(WorkflowExecution.status)
+        ):
+            executions.labels(status).set(count)
+        for type_, status, count, attempts in await session.execute(
+            select(StepRun.type, StepRun.status, func.count(), func.sum(StepRun.attempts)).group_by(
+                StepRun.type, StepRun.status
+            )
+        ):
+            steps.labels(type_, status).set(count)
+            step_attempts.labels(type_).inc(attempts or 0)
+        for matched, status, count in await session.execute(
+            select(RuleExecution.matched, RuleExecution.status, func.count()).group_by(
+                RuleExecution.matched, RuleExecution.status
+            )
+        ):
+            rules.labels(str(bool(matched)).lower(), status).set(count)
+    return generate_latest() + generate_latest(gauges)

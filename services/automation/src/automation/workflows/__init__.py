@@ -1,0 +1,1 @@
+"""Workflows: definitions, the durable execution engine, triggers."""
