@@ -18,6 +18,10 @@ from automation.settings import get_settings
 
 configure_celery(celery_app, get_settings())
 
+# the delivery part's tasks (webhooks, notifications) register on the same app
+import automation.notifications.tasks  # noqa: E402
+import automation.webhooks.tasks  # noqa: E402, F401
+
 _started: dict[str, float] = {}
 
 

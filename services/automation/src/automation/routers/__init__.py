@@ -6,6 +6,9 @@ from fastapi import APIRouter
 
 
 def api_routers() -> list[APIRouter]:
+    # delivery part of the service (webhooks, notifications)
+    from automation.notifications.routes import router as notifications_router
     from automation.routers import workflows
+    from automation.webhooks.routes import router as webhooks_router
 
-    return [workflows.router]
+    return [workflows.router, webhooks_router, notifications_router]
