@@ -56,7 +56,11 @@ def _wait_ready(proc: subprocess.Popen[bytes], spec: ServiceSpec, timeout: float
                     return
     finally:
         sel.close()
-    code = proc.poll()
+    try:
+        # the pipe can close a moment before the child is reaped; give it that moment
+        code: int | None = proc.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        code = None
     why = f"exited with {code}" if code is not None else f"not ready after {timeout:.0f}s"
     raise StartupFailed(f"{spec.name} {why}")
 
