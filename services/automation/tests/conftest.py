@@ -3,9 +3,16 @@ real Redis as broker and rate-limit store, and the API over ASGI or a real port.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import threading
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +22,7 @@ from automation.app import create_app
 from automation.auth import create_token
 from automation.runtime import Runtime
 from automation.settings import Settings
+from mimeia.testing import ServerProcess, free_port, run_server
 
 INTERNAL_KEY = "test-internal-key-0123456789"
 JWT_SECRET = "test-jwt-secret-0123456789abcdef"
@@ -32,7 +40,27 @@ def broker_prefix(redis_prefix: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def airtable_api_url() -> Iterator[str]:
+    """mimeiapify's Airtable emulator, a real HTTP server, for the airtable step."""
+    port = free_port()
+    argv = [
+        "python",
+        "-m",
+        "mimeiapify.testing.airtable",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--rate-limit",
+        "50",
+    ]
+    with run_server(argv):
+        yield f"http://127.0.0.1:{port}/v0"
+
+
+@pytest.fixture(scope="session")
 def service_env(
+    airtable_api_url: str,
     migrated_postgres: str,
     redis_url: str,
     broker_prefix: str,
@@ -52,6 +80,8 @@ def service_env(
         "HTTP_STEP_ALLOWED_HOSTS": "127.0.0.1,localhost,::1",
         "EXECUTION_LEASE_SECONDS": "3",
         "SCHEDULER_INTERVAL_SECONDS": "0.5",
+        "AIRTABLE_API_KEY": "pat_automation_tests",
+        "AIRTABLE_API_URL": airtable_api_url,
     }
 
 
@@ -119,3 +149,139 @@ def auth(tenant: str) -> dict[str, str]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'automation.db'}"
+
+
+# -- a real Celery worker process ------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def worker(service_env: dict[str, str]) -> Iterator[ServerProcess]:
+    """A real ``automation worker`` (threads pool, embedded beat) for this session."""
+    name = f"test-{uuid.uuid4().hex[:8]}@%h"
+    with run_server(
+        [
+            "python",
+            "-m",
+            "automation",
+            "worker",
+            "-P",
+            "threads",
+            "-c",
+            "4",
+            "-n",
+            name,
+            "--beat",
+            "-l",
+            "INFO",
+        ],
+        ready_text=" ready.",
+        env=service_env,
+        timeout=90,
+    ) as proc:
+        yield proc
+
+
+# -- a local HTTP endpoint that records what it gets --------------------------------
+
+
+@dataclass
+class Recorder:
+    """A threaded HTTP server on loopback. Paths: ``/ok`` (200 JSON echo),
+    ``/status/<code>``, ``/flaky/<key>/<n>`` (503 for the first n calls),
+    ``/sleep/<seconds>``, ``/gate/<key>`` (503 until opened)."""
+
+    port: int
+    hits: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    gates: set[str] = field(default_factory=set)
+    sleep_once: dict[str, float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def count(self, path: str) -> int:
+        with self.lock:
+            return len(self.hits.get(path, []))
+
+
+def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            return
+
+        def _reply(self, code: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw.decode()
+            path = self.path.split("?")[0]
+            with recorder.lock:
+                calls = recorder.hits.setdefault(path, [])
+                calls.append({"body": body, "headers": dict(self.headers), "at": time.time()})
+                n = len(calls)
+            parts = path.strip("/").split("/")
+            if parts[0] == "status":
+                self._reply(int(parts[1]), {"status": int(parts[1])})
+            elif parts[0] == "flaky":
+                self._reply(503 if n <= int(parts[2]) else 200, {"call": n})
+            elif parts[0] == "sleep":
+                time.sleep(float(parts[1]))
+                self._reply(200, {"slept": float(parts[1])})
+            elif parts[0] == "sleep-first":
+                if n == 1:
+                    time.sleep(float(parts[1]))
+                self._reply(200, {"call": n})
+            elif parts[0] == "gate":
+                self._reply(200 if parts[1] in recorder.gates else 503, {"call": n})
+            else:
+                self._reply(200, {"ok": True, "call": n, "echo": body})
+
+        do_GET = do_POST = do_PUT = _handle
+
+    return Handler
+
+
+@pytest.fixture(scope="session")
+def recorder() -> Iterator[Recorder]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(Recorder(0)))
+    rec = Recorder(server.server_address[1])
+    server.RequestHandlerClass = _handler(rec)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield rec
+    server.shutdown()
+
+
+async def wait_for(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    execution_id: str,
+    statuses: tuple[str, ...] = ("succeeded", "failed", "cancelled"),
+    timeout: float = 30.0,
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = await client.get(f"/api/v1/workflows/executions/{execution_id}", headers=headers)
+        body = response.json()
+        if body.get("status") in statuses:
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"execution not {statuses} within {timeout}s: {body}")
+
+
+@pytest.fixture
+def wait_execution() -> Callable[..., Awaitable[dict[str, Any]]]:
+    """``await wait_execution(client, headers, execution_id, statuses=..., timeout=...)``."""
+    return wait_for

@@ -31,6 +31,7 @@ SCOPES = {
     "rules:write": "create, change and delete automation rules",
     "events:write": "submit events",
     "events:read": "read submitted events",
+    "integrations:write": "configure integrations (the Wompi events secret)",
     # delivery part of the service
     "webhooks:read": "list and read webhook endpoints, messages and attempts",
     "webhooks:write": "manage webhook endpoints, send and replay webhooks",
@@ -150,3 +151,4 @@ RulesRead = Annotated[Principal, Depends(require("rules:read"))]
 RulesWrite = Annotated[Principal, Depends(require("rules:write"))]
 EventsRead = Annotated[Principal, Depends(require("events:read"))]
 EventsWrite = Annotated[Principal, Depends(require("events:write"))]
+IntegrationsWrite = Annotated[Principal, Depends(require("integrations:write"))]

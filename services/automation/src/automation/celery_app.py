@@ -53,12 +53,16 @@ def create_celery(settings: Settings) -> Celery:
 
 
 def configure_celery(app: Celery, settings: Settings) -> None:
-    transport_options: dict[str, Any] = {"visibility_timeout": settings.celery_visibility_timeout}
     broker = settings.effective_broker_url
-    if broker.startswith("redis") and settings.celery_key_prefix:
-        transport_options["global_keyprefix"] = settings.celery_key_prefix
+    transport_options: dict[str, Any]
     if broker.startswith("sqla+"):
-        transport_options["polling_interval"] = 0.2
+        # kombu hands these to SQLAlchemy's create_engine; a waiting writer
+        # beats "database is locked" when the API and the worker share the file.
+        transport_options = {"connect_args": {"timeout": 30}}
+    else:
+        transport_options = {"visibility_timeout": settings.celery_visibility_timeout}
+        if broker.startswith("redis") and settings.celery_key_prefix:
+            transport_options["global_keyprefix"] = settings.celery_key_prefix
     app.conf.update(
         broker_url=broker,
         result_backend=settings.celery_result_backend or None,

@@ -23,6 +23,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (HOST, default 0.0.0.0)")
     serve.add_argument("--port", type=int, help="port (PORT, default 8090)")
     serve.add_argument(
+        "--with-worker",
+        action="store_true",
+        help="also run a Celery worker and the scheduler tick in this process",
+    )
+    serve.add_argument(
         "--no-migrate", action="store_true", help="do not apply database migrations before serving"
     )
 
@@ -32,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--pool", "-P", default=None, help="prefork, threads or solo")
     worker.add_argument("--loglevel", "-l", default="INFO")
     worker.add_argument("--hostname", "-n", default=None)
+    worker.add_argument(
+        "--beat",
+        "-B",
+        action="store_true",
+        help="also run beat (the scheduler tick) inside this worker",
+    )
 
     beat = sub.add_parser("beat", help="run Celery beat (the scheduler tick)")
     beat.add_argument("--loglevel", "-l", default="INFO")
@@ -89,10 +100,24 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if not args.no_migrate:
         migrate.upgrade(settings.effective_database_url)
     app = create_app(settings)
+    if not settings.internal_api_key:
+        settings.effective_internal_api_key  # noqa: B018  (creates the local key file now)
+        print(
+            f"INTERNAL_API_KEY is unset: the key for X-Internal-API-Key is in "
+            f"{settings.state_dir / 'internal_api_key'}",
+            flush=True,
+        )
+    embedded = None
+    if args.with_worker:
+        from automation.embedded import EmbeddedWorker
+
+        embedded = EmbeddedWorker(settings)
 
     class _Server(uvicorn.Server):
         async def startup(self, sockets: list[Any] | None = None) -> None:
             await super().startup(sockets)
+            if embedded is not None:
+                embedded.start()
             print(f"listening on http://{host}:{port}", flush=True)
 
     config = uvicorn.Config(
@@ -103,7 +128,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # done, so a graceful stop ends with status 0 instead of dying by the signal.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
-    asyncio.run(server.serve())
+    try:
+        asyncio.run(server.serve())
+    finally:
+        if embedded is not None:
+            embedded.stop()
     return 0
 
 
@@ -117,6 +146,10 @@ def _worker(args: argparse.Namespace) -> int:
         argv += ["-P", args.pool]
     if args.hostname:
         argv += ["-n", args.hostname]
+    if args.beat:
+        settings = get_settings()
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        argv += ["-B", "-s", str(settings.state_dir / f"celerybeat-{os.getpid()}")]
     celery_app.worker_main(argv)
     return 0
 

@@ -22,6 +22,7 @@ def _argv(addresses: Mapping[str, Address], state_dir: str) -> list[str]:
         me.host,
         "--port",
         str(me.port),
+        "--with-worker",
     ]
 
 

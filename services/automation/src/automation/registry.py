@@ -88,6 +88,8 @@ class ActionContext:
     request_id: str | None = None
     # The data templates were rendered with (input, steps, context / event).
     scope: Mapping[str, Any] = field(default_factory=dict)
+    # Send a Celery task by name: send(name, args, queue, countdown_seconds).
+    send: Callable[[str, tuple[Any, ...], str | None, float | None], None] | None = None
 
     @property
     def idempotency_key(self) -> str:
@@ -154,6 +156,7 @@ class Registry:
             return
         self._plugins_loaded = True
         # The built-in types register themselves on import.
+        import automation.rules.actions
         import automation.steps  # noqa: F401
 
         for ep in entry_points(group=ENTRY_POINT_GROUP):

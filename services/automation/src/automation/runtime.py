@@ -67,6 +67,12 @@ class Runtime:
     ) -> None:
         celery_module.send(self.celery, name, *args, queue=queue, countdown=countdown)
 
+    def task_sender(
+        self, name: str, args: tuple[Any, ...], queue: str | None, countdown: float | None
+    ) -> None:
+        """The engine's ``Sender`` shape of :meth:`send`."""
+        self.send(name, *args, queue=queue, countdown=countdown)
+
     async def close(self) -> None:
         await self.database.dispose()
         self.celery.close()

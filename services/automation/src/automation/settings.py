@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     rate_limit: str = "1200/minute"
     rate_limit_storage_url: str = ""
 
+    # connectors used by the airtable and flowmesh_publish types
+    airtable_api_key: str = ""
+    airtable_api_url: str | None = None
+    wompi_events_secret: str = ""
+    flowmesh_url: str = ""
+
     # workflow engine
     execution_lease_seconds: float = Field(default=60.0, gt=0)
     scheduler_interval_seconds: float = Field(default=5.0, gt=0)

@@ -6,15 +6,30 @@ re-delivered message after a worker loss finds the truth, not a stale copy.
 
 from __future__ import annotations
 
+import os
+import socket
+import threading
 import time
 from typing import Any
 
-from celery import signals
+from celery import Task, signals
+from sqlalchemy.exc import OperationalError
 
-from automation.celery_app import celery_app, configure_celery
+from automation import scheduler, worker_runtime
+from automation.celery_app import (
+    TASK_PROCESS_EVENT,
+    TASK_RUN_EXECUTION,
+    TASK_SCHEDULER_TICK,
+    celery_app,
+    configure_celery,
+)
+from automation.celery_app import send as celery_send
+from automation.db import Database
 from automation.logs import request_id_var
 from automation.metrics import TASK_LATENCY, TASKS
-from automation.settings import get_settings
+from automation.rules import engine as rules_engine
+from automation.settings import Settings, get_settings
+from automation.workflows.engine import ExecutionRunner
 
 configure_celery(celery_app, get_settings())
 
@@ -46,4 +61,62 @@ def _task_postrun(
     request_id_var.set(None)
 
 
-__all__ = ["celery_app"]
+def send(name: str, args: tuple[Any, ...], queue: str | None, countdown: float | None) -> None:
+    """The engine's way to queue follow-up work, carrying the request id."""
+    celery_send(celery_app, name, *args, queue=queue, countdown=countdown)
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+@celery_app.task(name=TASK_RUN_EXECUTION, bind=True, max_retries=5, acks_late=True)
+def run_execution(self: Task, execution_id: str) -> str | None:
+    """Advance one workflow execution as far as it can go now."""
+
+    async def work(database: Database, settings: Settings) -> str | None:
+        runner = ExecutionRunner(database, settings, send, _owner())
+        result = await runner.run(execution_id)
+        return result.status if result.claimed else None
+
+    try:
+        return worker_runtime.run(work)
+    except OperationalError as exc:  # the database blinked: try again shortly
+        raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries)) from exc
+
+
+@celery_app.task(name=TASK_PROCESS_EVENT, bind=True, max_retries=5, acks_late=True)
+def process_event(self: Task, event_id: str) -> int:
+    """Evaluate an event against the tenant's rules and event-triggered workflows."""
+
+    async def work(database: Database, settings: Settings) -> int:
+        return await rules_engine.process_event(database, settings, send, event_id)
+
+    try:
+        return worker_runtime.run(work)
+    except OperationalError as exc:
+        raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries)) from exc
+
+
+@celery_app.task(name=TASK_SCHEDULER_TICK, acks_late=True)
+def scheduler_tick() -> dict[str, int]:
+    """Start due cron workflows and rules; resume due or orphaned executions."""
+
+    async def work(database: Database, settings: Settings) -> dict[str, int]:
+        report = await scheduler.tick(database, settings, send)
+        return {
+            "started": len(report.started),
+            "rules_fired": len(report.rules_fired),
+            "resent": len(report.resent),
+        }
+
+    return worker_runtime.run(work)
+
+
+@signals.worker_ready.connect
+def _recover_on_start(**_: Any) -> None:
+    # A worker that starts after a crash looks for orphaned work straight away.
+    celery_app.send_task(TASK_SCHEDULER_TICK, queue="critical")
+
+
+__all__ = ["celery_app", "process_event", "run_execution", "scheduler_tick"]

@@ -8,7 +8,16 @@ from fastapi import APIRouter
 def api_routers() -> list[APIRouter]:
     # delivery part of the service (webhooks, notifications)
     from automation.notifications.routes import router as notifications_router
-    from automation.routers import workflows
+    from automation.routers import events, executions, rules, wompi, workflows
     from automation.webhooks.routes import router as webhooks_router
 
-    return [workflows.router, webhooks_router, notifications_router]
+    return [
+        executions.router,
+        workflows.router,
+        executions.hooks,
+        rules.router,
+        events.router,
+        wompi.router,
+        webhooks_router,
+        notifications_router,
+    ]

@@ -1,11 +1,11 @@
-"""Built-in step and action types (they register on import).
+"""Built-in step types (they register on import).
 
-``http_request``, ``data_transform``, ``condition`` (alias ``branch``), ``delay``
-and ``run_workflow`` live here; connector types (``airtable``,
-``flowmesh_publish``) and the delivery types (``notification``, ``webhook``)
-register from their own modules. See :mod:`automation.registry`.
+``http_request``, ``data_transform``, ``condition`` (alias ``branch``) and ``delay``
+live in :mod:`automation.steps.builtin`; ``airtable`` in
+:mod:`automation.steps.connectors`; ``run_workflow`` with the rules
+(:mod:`automation.rules.actions`). See :mod:`automation.registry` for adding more.
 """
 
-from automation.steps import builtin
+from automation.steps import builtin, connectors
 
-__all__ = ["builtin"]
+__all__ = ["builtin", "connectors"]

@@ -6,10 +6,15 @@ queued), so a test can script a receiver that fails, redirects or stalls.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 
 @dataclass
@@ -74,3 +79,34 @@ class Receiver:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+@contextmanager
+def scratch_database(server_url: str) -> Iterator[str]:
+    """A new, migrated PostgreSQL database next to ``server_url``'s, dropped afterwards.
+
+    Delivery tests use their own database so that no other worker sweeping the
+    shared test database attempts their deliveries before they do.
+    """
+    import asyncpg
+
+    from automation import migrate
+
+    parts = urlsplit(server_url)
+    admin = parts._replace(path="/postgres").geturl()
+    name = f"delivery_test_{uuid.uuid4().hex[:12]}"
+
+    async def execute(sql: str) -> None:
+        conn = await asyncpg.connect(admin, timeout=10)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    try:
+        url = parts._replace(path=f"/{name}").geturl()
+        migrate.upgrade(url)
+        yield url
+    finally:
+        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

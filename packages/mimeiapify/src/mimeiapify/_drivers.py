@@ -1,0 +1,240 @@
+"""Transports that carry out plans: requests for sync code, aiohttp for async code.
+
+They hold no protocol knowledge: send the bytes a plan asks for, sleep when it
+says so, hand emitted values to the caller. Session ownership (the three modes
+of the async clients: lazy per call, ``async with``, caller-owned) lives here
+too, once for every connector.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from types import TracebackType
+from typing import Any, TypeVar
+
+import aiohttp
+import requests
+import urllib3.exceptions
+
+from mimeiapify._plan import Emit, HttpRequest, HttpResponse, Plan, Reply, Sleep, TransportFailure
+
+T = TypeVar("T")
+USER_AGENT = "mimeiapify/1.5"
+
+
+def _not_an_emit(plan: Plan[Any]) -> None:
+    plan.close()
+    raise TypeError("this operation emits values; iterate it instead of running it")
+
+
+# ---------------------------------------------------------------- sync (requests)
+
+
+def _send_sync(session: requests.Session, request: HttpRequest, timeout: float) -> Reply:
+    try:
+        response = session.request(
+            request.method,
+            request.url,
+            params=list(request.params) or None,
+            json=request.json,
+            headers={"User-Agent": USER_AGENT, **request.headers},
+            timeout=timeout,
+        )
+    except requests.exceptions.ConnectTimeout as exc:
+        return TransportFailure(exc, maybe_sent=False)
+    except requests.exceptions.ConnectionError as exc:
+        return TransportFailure(exc, maybe_sent=not _never_connected(exc))
+    except requests.exceptions.RequestException as exc:  # read timeouts and the like
+        return TransportFailure(exc, maybe_sent=True)
+    return HttpResponse(response.status_code, dict(response.headers), response.content)
+
+
+def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, urllib3.exceptions.MaxRetryError):
+        reason = reason.reason
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def iterate_sync(plan: Plan[Any], session: requests.Session, timeout: float) -> Iterator[Any]:
+    reply: Reply = None
+    try:
+        while True:
+            step = plan.send(reply)
+            reply = None
+            if isinstance(step, Sleep):
+                time.sleep(step.seconds)
+            elif isinstance(step, Emit):
+                yield step.value
+            else:
+                reply = _send_sync(session, step, timeout)
+    except StopIteration:
+        return
+    finally:
+        plan.close()
+
+
+def run_sync(plan: Plan[T], session: requests.Session, timeout: float) -> T:
+    reply: Reply = None
+    while True:
+        try:
+            step = plan.send(reply)
+        except StopIteration as done:
+            return done.value
+        reply = None
+        if isinstance(step, Sleep):
+            time.sleep(step.seconds)
+        elif isinstance(step, Emit):
+            _not_an_emit(plan)
+        else:
+            reply = _send_sync(session, step, timeout)
+
+
+class SyncSession:
+    """A requests session per client, closed by ``close()`` or ``with``."""
+
+    def __init__(self, session: requests.Session | None, timeout: float) -> None:
+        self._owns_session = session is None
+        self._session = session or requests.Session()
+        self.timeout = timeout
+
+    def _run(self, plan: Plan[T]) -> T:
+        return run_sync(plan, self._session, self.timeout)
+
+    def _iterate(self, plan: Plan[Any]) -> Iterator[Any]:
+        return iterate_sync(plan, self._session, self.timeout)
+
+    def close(self) -> None:
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------- async (aiohttp)
+
+
+async def _send_async(
+    session: aiohttp.ClientSession, request: HttpRequest, time_limit: float
+) -> Reply:
+    try:
+        async with session.request(
+            request.method,
+            request.url,
+            params=list(request.params) or None,
+            json=request.json,
+            headers={"User-Agent": USER_AGENT, **request.headers},
+            timeout=aiohttp.ClientTimeout(total=time_limit),
+        ) as response:
+            body = await response.read()
+            return HttpResponse(response.status, dict(response.headers), body)
+    except aiohttp.ClientConnectorError as exc:
+        return TransportFailure(exc, maybe_sent=False)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return TransportFailure(exc, maybe_sent=True)
+
+
+async def iterate_async(
+    plan: Plan[Any], session: aiohttp.ClientSession, time_limit: float
+) -> AsyncIterator[Any]:
+    reply: Reply = None
+    try:
+        while True:
+            step = plan.send(reply)
+            reply = None
+            if isinstance(step, Sleep):
+                await asyncio.sleep(step.seconds)
+            elif isinstance(step, Emit):
+                yield step.value
+            else:
+                reply = await _send_async(session, step, time_limit)
+    except StopIteration:
+        return
+    finally:
+        plan.close()
+
+
+async def run_async(plan: Plan[T], session: aiohttp.ClientSession, time_limit: float) -> T:
+    reply: Reply = None
+    while True:
+        try:
+            step = plan.send(reply)
+        except StopIteration as done:
+            return done.value
+        reply = None
+        if isinstance(step, Sleep):
+            await asyncio.sleep(step.seconds)
+        elif isinstance(step, Emit):
+            _not_an_emit(plan)
+        else:
+            reply = await _send_async(session, step, time_limit)
+
+
+class AsyncSession:
+    """The three ways an async client gets its ``aiohttp.ClientSession``.
+
+    * automatic: no session given and no ``async with``: each call opens a
+      session and closes it before returning, so nothing is left for the
+      garbage collector to warn about;
+    * ``async with client``: one session for the whole block, closed on exit;
+    * ``session=...``: the caller's session, used as is and never closed.
+    """
+
+    def __init__(self, session: aiohttp.ClientSession | None, timeout: float) -> None:
+        self._external = session
+        self._scoped: aiohttp.ClientSession | None = None
+        self.timeout = timeout
+
+    def _current(self) -> aiohttp.ClientSession | None:
+        if self._external is not None:
+            return self._external
+        if self._scoped is not None and not self._scoped.closed:
+            return self._scoped
+        return None
+
+    async def _run(self, plan: Plan[T]) -> T:
+        session = self._current()
+        if session is not None:
+            return await run_async(plan, session, self.timeout)
+        async with aiohttp.ClientSession() as own:
+            return await run_async(plan, own, self.timeout)
+
+    async def _iterate(self, plan: Plan[Any]) -> AsyncIterator[Any]:
+        session = self._current()
+        if session is not None:
+            async for value in iterate_async(plan, session, self.timeout):
+                yield value
+            return
+        async with aiohttp.ClientSession() as own:
+            async for value in iterate_async(plan, own, self.timeout):
+                yield value
+
+    async def close(self) -> None:
+        """Close the session opened by ``async with`` (never a caller's session)."""
+        if self._scoped is not None:
+            await self._scoped.close()
+            self._scoped = None
+
+    async def __aenter__(self) -> Any:
+        if self._external is None and self._scoped is None:
+            self._scoped = aiohttp.ClientSession()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -1,0 +1,34 @@
+"""The emulators as ``mimeia up`` services (entry point group ``mimeia.services``)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+
+from mimeia.services import Address, ServiceSpec
+
+
+def _airtable_argv(addresses: Mapping[str, Address], state_dir: str) -> list[str]:
+    me = addresses["airtable-emulator"]
+    return [sys.executable, "-m", "mimeiapify.testing.airtable",
+            "--host", me.host, "--port", str(me.port)]  # fmt: skip
+
+
+def _wompi_argv(addresses: Mapping[str, Address], state_dir: str) -> list[str]:
+    me = addresses["wompi-emulator"]
+    return [sys.executable, "-m", "mimeiapify.testing.wompi",
+            "--host", me.host, "--port", str(me.port)]  # fmt: skip
+
+
+AIRTABLE_EMULATOR = ServiceSpec(
+    name="airtable-emulator",
+    description="local Airtable API (AIRTABLE_API_URL=http://HOST:PORT/v0)",
+    default_port=8710,
+    argv=_airtable_argv,
+)
+WOMPI_EMULATOR = ServiceSpec(
+    name="wompi-emulator",
+    description="local Wompi sandbox (WOMPI_API_URL=http://HOST:PORT/v1)",
+    default_port=8720,
+    argv=_wompi_argv,
+)

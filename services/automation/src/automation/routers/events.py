@@ -1,0 +1,140 @@
+"""``/api/v1/events``: submit events (rules and event-triggered workflows react in
+the background) and read them back with the rule executions they caused."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from automation.auth import EventsRead, EventsWrite
+from automation.celery_app import TASK_PROCESS_EVENT
+from automation.metrics import EVENTS_ACCEPTED
+from automation.models import Event, RuleExecution
+from automation.routers.common import get_owned, runtime_of, session_dependency
+from automation.routers.rules import rule_execution_out
+from automation.rules.schemas import RuleExecutionOut
+
+router = APIRouter(prefix="/events", tags=["events"])
+
+Session = Annotated[AsyncSession, Depends(session_dependency)]
+EVENT_TYPE = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,199}$"
+MAX_EVENT_BYTES = 256 * 1024
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_type: str = Field(
+        pattern=EVENT_TYPE,
+        validation_alias=AliasChoices("event_type", "type"),
+        description="e.g. user.created",
+    )
+    data: dict[str, Any] = Field(default_factory=dict)
+    source: str = Field(default="api", min_length=1, max_length=200)
+
+
+class EventOut(BaseModel):
+    id: str
+    event_type: str
+    source: str
+    data: dict[str, Any]
+    status: str
+    created_at: datetime
+    processed_at: datetime | None
+    rule_executions: list[RuleExecutionOut] = Field(default_factory=list)
+
+
+class EventList(BaseModel):
+    items: list[EventOut]
+    total: int
+    limit: int
+    offset: int
+
+
+def event_out(event: Event, rule_executions: list[RuleExecution] | None = None) -> EventOut:
+    return EventOut(
+        id=event.id,
+        event_type=event.type,
+        source=event.source,
+        data=event.data,
+        status=event.status,
+        created_at=event.created_at,
+        processed_at=event.processed_at,
+        rule_executions=[rule_execution_out(r) for r in rule_executions or []],
+    )
+
+
+async def accept_event(
+    request: Request,
+    session: AsyncSession,
+    tenant_id: str,
+    event_type: str,
+    data: dict[str, Any],
+    source: str,
+) -> Event:
+    """Store an event and queue its evaluation (shared by every inbound path)."""
+    if len(json.dumps(data, default=str)) > MAX_EVENT_BYTES:
+        raise HTTPException(413, detail=f"data: larger than {MAX_EVENT_BYTES} bytes")
+    event = Event(
+        tenant_id=tenant_id,
+        type=event_type,
+        source=source,
+        data=data,
+        request_id=getattr(request.state, "request_id", None),
+    )
+    session.add(event)
+    await session.commit()
+    runtime_of(request).send(TASK_PROCESS_EVENT, event.id, queue="automation")
+    EVENTS_ACCEPTED.inc()
+    return event
+
+
+@router.post("", response_model=EventOut, status_code=202)
+async def submit_event(
+    body: EventIn, request: Request, session: Session, principal: EventsWrite
+) -> EventOut:
+    event = await accept_event(
+        request, session, principal.tenant_id, body.event_type, body.data, body.source
+    )
+    return event_out(event)
+
+
+@router.get("", response_model=EventList)
+async def list_events(
+    session: Session,
+    principal: EventsRead,
+    event_type: str | None = Query(default=None, max_length=200),
+    limit: int = Query(default=50, ge=1, le=500),
+    offset: int = Query(default=0, ge=0, le=1_000_000),
+) -> EventList:
+    where: list[Any] = [Event.tenant_id == principal.tenant_id]
+    if event_type:
+        where.append(Event.type == event_type)
+    total = (await session.execute(select(func.count()).where(*where))).scalar_one()
+    rows = await session.execute(
+        select(Event)
+        .where(*where)
+        .order_by(Event.created_at.desc(), Event.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return EventList(
+        items=[event_out(e) for e in rows.scalars()], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/{event_id}", response_model=EventOut)
+async def get_event(event_id: str, session: Session, principal: EventsRead) -> EventOut:
+    event = await get_owned(session, Event, event_id, principal.tenant_id, "event")
+    rows = await session.execute(
+        select(RuleExecution)
+        .where(RuleExecution.event_id == event.id, RuleExecution.tenant_id == principal.tenant_id)
+        .order_by(RuleExecution.created_at)
+    )
+    return event_out(event, list(rows.scalars()))

@@ -1,0 +1,144 @@
+"""The scheduler tick (run by beat, or by the embedded worker's timer).
+
+Each tick: start workflows whose cron is due, fire rules whose schedule is due,
+and (re)send executions that are due to resume, whose worker died (lease ran
+out), or whose message went missing. Everything it reads is in the database,
+so a tick can run anywhere and twice without harm: each step is a conditional
+UPDATE that only one tick wins.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from automation.db import Database, utcnow
+from automation.models import AutomationRule, Workflow, WorkflowExecution
+from automation.schedule import next_fire
+from automation.settings import Settings
+from automation.workflows.engine import Sender, create_execution, dispatch, due_for_recovery
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+
+
+@dataclass
+class TickReport:
+    started: list[str] = field(default_factory=list)
+    rules_fired: list[str] = field(default_factory=list)
+    resent: list[str] = field(default_factory=list)
+
+
+async def tick(database: Database, settings: Settings, send: Sender) -> TickReport:
+    report = TickReport()
+    now = utcnow()
+    await _start_due_workflows(database, send, report)
+    await _fire_due_rules(database, settings, send, report)
+    grace = timedelta(seconds=max(10.0, settings.execution_lease_seconds))
+    async with database.session() as session:
+        rows = await session.execute(
+            select(WorkflowExecution.id, WorkflowExecution.priority, WorkflowExecution.status)
+            .where(due_for_recovery(now, grace))
+            .limit(BATCH)
+        )
+        for execution_id, priority, status in rows.all():
+            # Mark it pending again (only one tick wins), then send it.
+            won = await session.execute(
+                update(WorkflowExecution)
+                .where(
+                    WorkflowExecution.id == execution_id,
+                    WorkflowExecution.status == status,
+                    due_for_recovery(now, grace),
+                )
+                .values(
+                    status="pending",
+                    resume_at=None,
+                    lease_owner=None,
+                    lease_until=None,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+            if getattr(won, "rowcount", 0) == 1:
+                dispatch(send, execution_id, priority)
+                report.resent.append(execution_id)
+    return report
+
+
+async def _start_due_workflows(database: Database, send: Sender, report: TickReport) -> None:
+    now = utcnow()
+    async with database.session() as session:
+        due = (
+            (
+                await session.execute(
+                    select(Workflow)
+                    .where(
+                        Workflow.trigger_type == "schedule",
+                        Workflow.enabled.is_(True),
+                        Workflow.next_run_at <= now,
+                    )
+                    .limit(BATCH)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for workflow in due:
+            config = workflow.trigger_config
+            following = next_fire(config["cron"], now, config.get("timezone"))
+            won = await session.execute(
+                update(Workflow)
+                .where(Workflow.id == workflow.id, Workflow.next_run_at == workflow.next_run_at)
+                .values(next_run_at=following)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(won, "rowcount", 0) != 1:
+                await session.rollback()
+                continue
+            execution = await create_execution(
+                session,
+                workflow,
+                input_data={"scheduled_at": now.isoformat()},
+                trigger="schedule",
+            )
+            await session.commit()
+            dispatch(send, execution.id, execution.priority)
+            report.started.append(execution.id)
+
+
+async def _fire_due_rules(
+    database: Database, settings: Settings, send: Sender, report: TickReport
+) -> None:
+    from automation.rules.engine import run_scheduled_rule
+
+    now = utcnow()
+    async with database.session() as session:
+        due = (
+            (
+                await session.execute(
+                    select(AutomationRule)
+                    .where(AutomationRule.enabled.is_(True), AutomationRule.next_run_at <= now)
+                    .limit(BATCH)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for rule in due:
+            trigger = rule.trigger
+            following = next_fire(trigger["cron"], now, trigger.get("timezone"))
+            won = await session.execute(
+                update(AutomationRule)
+                .where(AutomationRule.id == rule.id, AutomationRule.next_run_at == rule.next_run_at)
+                .values(next_run_at=following)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+            if getattr(won, "rowcount", 0) == 1:
+                report.rules_fired.append(rule.id)
+                await run_scheduled_rule(database, settings, send, rule.id, now)

@@ -1,0 +1,86 @@
+"""Connector types: ``airtable`` (through :class:`mimeiapify.airtable_async.AirtableAsync`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from automation.registry import ActionContext, ActionError, ActionType, register
+from mimeiapify.airtable_async import AirtableAsync
+from mimeiapify.errors import MimeiapifyError
+
+AIRTABLE_OPERATIONS = ("create", "update", "upsert", "list", "get", "delete")
+
+
+def _check_airtable(config: dict[str, Any]) -> list[str]:
+    problems = []
+    for key in ("base_id", "table"):
+        if not isinstance(config.get(key), str) or not config[key]:
+            problems.append(f"config.{key}: required (a string)")
+    operation = config.get("operation")
+    if operation not in AIRTABLE_OPERATIONS:
+        problems.append(f"config.operation: one of {', '.join(AIRTABLE_OPERATIONS)}")
+    if operation in ("create", "upsert") and not isinstance(config.get("records"), list | str):
+        problems.append(f"config.records: required for {operation} (a list of field objects)")
+    if operation == "upsert" and not isinstance(config.get("merge_on"), list):
+        problems.append("config.merge_on: required for upsert (field names to match on)")
+    if operation in ("update", "get", "delete") and not config.get("record_id"):
+        problems.append(f"config.record_id: required for {operation}")
+    if operation == "update" and not isinstance(config.get("fields"), dict | str):
+        problems.append("config.fields: required for update (an object)")
+    return problems
+
+
+async def airtable(ctx: ActionContext, config: dict[str, Any]) -> Any:
+    if not ctx.settings.airtable_api_key:
+        raise ActionError("AIRTABLE_API_KEY is not configured for this service")
+    client = AirtableAsync(
+        base_id=str(config["base_id"]),
+        api_key=ctx.settings.airtable_api_key,
+        api_url=ctx.settings.airtable_api_url,
+        timeout=float(config.get("timeout_seconds", 30)),
+    )
+    table = str(config["table"])
+    operation = config["operation"]
+    typecast = bool(config.get("typecast", False))
+    try:
+        async with client:
+            if operation == "create":
+                return {
+                    "records": await client.create_records(
+                        table, config["records"], typecast=typecast
+                    )
+                }
+            if operation == "upsert":
+                return await client.update_multiple_records(
+                    table,
+                    config["records"],
+                    typecast=typecast,
+                    fields_to_merge_on=list(config["merge_on"]),
+                )
+            if operation == "update":
+                return await client.update_single_record(
+                    table, str(config["record_id"]), config["fields"], typecast=typecast
+                )
+            if operation == "get":
+                return await client.get_record(table, str(config["record_id"]))
+            if operation == "delete":
+                return await client.delete_single_record(table, str(config["record_id"]))
+            options: dict[str, Any] = {}
+            if config.get("max_records"):
+                options["max_records"] = int(config["max_records"])
+            if config.get("fields"):
+                options["fields"] = list(config["fields"])
+            records = await client.fetch_records(table, config.get("formula") or None, **options)
+            return {"records": records}
+    except MimeiapifyError as exc:
+        raise ActionError(f"airtable {operation} on {table!r} failed: {exc}") from None
+
+
+AIRTABLE = register(
+    ActionType(
+        "airtable",
+        airtable,
+        _check_airtable,
+        "Create, update, upsert, read or delete Airtable records",
+    )
+)

@@ -1,0 +1,572 @@
+"""The durable workflow engine.
+
+An execution is a row plus one row per step. A worker runs an execution only
+while it holds the execution's *lease* (``lease_owner``/``lease_until``, taken
+with one conditional UPDATE and renewed while it works). Every step's start
+and end are committed as they happen, so a worker that dies leaves the rows
+saying exactly what finished; when its lease runs out the scheduler hands the
+execution to another worker, which carries on from there without re-running
+finished steps.
+
+Waits (a ``delay`` step, the pause before a retry) never hold a worker: the
+step is parked with ``next_attempt_at``, the execution with ``resume_at``, and
+the run is picked up again by a short broker countdown or, for long waits, by
+the scheduler tick reading the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from automation import templating
+from automation.celery_app import PRIORITY_QUEUES, TASK_PROCESS_EVENT, TASK_RUN_EXECUTION
+from automation.db import Database, utcnow
+from automation.models import Event, StepRun, Workflow, WorkflowExecution
+from automation.registry import ActionContext, ActionError, registry
+from automation.settings import Settings
+from automation.steps.builtin import delay_seconds
+from automation.workflows.definition import BRANCHING_TYPES, dependencies
+
+log = logging.getLogger(__name__)
+
+ACTIVE = ("pending", "running", "waiting")
+FINAL = ("succeeded", "failed", "cancelled")
+MAX_OUTPUT_BYTES = 1_000_000
+_random = secrets.SystemRandom()
+
+# send(task_name, args, queue, countdown)
+Sender = Callable[[str, tuple[Any, ...], str | None, float | None], None]
+
+
+async def create_execution(
+    session: AsyncSession,
+    workflow: Workflow,
+    *,
+    input_data: dict[str, Any],
+    context: dict[str, Any] | None = None,
+    priority: str = "normal",
+    trigger: str = "manual",
+    request_id: str | None = None,
+) -> WorkflowExecution:
+    """Add an execution of ``workflow`` (and its step rows) to ``session``; the caller
+    commits and then calls :func:`dispatch`."""
+    execution = WorkflowExecution(
+        tenant_id=workflow.tenant_id,
+        workflow_id=workflow.id,
+        priority=priority,
+        trigger=trigger,
+        input=input_data,
+        context=context or {},
+        definition=workflow.steps,
+        request_id=request_id,
+        status="pending",
+    )
+    session.add(execution)
+    await session.flush()
+    for position, step in enumerate(workflow.steps):
+        session.add(
+            StepRun(
+                tenant_id=workflow.tenant_id,
+                execution_id=execution.id,
+                step_id=step["id"],
+                type=step["type"],
+                position=position,
+            )
+        )
+    return execution
+
+
+def dispatch(
+    send: Sender, execution_id: str, priority: str = "normal", countdown: float | None = None
+) -> None:
+    send(TASK_RUN_EXECUTION, (execution_id,), PRIORITY_QUEUES.get(priority, "workflow"), countdown)
+
+
+def backoff_seconds(retry: Mapping[str, Any], attempt: int) -> float:
+    """Wait before attempt ``attempt + 1`` under a step's retry policy."""
+    base = float(retry.get("delay_seconds", 1.0))
+    if retry.get("backoff", "exponential") == "exponential":
+        base *= 2 ** (attempt - 1)
+    wait = min(base, float(retry.get("max_delay_seconds", 3600.0)))
+    if retry.get("jitter", True):
+        wait = _random.uniform(wait / 2, wait)
+    return wait
+
+
+def _json_safe(value: Any, what: str) -> Any:
+    text = json.dumps(value, default=str)
+    if len(text) > MAX_OUTPUT_BYTES:
+        raise ActionError(f"{what} is larger than {MAX_OUTPUT_BYTES} bytes")
+    return json.loads(text)
+
+
+def _settled(run: StepRun, spec: Mapping[str, Any]) -> bool:
+    """Done in a way that lets dependent steps go on."""
+    return run.status in ("succeeded", "skipped") or (
+        run.status == "failed" and bool(spec.get("continue_on_fail"))
+    )
+
+
+@dataclass
+class RunResult:
+    """What one task run did with an execution."""
+
+    claimed: bool
+    status: str | None = None
+
+
+class ExecutionRunner:
+    """Runs executions in one worker thread; ``owner`` names this worker in leases."""
+
+    def __init__(self, database: Database, settings: Settings, send: Sender, owner: str) -> None:
+        self.database = database
+        self.settings = settings
+        self.send = send
+        self.owner = owner
+        self.lease = timedelta(seconds=settings.execution_lease_seconds)
+
+    # -- lease ---------------------------------------------------------------
+
+    async def _claim(self, execution_id: str) -> bool:
+        now = utcnow()
+        async with self.database.session() as session:
+            result = await session.execute(
+                update(WorkflowExecution)
+                .where(
+                    WorkflowExecution.id == execution_id,
+                    WorkflowExecution.status.in_(ACTIVE),
+                    (WorkflowExecution.lease_until.is_(None))
+                    | (WorkflowExecution.lease_until < now),
+                    (WorkflowExecution.resume_at.is_(None))
+                    | (WorkflowExecution.resume_at <= now + timedelta(seconds=0.5)),
+                )
+                .values(
+                    status="running",
+                    lease_owner=self.owner,
+                    lease_until=now + self.lease,
+                    resume_at=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            await session.execute(
+                update(WorkflowExecution)
+                .where(
+                    WorkflowExecution.id == execution_id,
+                    WorkflowExecution.lease_owner == self.owner,
+                    WorkflowExecution.started_at.is_(None),
+                )
+                .values(started_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def _renew(self, execution_id: str) -> bool:
+        async with self.database.session() as session:
+            result = await session.execute(
+                update(WorkflowExecution)
+                .where(
+                    WorkflowExecution.id == execution_id,
+                    WorkflowExecution.lease_owner == self.owner,
+                    WorkflowExecution.status == "running",
+                )
+                .values(lease_until=utcnow() + self.lease)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def _release(self, execution_id: str, **values: Any) -> bool:
+        """Leave the execution with ``values`` (its new status...) if we still hold it."""
+        async with self.database.session() as session:
+            result = await session.execute(
+                update(WorkflowExecution)
+                .where(
+                    WorkflowExecution.id == execution_id,
+                    WorkflowExecution.lease_owner == self.owner,
+                    WorkflowExecution.status == "running",
+                )
+                .values(lease_owner=None, lease_until=None, **values)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def _keep_lease(self, execution_id: str, lost: asyncio.Event) -> None:
+        interval = max(0.2, self.lease.total_seconds() / 3)
+        while not lost.is_set():
+            await asyncio.sleep(interval)
+            if not await self._renew(execution_id):
+                lost.set()
+
+    # -- running ---------------------------------------------------------------
+
+    async def run(self, execution_id: str) -> RunResult:
+        if not await self._claim(execution_id):
+            return RunResult(claimed=False)
+        lost = asyncio.Event()
+        keeper = asyncio.create_task(self._keep_lease(execution_id, lost))
+        try:
+            status = await self._advance(execution_id, lost)
+        except Exception as exc:
+            log.exception("execution %s crashed in the engine", execution_id)
+            await self._release(
+                execution_id,
+                status="failed",
+                finished_at=utcnow(),
+                error=f"engine error: {type(exc).__name__}: {exc}"[:2000],
+            )
+            status = "failed"
+        finally:
+            lost.set()
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+        return RunResult(claimed=True, status=status)
+
+    async def _load(self, execution_id: str) -> tuple[WorkflowExecution, list[StepRun]]:
+        async with self.database.session() as session:
+            execution = await session.get(WorkflowExecution, execution_id, populate_existing=True)
+            assert execution is not None
+            rows = await session.execute(
+                select(StepRun)
+                .where(
+                    StepRun.execution_id == execution_id, StepRun.tenant_id == execution.tenant_id
+                )
+                .order_by(StepRun.position)
+            )
+            return execution, list(rows.scalars())
+
+    async def _advance(self, execution_id: str, lost: asyncio.Event) -> str | None:
+        while True:
+            execution, runs = await self._load(execution_id)
+            if (
+                lost.is_set()
+                or execution.status != "running"
+                or (execution.lease_owner != self.owner)
+            ):
+                return execution.status
+            specs = {s["id"]: s for s in execution.definition}
+            deps = dependencies(execution.definition)
+            by_id = {r.step_id: r for r in runs}
+            now = utcnow()
+
+            def settled(step_id: str) -> bool:
+                return _settled(by_id[step_id], specs[step_id])  # noqa: B023
+
+            blocking = [r for r in runs if r.status == "failed" and not settled(r.step_id)]
+            if blocking:
+                first = blocking[0]
+                error = f"step {first.step_id!r} failed: {first.error}"
+                await self._finish(execution, "failed", error)
+                return "failed"
+
+            to_skip: list[str] = []
+            ready: list[StepRun] = []
+            waiting: list[StepRun] = []
+            for run in runs:
+                if run.status == "pending":
+                    step_deps = deps[run.step_id]
+                    if all(settled(d) for d in step_deps):
+                        if step_deps and all(by_id[d].status == "skipped" for d in step_deps):
+                            to_skip.append(run.step_id)
+                        else:
+                            ready.append(run)
+                elif run.status == "running":
+                    ready.append(run)  # its worker died mid-step; we hold the lease now
+                elif run.status == "waiting":
+                    due = run.next_attempt_at is None or run.next_attempt_at <= now
+                    (ready if due else waiting).append(run)
+            if to_skip:
+                await self._skip(execution, to_skip)
+                continue
+            if ready:
+                await asyncio.gather(
+                    *(self._run_step(execution, run, specs[run.step_id], by_id) for run in ready)
+                )
+                continue
+            if waiting:
+                resume_at = min(r.next_attempt_at for r in waiting if r.next_attempt_at)
+                if await self._release(execution_id, status="waiting", resume_at=resume_at):
+                    wait = (resume_at - utcnow()).total_seconds()
+                    if wait <= self.settings.max_countdown_seconds:
+                        dispatch(self.send, execution_id, execution.priority, max(0.0, wait))
+                return "waiting"
+            if all(settled(r.step_id) for r in runs):
+                await self._finish(execution, "succeeded", None)
+                return "succeeded"
+            await self._finish(execution, "failed", "no step can run (unsatisfied dependencies)")
+            return "failed"
+
+    async def _skip(self, execution: WorkflowExecution, step_ids: list[str]) -> None:
+        async with self.database.session() as session:
+            await session.execute(
+                update(StepRun)
+                .where(
+                    StepRun.execution_id == execution.id,
+                    StepRun.step_id.in_(step_ids),
+                    StepRun.status == "pending",
+                )
+                .values(status="skipped", finished_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+
+    def _scope(self, execution: WorkflowExecution, by_id: dict[str, StepRun]) -> dict[str, Any]:
+        steps = {
+            sid: {"output": r.output, "status": r.status, "error": r.error}
+            for sid, r in by_id.items()
+            if r.status in ("succeeded", "failed", "skipped")
+        }
+        return {
+            **execution.input,
+            "input": execution.input,
+            "context": execution.context,
+            "steps": steps,
+            "execution": {
+                "id": execution.id,
+                "workflow_id": execution.workflow_id,
+                "tenant_id": execution.tenant_id,
+                "trigger": execution.trigger,
+            },
+        }
+
+    async def _save_step(self, run_id: str, **values: Any) -> None:
+        async with self.database.session() as session:
+            await session.execute(
+                update(StepRun)
+                .where(StepRun.id == run_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+
+    async def _run_step(
+        self,
+        execution: WorkflowExecution,
+        run: StepRun,
+        spec: dict[str, Any],
+        by_id: dict[str, StepRun],
+    ) -> None:
+        scope = self._scope(execution, by_id)
+        action_type = registry.get(spec["type"])
+        now = utcnow()
+        if action_type is None:
+            await self._save_step(
+                run.id,
+                status="failed",
+                finished_at=now,
+                attempts=run.attempts + 1,
+                error=f"step type {spec['type']!r} is not installed",
+            )
+            return
+        config = spec.get("config", {})
+        try:
+            rendered = (
+                templating.render(config, scope, "config") if action_type.render_config else config
+            )
+        except templating.TemplateError as exc:
+            # A template that cannot render will not render on a retry either.
+            await self._save_step(
+                run.id,
+                status="failed",
+                attempts=run.attempts + 1,
+                started_at=run.started_at or now,
+                finished_at=now,
+                error=str(exc),
+            )
+            return
+
+        if spec["type"] == "delay":
+            if run.status == "waiting":
+                await self._save_step(
+                    run.id,
+                    status="succeeded",
+                    finished_at=now,
+                    output={"waited_until": now.isoformat()},
+                )
+                return
+            try:
+                seconds = delay_seconds(rendered, now)
+            except ActionError as exc:
+                await self._save_step(
+                    run.id,
+                    status="failed",
+                    attempts=1,
+                    started_at=now,
+                    finished_at=now,
+                    error=str(exc),
+                )
+                return
+            if seconds <= 0:
+                await self._save_step(
+                    run.id,
+                    status="succeeded",
+                    attempts=1,
+                    started_at=now,
+                    finished_at=now,
+                    input=rendered,
+                    output={"waited_until": now.isoformat()},
+                )
+                return
+            await self._save_step(
+                run.id,
+                status="waiting",
+                attempts=1,
+                started_at=now,
+                input=_json_safe(rendered, "input"),
+                next_attempt_at=now + timedelta(seconds=seconds),
+            )
+            return
+
+        attempt = run.attempts + 1
+        await self._save_step(
+            run.id,
+            status="running",
+            attempts=attempt,
+            next_attempt_at=None,
+            started_at=run.started_at or now,
+            input=_json_safe(rendered, "input"),
+        )
+        ctx = ActionContext(
+            tenant_id=execution.tenant_id,
+            settings=self.settings,
+            database=self.database,
+            source="workflow",
+            run_id=execution.id,
+            step_id=run.step_id,
+            attempt=attempt,
+            request_id=execution.request_id,
+            scope=scope,
+            send=self.send,
+        )
+        timeout = spec.get("timeout_seconds")
+        try:
+            async with asyncio.timeout(timeout):
+                output = await action_type.run(ctx, rendered)
+            output = _json_safe(output, "output")
+        except TimeoutError:
+            error = f"timed out after {timeout}s"
+        except Exception as exc:
+            error = str(exc) if isinstance(exc, ActionError) else f"{type(exc).__name__}: {exc}"
+        else:
+            await self._save_step(
+                run.id, status="succeeded", output=output, error=None, finished_at=utcnow()
+            )
+            if spec["type"] in BRANCHING_TYPES and isinstance(output, dict):
+                not_taken = "else" if output.get("result") else "then"
+                targets = [t for t in spec.get("config", {}).get(not_taken, [])]
+                if targets:
+                    await self._skip(execution, targets)
+            return
+        retry = spec.get("retry") or {}
+        if attempt < int(retry.get("max_attempts", 1)):
+            wait = backoff_seconds(retry, attempt)
+            await self._save_step(
+                run.id,
+                status="waiting",
+                error=error[:4000],
+                next_attempt_at=utcnow() + timedelta(seconds=wait),
+            )
+        else:
+            await self._save_step(run.id, status="failed", error=error[:4000], finished_at=utcnow())
+
+    async def _finish(self, execution: WorkflowExecution, status: str, error: str | None) -> None:
+        if not await self._release(execution.id, status=status, error=error, finished_at=utcnow()):
+            return
+        event_type = "workflow.completed" if status == "succeeded" else "workflow.failed"
+        async with self.database.session() as session:
+            event = Event(
+                tenant_id=execution.tenant_id,
+                type=event_type,
+                source="workflow",
+                data={
+                    "workflow_id": execution.workflow_id,
+                    "execution_id": execution.id,
+                    "status": status,
+                    "error": error,
+                },
+                request_id=execution.request_id,
+            )
+            session.add(event)
+            await session.commit()
+            event_id = event.id
+        self.send(TASK_PROCESS_EVENT, (event_id,), "automation", None)
+
+
+async def cancel(session: AsyncSession, execution: WorkflowExecution) -> bool:
+    """Stop an active execution: no further step starts (a running step finishes)."""
+    result = await session.execute(
+        update(WorkflowExecution)
+        .where(WorkflowExecution.id == execution.id, WorkflowExecution.status.in_(ACTIVE))
+        .values(
+            status="cancelled",
+            finished_at=utcnow(),
+            lease_owner=None,
+            lease_until=None,
+            resume_at=None,
+            error="cancelled",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(StepRun)
+        .where(StepRun.execution_id == execution.id, StepRun.status.in_(("pending", "waiting")))
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def prepare_rerun(session: AsyncSession, execution: WorkflowExecution) -> None:
+    """Reset a failed execution so it runs again from its failed step(s); finished
+    steps keep their outputs and do not run again."""
+    await session.execute(
+        update(StepRun)
+        .where(
+            StepRun.execution_id == execution.id,
+            StepRun.status.in_(("failed", "cancelled", "waiting", "running")),
+        )
+        .values(
+            status="pending",
+            error=None,
+            output=None,
+            attempts=0,
+            next_attempt_at=None,
+            started_at=None,
+            finished_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    execution.status = "pending"
+    execution.error = None
+    execution.finished_at = None
+    execution.resume_at = None
+    execution.lease_owner = None
+    execution.lease_until = None
+    execution.run_count += 1
+    await session.commit()
+
+
+def due_for_recovery(now: datetime, pending_grace: timedelta) -> Any:
+    """Executions the scheduler should (re)send: waits that are due, leases that ran
+    out (a worker died), and pending runs whose message seems lost."""
+    return (
+        ((WorkflowExecution.status == "waiting") & (WorkflowExecution.resume_at <= now))
+        | ((WorkflowExecution.status == "running") & (WorkflowExecution.lease_until < now))
+        | (
+            (WorkflowExecution.status == "pending")
+            & WorkflowExecution.lease_until.is_(None)
+            & (WorkflowExecution.updated_at < now - pending_grace)
+        )
+    )
