@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from automation.settings import Settings
-from automation.webhooks.testing import scratch_database
+# our own database and broker prefix (see automation.webhooks.testing)
+from automation.webhooks.testing import delivery_database, settings  # noqa: F401
 from mimeia.testing import free_port, run_server
 
 
@@ -52,19 +52,3 @@ def tls_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
         check=True, capture_output=True,
     )  # fmt: skip
     return cert, key
-
-
-@pytest.fixture(scope="session")
-def delivery_database(postgres_url: str) -> Iterator[str]:
-    with scratch_database(postgres_url) as url:
-        yield url
-
-
-@pytest.fixture
-def settings(service_env: dict[str, str], delivery_database: str, redis_prefix: str) -> Settings:
-    """The core's test settings, on a database of our own and a broker prefix no
-    worker listens to: these tests drive delivery themselves, with their own clock."""
-    values = {k.lower(): v for k, v in service_env.items()}
-    values["database_url"] = delivery_database
-    values["celery_key_prefix"] = f"{redis_prefix}delivery-tests:"
-    return Settings(**values)  # type: ignore[arg-type]

@@ -10,8 +10,12 @@ import pytest
 from sqlalchemy import select
 from standardwebhooks import Webhook
 
+from automation.celery_app import celery_app, configure_celery
 from automation.models import Event
+from automation.registry import ActionContext, ActionError, registry
 from automation.runtime import Runtime
+from automation.settings import Settings
+from automation.webhooks.actions import WEBHOOK_ACTION
 from automation.webhooks.config import WebhookSettings
 from automation.webhooks.delivery import Dispatcher
 from automation.webhooks.models import WebhookDelivery
@@ -381,3 +385,28 @@ async def test_bad_deliveries_are_refused(
     assert malformed.status_code == 422
     unauthenticated = await client.post("/api/v1/webhooks/deliver", json=SEED_DELIVER)
     assert unauthenticated.status_code == 401
+
+
+async def test_webhook_action_delivers_once_per_step(
+    client: httpx.AsyncClient, auth: dict[str, str], tenant: str, receiver: Receiver,
+    hook_settings: WebhookSettings, dispatcher: Dispatcher, runtime: Runtime, settings: Settings,
+) -> None:  # fmt: skip
+    endpoint = await _endpoint(client, auth, receiver)
+    configure_celery(celery_app, settings)
+    assert registry.get("webhook") is WEBHOOK_ACTION
+    assert WEBHOOK_ACTION.problems({"payload": []}) == [
+        "config.event_type: required (a string)",
+        "config.payload: must be an object",
+    ]
+    ctx = ActionContext(tenant_id=tenant, settings=settings, database=runtime.database,
+                        source="workflow", run_id="exec-1", step_id="notify",
+                        scope={"input": {"order": 9}})  # fmt: skip
+    config = {"event_type": "workflow.completed", "payload": {"order": 9}}
+    first = await WEBHOOK_ACTION.run(ctx, config)
+    again = await WEBHOOK_ACTION.run(ctx, config)  # the engine re-running the step
+    assert first == again and first["endpoints"] == 1
+    await dispatcher.run_due(tenant_id=tenant)
+    (got,) = receiver.received
+    assert Webhook(str(endpoint["secret"])).verify(got.body, got.headers)["data"] == {"order": 9}
+    with pytest.raises(ActionError, match="event_type"):
+        await WEBHOOK_ACTION.run(ctx, {"event_type": "bad type!"})

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,7 @@ from automation.notifications.models import Notification, NotificationTemplate
 from automation.notifications.sms import SmsError, SmsSender
 from automation.notifications.smtp import Attachment, Email, EmailDeliveryError, SmtpEmailSender
 from automation.notifications.templates import TemplateRenderer, default_renderer
+from automation.webhooks.leasing import claim_due
 from automation.webhooks.retry import RetrySchedule
 
 QUEUED, SENT, FAILED, RETRYING = "queued", "sent", "failed", "retrying"
@@ -175,32 +176,10 @@ async def claim(
     ids: Sequence[str] | None = None,
 ) -> list[str]:  # fmt: skip
     """Lease due notifications nobody holds; return the ids now ours."""
-    due = [
-        Notification.status.in_((QUEUED, RETRYING)),
-        Notification.next_attempt_at <= now,
-        or_(Notification.lease_until.is_(None), Notification.lease_until < now),
-    ]
+    conditions = [Notification.status.in_((QUEUED, RETRYING))]
     if ids is not None:
-        due.append(Notification.id.in_(list(ids)))
-    candidates = list(
-        await session.scalars(
-            select(Notification.id).where(*due).order_by(Notification.next_attempt_at)
-            .limit(limit).with_for_update(skip_locked=True)
-        )
-    )  # fmt: skip
-    if not candidates:
-        await session.commit()
-        return []
-    result = await session.execute(
-        update(Notification)
-        .where(Notification.id.in_(candidates), *due)
-        .values(lease_until=now + lease)
-        .returning(Notification.id)
-        .execution_options(synchronize_session=False)
-    )
-    claimed = list(result.scalars())
-    await session.commit()
-    return claimed
+        conditions.append(Notification.id.in_(list(ids)))
+    return await claim_due(session, Notification, conditions, now=now, lease=lease, limit=limit)
 
 
 class NotificationDispatcher:

@@ -18,19 +18,20 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from automation.db import Database, utcnow
 from automation.webhooks.config import WebhookSettings
+from automation.webhooks.leasing import claim_due
 from automation.webhooks.models import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookMessage,
 )
-from automation.webhooks.responses import Classification, Verdict
+from automation.webhooks.responses import Verdict
 from automation.webhooks.retry import RetrySchedule
 from automation.webhooks.sender import AttemptResult, OutgoingWebhook, WebhookSender
 
@@ -153,41 +154,15 @@ async def claim(
     tenant_id: str | None = None,
 ) -> list[str]:
     """Take the lease on due deliveries nobody holds; return the ids now ours."""
-    due = [
-        WebhookDelivery.status == PENDING,
-        WebhookDelivery.next_attempt_at <= now,
-        or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now),
-    ]
+    conditions = [WebhookDelivery.status == PENDING]
     if message_id is not None:
-        due.append(WebhookDelivery.message_id == message_id)
+        conditions.append(WebhookDelivery.message_id == message_id)
     if delivery_ids is not None:
-        due.append(WebhookDelivery.id.in_(list(delivery_ids)))
+        conditions.append(WebhookDelivery.id.in_(list(delivery_ids)))
     if tenant_id is not None:
-        due.append(WebhookDelivery.tenant_id == tenant_id)
-    candidates = list(
-        await session.scalars(
-            select(WebhookDelivery.id)
-            .where(*due)
-            .order_by(WebhookDelivery.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    )
-    if not candidates:
-        await session.commit()
-        return []
-    # the same conditions again: between the SELECT and here another worker may
-    # have claimed a row (SQLite has no SKIP LOCKED); RETURNING tells us which we got
-    claimed = await session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id.in_(candidates), *due)
-        .values(lease_until=now + lease)
-        .returning(WebhookDelivery.id)
-        .execution_options(synchronize_session=False)
-    )
-    ids = list(claimed.scalars())
-    await session.commit()
-    return ids
+        conditions.append(WebhookDelivery.tenant_id == tenant_id)
+    return await claim_due(session, WebhookDelivery, conditions, now=now, lease=lease,
+                           limit=limit)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -200,7 +175,13 @@ class AttemptOutcome:
 
 
 class Dispatcher:
-    """Attempts claimed deliveries and writes down what happened."""
+    """Attempts due deliveries in batches and writes down what happened.
+
+    One batch costs a few statements whatever its size: claim, load (deliveries
+    with their messages and endpoints in one query), the HTTP requests in
+    parallel with no transaction open, then one transaction that inserts every
+    attempt and updates every delivery.
+    """
 
     def __init__(
         self,
@@ -231,115 +212,163 @@ class Dispatcher:
         delivery_ids: Sequence[str] | None = None,
         tenant_id: str | None = None,
     ) -> list[AttemptOutcome]:
-        """Claim what is due (optionally of one message or tenant) and attempt it concurrently."""
+        """Claim what is due (optionally of one message or tenant) and attempt it."""
         async with self.database.session() as session:
             ids = await claim(session, self.clock(), self.settings.lease, limit=limit,
                               message_id=message_id, delivery_ids=delivery_ids,
                               tenant_id=tenant_id)  # fmt: skip
-        return list(await asyncio.gather(*(self._attempt_guarded(i) for i in ids)))
-
-    async def _attempt_guarded(self, delivery_id: str) -> AttemptOutcome:
-        async with self._slots:
-            return await self.attempt(delivery_id)
-
-    async def attempt(self, delivery_id: str) -> AttemptOutcome:
-        """One attempt of a delivery this worker has claimed."""
-        async with self.database.session() as session:
-            delivery = await session.get(WebhookDelivery, delivery_id)
-            if delivery is None:
-                return AttemptOutcome(delivery_id, FAILED, None)
-            endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id)
-            message = await session.get(WebhookMessage, delivery.message_id)
-            if endpoint is None or message is None or not endpoint.enabled:
-                return await self._give_up(session, delivery, "endpoint is disabled or gone")
-            if self.rate_gate is not None:
-                wait = await self.rate_gate(endpoint)
-                if wait is not None:
-                    return await self._postpone(session, delivery, wait)
-            webhook = OutgoingWebhook(
-                url=endpoint.url,
-                msg_id=message.id,
-                body=message_body(message),
-                secrets=active_secrets(endpoint, self.clock()),
-                headers=endpoint.headers or {},
-            )
-            # the row stays leased while the request is in flight; no transaction is held
+            if not ids:
+                return []
+            rows = (
+                await session.execute(
+                    select(WebhookDelivery, WebhookMessage, WebhookEndpoint)
+                    .join(WebhookMessage, WebhookMessage.id == WebhookDelivery.message_id)
+                    .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                    .where(WebhookDelivery.id.in_(ids))
+                )
+            ).all()
             await session.commit()
-            result = await self.sender.send(webhook)
-            return await self._record(session, delivery, endpoint, result)
+        found = {d.id for d, _, _ in rows}
+        batch = _Batch(self.clock, self.settings, self.schedule)
+        for missing in set(ids) - found:  # deleted between claim and load
+            batch.outcomes.append(AttemptOutcome(missing, FAILED, None))
+        sends: list[tuple[WebhookDelivery, WebhookEndpoint, OutgoingWebhook]] = []
+        for delivery, message, endpoint in rows:
+            batch.endpoints.setdefault(endpoint.id, _EndpointState(endpoint))
+            if not endpoint.enabled:
+                batch.give_up(delivery, "endpoint is disabled")
+                continue
+            wait = await self.rate_gate(endpoint) if self.rate_gate is not None else None
+            if wait is not None:
+                batch.postpone(delivery, wait)
+                continue
+            sends.append((delivery, endpoint, OutgoingWebhook(
+                url=endpoint.url, msg_id=message.id, body=message_body(message),
+                secrets=active_secrets(endpoint, self.clock()), headers=endpoint.headers or {},
+            )))  # fmt: skip
+        results = await asyncio.gather(*(self._send(w) for _, _, w in sends))
+        for (delivery, endpoint, _), result in zip(sends, results, strict=True):
+            batch.record(delivery, endpoint, result)
+        async with self.database.session() as session:
+            await batch.write(session)
+        if self.on_endpoint_disabled is not None:
+            for state in batch.endpoints.values():
+                if state.disabled_reason:
+                    await self.on_endpoint_disabled(
+                        state.endpoint.tenant_id, state.endpoint, state.disabled_reason
+                    )
+        return batch.outcomes
 
-    async def _record(
-        self,
-        session: AsyncSession,
-        delivery: WebhookDelivery,
-        endpoint: WebhookEndpoint,
-        result: AttemptResult,
-    ) -> AttemptOutcome:
+    async def _send(self, webhook: OutgoingWebhook) -> AttemptResult:
+        async with self._slots:
+            return await self.sender.send(webhook)
+
+
+class _EndpointState:
+    """An endpoint's health as this batch's results change it."""
+
+    def __init__(self, endpoint: WebhookEndpoint) -> None:
+        self.endpoint = endpoint
+        self.failing_since = endpoint.failing_since
+        self.enabled = endpoint.enabled
+        self.disabled_reason: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        e = self.endpoint
+        return self.failing_since != e.failing_since or self.enabled != e.enabled
+
+
+class _Batch:
+    """The rows one batch of attempts writes, computed without I/O."""
+
+    def __init__(self, clock: Clock, settings: WebhookSettings, schedule: RetrySchedule) -> None:
+        self.clock = clock
+        self.settings = settings
+        self.schedule = schedule
+        self.outcomes: list[AttemptOutcome] = []
+        self.attempts: list[WebhookAttempt] = []
+        self.updates: list[dict[str, Any]] = []
+        self.endpoints: dict[str, _EndpointState] = {}
+
+    def give_up(self, delivery: WebhookDelivery, reason: str) -> None:
         now = self.clock()
-        delivery.attempts += 1
+        self.updates.append({"id": delivery.id, "status": FAILED, "next_attempt_at": None,
+                             "finished_at": now, "last_error": reason,
+                             "lease_until": None})  # fmt: skip
+        self.outcomes.append(AttemptOutcome(delivery.id, FAILED, None))
+
+    def postpone(self, delivery: WebhookDelivery, wait: float) -> None:
+        # a rate-limited delivery waits without using up one of its attempts
+        due = self.clock() + timedelta(seconds=wait)
+        self.updates.append({"id": delivery.id, "next_attempt_at": due, "lease_until": None})
+        self.outcomes.append(AttemptOutcome(delivery.id, PENDING, due))
+
+    def record(
+        self, delivery: WebhookDelivery, endpoint: WebhookEndpoint, result: AttemptResult
+    ) -> None:
+        now = self.clock()
+        attempts = delivery.attempts + 1
         verdict = result.classification.verdict
-        session.add(WebhookAttempt(
+        self.attempts.append(WebhookAttempt(
             tenant_id=delivery.tenant_id, delivery_id=delivery.id,
             message_id=delivery.message_id, endpoint_id=delivery.endpoint_id,
-            attempt_number=delivery.attempts, status_code=result.status_code,
+            attempt_number=attempts, status_code=result.status_code,
             duration_ms=result.duration_ms, response_snippet=result.response_snippet,
             error=result.error, verdict=verdict.value, created_at=now,
         ))  # fmt: skip
-        delivery.last_status_code = result.status_code
-        delivery.last_error = result.error or (
-            None if verdict is Verdict.DELIVERED else result.classification.reason
-        )
-        delivery.lease_until = None
-        disabled_reason: str | None = None
+        update: dict[str, Any] = {
+            "id": delivery.id, "attempts": attempts, "lease_until": None,
+            "last_status_code": result.status_code,
+            "last_error": result.error
+            or (None if verdict is Verdict.DELIVERED else result.classification.reason),
+        }  # fmt: skip
+        state = self.endpoints[endpoint.id]
+        status, nxt = PENDING, None
         if verdict is Verdict.DELIVERED:
-            delivery.status, delivery.next_attempt_at, delivery.finished_at = SUCCEEDED, None, now
-            endpoint.failing_since = None
+            status = SUCCEEDED
+            state.failing_since = None
         else:
-            if endpoint.failing_since is None:
-                endpoint.failing_since = now
+            if state.failing_since is None:
+                state.failing_since = now
+            reason = None
             if verdict is Verdict.DISABLE_ENDPOINT:
-                disabled_reason = "the receiver answered 410 Gone"
-            elif now - endpoint.failing_since >= self.settings.disable_after:
-                disabled_reason = (
-                    f"failing without a success since {endpoint.failing_since.isoformat()}"
-                )
-            nxt = None if disabled_reason else self._next(delivery.attempts, now,
-                                                          result.classification)  # fmt: skip
+                reason = "the receiver answered 410 Gone"
+            elif now - state.failing_since >= self.settings.disable_after:
+                reason = f"failing without a success since {state.failing_since.isoformat()}"
+            if reason and state.enabled:
+                state.enabled, state.disabled_reason = False, reason
+            if reason is None:
+                retry_after = result.classification.retry_after
+                nxt = self.schedule.next_attempt_at(attempts, now, retry_after=retry_after)
             if nxt is None:
-                delivery.status, delivery.next_attempt_at, delivery.finished_at = FAILED, None, now
-            else:
-                delivery.next_attempt_at = nxt
-        if disabled_reason and endpoint.enabled:
-            endpoint.enabled = False
-            endpoint.disabled_reason = disabled_reason
-        else:
-            disabled_reason = None
-        await session.commit()
-        if disabled_reason and self.on_endpoint_disabled is not None:
-            await self.on_endpoint_disabled(delivery.tenant_id, endpoint, disabled_reason)
-        return AttemptOutcome(delivery.id, delivery.status, delivery.next_attempt_at, result,
-                              endpoint_disabled=disabled_reason is not None)  # fmt: skip
+                status = FAILED
+        update["status"], update["next_attempt_at"] = status, nxt
+        update["finished_at"] = now if status != PENDING else None
+        self.updates.append(update)
+        self.outcomes.append(AttemptOutcome(delivery.id, status, nxt, result,
+                                            endpoint_disabled=state.disabled_reason is not None
+                                            and verdict is not Verdict.DELIVERED))  # fmt: skip
 
-    def _next(self, attempts_made: int, now: datetime, why: Classification) -> datetime | None:
-        return self.schedule.next_attempt_at(attempts_made, now, retry_after=why.retry_after)
-
-    async def _give_up(
-        self, session: AsyncSession, delivery: WebhookDelivery, reason: str
-    ) -> AttemptOutcome:
-        now = self.clock()
-        delivery.status, delivery.next_attempt_at, delivery.finished_at = FAILED, None, now
-        delivery.last_error, delivery.lease_until = reason, None
+    async def write(self, session: AsyncSession) -> None:
+        session.add_all(self.attempts)
+        if self.updates:
+            for update_row in self.updates:
+                update_row["updated_at"] = self.clock()
+            await session.execute(update(WebhookDelivery), self.updates)
+        for state in self.endpoints.values():
+            if state.changed:
+                values: dict[str, Any] = {"failing_since": state.failing_since,
+                                          "enabled": state.enabled}  # fmt: skip
+                if state.disabled_reason:
+                    values["disabled_reason"] = state.disabled_reason
+                await session.execute(
+                    update(WebhookEndpoint)
+                    .where(WebhookEndpoint.id == state.endpoint.id)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
         await session.commit()
-        return AttemptOutcome(delivery.id, FAILED, None)
-
-    async def _postpone(
-        self, session: AsyncSession, delivery: WebhookDelivery, wait: float
-    ) -> AttemptOutcome:
-        # a rate-limited delivery waits without using up one of its attempts
-        delivery.next_attempt_at = self.clock() + timedelta(seconds=wait)
-        delivery.lease_until = None
-        await session.commit()
-        return AttemptOutcome(delivery.id, PENDING, delivery.next_attempt_at)
 
 
 async def replay(

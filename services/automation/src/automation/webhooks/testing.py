@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+import pytest
+
+from automation.settings import Settings
+
 
 @dataclass
 class Received:
@@ -110,3 +114,22 @@ def scratch_database(server_url: str) -> Iterator[str]:
         yield url
     finally:
         asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+# -- pytest fixtures for delivery tests (imported by their conftest modules) ---------
+
+
+@pytest.fixture(scope="session")
+def delivery_database(postgres_url: str) -> Iterator[str]:
+    with scratch_database(postgres_url) as url:
+        yield url
+
+
+@pytest.fixture
+def settings(service_env: dict[str, str], delivery_database: str, redis_prefix: str) -> Settings:
+    """The core's test settings on a database of our own and a broker prefix no
+    worker listens to: these tests drive delivery themselves, with their own clock."""
+    values = {k.lower(): v for k, v in service_env.items()}
+    values["database_url"] = delivery_database
+    values["celery_key_prefix"] = f"{redis_prefix}delivery-tests:"
+    return Settings.model_validate(values)
