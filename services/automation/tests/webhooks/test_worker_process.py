@@ -12,7 +12,6 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from automation.settings import Settings
 from automation.webhooks.testing import Receiver, Reply
 from mimeia.testing import ServerProcess, free_port, run_server
 
@@ -26,14 +25,16 @@ def smtp_sink_ports() -> Iterator[tuple[int, int]]:
         yield port, web_port
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def delivery_worker(
-    service_env: dict[str, str], settings: Settings, smtp_sink_ports: tuple[int, int]
-) -> Iterator[ServerProcess]:
+    service_env: dict[str, str], delivery_database: str, redis_prefix: str,
+    smtp_sink_ports: tuple[int, int],
+) -> Iterator[ServerProcess]:  # fmt: skip
+    """One worker for this module, on the same database and broker prefix as ``settings``."""
     env = {
         **service_env,
-        "DATABASE_URL": settings.database_url,
-        "CELERY_KEY_PREFIX": settings.celery_key_prefix,
+        "DATABASE_URL": delivery_database,
+        "CELERY_KEY_PREFIX": f"{redis_prefix}delivery-tests:",
         "WEBHOOK_ALLOWED_HOSTS": "127.0.0.0/8",
         "WEBHOOK_RETRY_SCHEDULE": "0,1,1",
         "WEBHOOK_RETRY_JITTER": "0",
@@ -103,3 +104,44 @@ async def test_worker_delivers_retries_from_the_database_and_sends_mail(
     inbox = httpx.get(f"http://127.0.0.1:{smtp_sink_ports[1]}/api/messages", timeout=5).json()
     assert any(m["message_id"] == got["provider_message_id"] and m["subject"] == "Paid"
                for m in inbox["messages"])  # fmt: skip
+
+
+SEED_RULE = {
+    "name": "Welcome Email Automation",
+    "trigger": {"type": "event", "event_type": "user.created"},
+    "conditions": [
+        {"type": "field_check", "field": "user.email_verified", "operator": "equals",
+         "value": True}
+    ],
+    "actions": [
+        {"type": "notification", "notification_type": "email", "template": "welcome_email",
+         "to": "{{user.email}}"}
+    ],
+}  # fmt: skip
+
+
+async def test_seed_rule_sends_the_welcome_email(
+    client: httpx.AsyncClient, auth: dict[str, str], delivery_worker: ServerProcess,
+    smtp_sink_ports: tuple[int, int],
+) -> None:  # fmt: skip
+    template = {"name": "welcome_email", "subject": "Welcome!",
+                "body": "Hi {{ user.name }}, your account {{ user.email }} is ready."}  # fmt: skip
+    saved = await client.post("/api/v1/notifications/templates", json=template, headers=auth)
+    assert saved.status_code == 201, saved.text
+    rule = await client.post("/api/v1/automation/rules", json=SEED_RULE, headers=auth)
+    assert rule.status_code == 201, rule.text
+    address = f"new-{uuid.uuid4().hex[:6]}@example.com"
+    for verified in (False, True):
+        user = {"email": address, "name": "Ana", "email_verified": verified}
+        event = {"event_type": "user.created", "data": {"user": user}}
+        assert (await client.post("/api/v1/events", json=event, headers=auth)).status_code == 202
+
+    def arrived() -> list[dict[str, object]]:
+        inbox = httpx.get(f"http://127.0.0.1:{smtp_sink_ports[1]}/api/messages", timeout=5)
+        return [m for m in inbox.json()["messages"] if m["rcpt_to"] == [address]]
+
+    _wait_for(lambda: bool(arrived()), timeout=30)
+    time.sleep(1)  # the unverified user's event had its chance too
+    (mail,) = arrived()
+    assert mail["subject"] == "Welcome!"
+    assert str(mail["text"]).strip() == f"Hi Ana, your account {address} is ready."

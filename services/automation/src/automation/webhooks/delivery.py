@@ -405,14 +405,3 @@ async def replay(
         )
     await session.commit()
     return ids
-
-
-async def due_soon(session: AsyncSession, now: datetime, within: timedelta) -> datetime | None:
-    """When the next pending delivery is due, if within ``within`` (for countdowns)."""
-    nxt = await session.scalar(
-        select(WebhookDelivery.next_attempt_at)
-        .where(WebhookDelivery.status == PENDING)
-        .order_by(WebhookDelivery.next_attempt_at)
-        .limit(1)
-    )
-    return nxt if nxt is not None and nxt <= now + within else None

@@ -9,7 +9,7 @@ the receiver (429/503) replaces the scheduled wait when it is longer.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -79,7 +79,3 @@ class RetrySchedule:
         """When the attempt after ``attempts_made`` is due; None when no attempt is left."""
         wait = self.wait_before(attempts_made + 1, retry_after=retry_after)
         return None if wait is None else now + timedelta(seconds=wait)
-
-
-def schedule_from_seconds(delays: Sequence[float], jitter: float = 0.1) -> RetrySchedule:
-    return RetrySchedule(delays=tuple(delays), jitter=jitter)
