@@ -1,4 +1,5 @@
 import pytest
+import redis
 
 from mimeia import doctor
 from mimeia.cli import main
@@ -44,3 +45,19 @@ def test_password_is_not_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDIS_URL", f"redis://:hunter2@127.0.0.1:{free_port()}/0")
     [check] = doctor.run(["redis"])
     assert "hunter2" not in doctor.render([check])
+
+
+def test_start_missing_brings_a_stopped_redis_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A private Redis on a free port stands in for "the Redis server was stopped".
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    monkeypatch.setenv("REDIS_URL", url)
+    [before] = doctor.run(["redis"])
+    assert not before.ok
+    [after] = doctor.run(["redis"], start_missing=True)
+    try:
+        assert after.ok, after.detail
+        client = redis.Redis.from_url(url, socket_timeout=3)
+        assert client.ping()
+    finally:
+        redis.Redis.from_url(url).shutdown(nosave=True)

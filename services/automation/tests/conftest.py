@@ -59,8 +59,32 @@ def airtable_api_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def flowmesh_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real FlowMesh server (SQLite store) for the flowmesh_publish step."""
+    port = free_port()
+    db = tmp_path_factory.mktemp("flowmesh") / "mesh.db"
+    argv = [
+        "python",
+        "-m",
+        "flowmesh",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--store",
+        f"sqlite:///{db}",
+        "--log-format",
+        "text",
+    ]
+    with run_server(argv, timeout=60):
+        yield f"127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
 def service_env(
     airtable_api_url: str,
+    flowmesh_endpoint: str,
     migrated_postgres: str,
     redis_url: str,
     broker_prefix: str,
@@ -82,6 +106,7 @@ def service_env(
         "SCHEDULER_INTERVAL_SECONDS": "0.5",
         "AIRTABLE_API_KEY": "pat_automation_tests",
         "AIRTABLE_API_URL": airtable_api_url,
+        "FLOWMESH_URL": flowmesh_endpoint,
     }
 
 

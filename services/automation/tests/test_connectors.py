@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import time
 import uuid
 from typing import Any
@@ -65,6 +66,42 @@ async def test_airtable_step_reports_connector_errors(client, auth, worker, wait
     run = await client.post(f"/api/v1/workflows/{workflow['id']}/execute", headers=auth)
     done = await wait_execution(client, auth, run.json()["id"])
     assert done["status"] == "failed" and "airtable get on 'X' failed" in done["steps"][0]["error"]
+
+
+async def test_flowmesh_publish_step_writes_under_the_tenant(
+    client, auth, tenant, worker, flowmesh_endpoint, wait_execution
+) -> None:
+    from flowmesh import FlowMesh, FlowMeshNotFoundError
+
+    stream = f"orders-{uuid.uuid4().hex[:6]}"
+    workflow = (await client.post("/api/v1/workflows", headers=auth, json={
+        "name": "publish",
+        "steps": [
+            {"id": "emit", "type": "flowmesh_publish",
+             "config": {"namespace": "automation", "name": stream,
+                        "payload": {"order": "{{ order.id }}"}, "headers": {"kind": "paid"}}},
+            {"id": "job", "type": "flowmesh_publish",
+             "config": {"kind": "queue", "namespace": "automation", "name": stream,
+                        "payload": "ship {{ order.id }}"}},
+        ],
+    })).json()  # fmt: skip
+    run = await client.post(
+        f"/api/v1/workflows/{workflow['id']}/execute",
+        headers=auth,
+        json={"input_data": {"order": {"id": 77}}},
+    )
+    done = await wait_execution(client, auth, run.json()["id"])
+    assert done["status"] == "succeeded", done
+    assert done["steps"][0]["output"] == {"offsets": [0]}
+    async with FlowMesh(endpoint=flowmesh_endpoint) as mesh:
+        [message] = await mesh.stream.read(tenant, "automation", stream)
+        assert json.loads(message.payload) == {"order": 77}
+        assert message.headers["kind"] == "paid"
+        stats = await mesh.queue.get_stats(tenant, "automation", stream)
+        assert stats.pending_jobs == 1
+        # Nothing landed under another tenant's name.
+        with pytest.raises(FlowMeshNotFoundError):
+            await mesh.stream.read("someone-else", "automation", stream)
 
 
 def wompi_event(secret: str, status: str = "APPROVED") -> dict[str, Any]:

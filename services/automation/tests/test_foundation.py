@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 
 import httpx
 import pytest
@@ -163,3 +164,25 @@ def test_serve_prints_listening_and_stops_on_sigterm(service_env: dict[str, str]
         assert server.ready_line == f"listening on http://127.0.0.1:{port}"
         assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
     assert server.process.returncode == 0
+
+
+def test_each_message_lands_in_exactly_one_queue(settings, redis_url, redis_prefix) -> None:
+    import redis
+
+    from automation.celery_app import QUEUES, TASK_PROCESS_EVENT, create_celery, send
+
+    prefix = f"{redis_prefix}routing-{uuid.uuid4().hex[:6]}:"
+    app = create_celery(settings.model_copy(update={"celery_key_prefix": prefix}))
+    send(app, TASK_PROCESS_EVENT, "event-1", queue="automation")
+    send(app, "automation.run_execution", "execution-1", queue="critical")
+    client = redis.Redis.from_url(redis_url)
+    lengths = {q: client.llen(f"{prefix}{q}") for q in QUEUES}
+    client.close()
+    app.close()
+    assert lengths == {
+        "critical": 1,
+        "workflow": 0,
+        "automation": 1,
+        "notification": 0,
+        "webhook": 0,
+    }

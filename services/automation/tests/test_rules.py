@@ -250,6 +250,12 @@ async def test_event_bad_inputs(client, auth) -> None:
               {"event_type": "a", "data": []}, {"event_type": "a" * 300}]  # fmt: skip
     for body in bodies:
         assert (await client.post("/api/v1/events", headers=auth, json=body)).status_code == 422
+    nul = await client.post(
+        "/api/v1/events", headers=auth, json={"event_type": "a", "data": {"x": "a\u0000b"}}
+    )
+    assert nul.status_code == 422 and "NUL" in nul.json()["detail"]
+    nul_path = await client.get("/api/v1/events/%00", headers=auth)
+    assert nul_path.status_code == 422
     huge = await client.post(
         "/api/v1/events", headers=auth, json={"event_type": "big", "data": {"x": "y" * 300_000}}
     )

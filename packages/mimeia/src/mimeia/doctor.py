@@ -25,13 +25,13 @@ class _Dependency:
     name: str
     setting: Callable[[], infra.Setting]
     probe: Callable[[str], infra.Probe]
-    start: Callable[[], None]
+    start: Callable[[str], None]
     fix_hint: str
 
 
 DEPENDENCIES = (
     _Dependency("redis", infra.redis_setting, infra.probe_redis, infra.start_redis,
-                "start it with: " + " ".join(repr(a) if a == "" else a for a in infra.REDIS_START)),
+                "start it with: redis-server --daemonize yes --save '' --appendonly no"),
     _Dependency("postgres", infra.postgres_setting, infra.probe_postgres, infra.start_postgres,
                 "start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) "
                 "main start"),
@@ -49,7 +49,7 @@ def check_dependency(dep: _Dependency, start_missing: bool) -> Check:
             f"-- {dep.name} does not answer at {infra.redact(setting.url)}; starting it", flush=True
         )
         try:
-            dep.start()
+            dep.start(setting.url)
         except (infra.StartError, OSError) as exc:
             return Check(dep.name, infra.redact(setting.url), setting.source, False, str(exc))
         except Exception as exc:  # a failed apt-get or start command

@@ -19,10 +19,11 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PROBE_TIMEOUT = 3.0
 
-REDIS_START = [
-    "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1",
-    "--port", "6379", "--save", "", "--appendonly", "no",
-]  # fmt: skip
+
+def redis_start_argv(port: int = 6379) -> list[str]:
+    """The command ARCHITECTURE.md gives for a throwaway local Redis."""
+    return ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1",
+            "--port", str(port), "--save", "", "--appendonly", "no"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -119,10 +120,10 @@ def _apt_install(package: str, what: str) -> None:
                    timeout=900, stdout=subprocess.DEVNULL)  # fmt: skip
 
 
-def start_redis() -> None:
+def start_redis(url: str) -> None:
     if shutil.which("redis-server") is None:
         _apt_install("redis-server", "Redis")
-    _run(REDIS_START)
+    _run(redis_start_argv(urlsplit(url).port or 6379))
 
 
 def _postgres_versions() -> list[str]:
@@ -130,7 +131,8 @@ def _postgres_versions() -> list[str]:
     return sorted(p.name for p in root.iterdir()) if root.is_dir() else []
 
 
-def start_postgres() -> None:
+def start_postgres(url: str) -> None:
+    # Debian clusters listen where their config says; the URL only tells us it is local.
     if shutil.which("pg_ctlcluster") is None or not _postgres_versions():
         _apt_install("postgresql", "PostgreSQL")
         _trust_local_connections()

@@ -57,7 +57,8 @@ def _wait_ready(proc: subprocess.Popen[bytes], spec: ServiceSpec, timeout: float
     finally:
         sel.close()
     try:
-        # the pipe can close a moment before the child is reaped; give it that moment
+        # Output ended or time ran out: give a dying child a moment to be reaped
+        # so the message says how it exited.
         code: int | None = proc.wait(timeout=2)
     except subprocess.TimeoutExpired:
         code = None

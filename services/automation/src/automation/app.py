@@ -12,7 +12,11 @@ from fastapi.responses import JSONResponse, Response
 
 from automation import __version__, metrics
 from automation.logs import configure_logging
-from automation.middleware import RateLimitMiddleware, RequestContextMiddleware
+from automation.middleware import (
+    RateLimitMiddleware,
+    RequestContextMiddleware,
+    StorableTextMiddleware,
+)
 from automation.routers import health
 from automation.runtime import Runtime
 from automation.settings import Settings, get_settings
@@ -77,6 +81,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             status_code=500,
         )
 
+    app.add_middleware(StorableTextMiddleware)
     app.add_middleware(
         RateLimitMiddleware,
         limit=settings.rate_limit,

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from automation.logs import request_id_var
 from automation.settings import Settings
@@ -82,7 +82,13 @@ def configure_celery(app: Celery, settings: Settings) -> None:
         timezone="UTC",
         enable_utc=True,
         task_default_queue="workflow",
-        task_queues=[Queue(name) for name in QUEUES],
+        # Each queue has its own exchange and key; queues that shared the default
+        # exchange and key would each receive a copy of every message.
+        task_queues=[
+            Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES
+        ],
+        task_default_exchange="workflow",
+        task_default_routing_key="workflow",
         task_routes={
             TASK_RUN_EXECUTION: {"queue": "workflow"},
             TASK_PROCESS_EVENT: {"queue": "automation"},

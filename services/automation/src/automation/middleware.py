@@ -30,9 +30,21 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 def _route_label(scope: Scope) -> str:
+    """The route template (``/api/v1/workflows/{workflow_id}``), never the raw path,
+    so metric labels stay few."""
     route = scope.get("route")
-    path = getattr(route, "path", None)
-    return str(path) if path else "unmatched"
+    template = getattr(route, "path", None)
+    if not template:
+        return "unmatched"
+    path: str = scope.get("path", "")
+    regex = getattr(route, "path_regex", None)
+    # Routes of an included router carry their own path; find the static prefix
+    # they were mounted under.
+    if regex is not None and not regex.fullmatch(path):
+        for i, char in enumerate(path):
+            if char == "/" and regex.fullmatch(path[i:]):
+                return f"{path[:i]}{template}"
+    return str(template)
 
 
 class RequestContextMiddleware:
@@ -115,3 +127,94 @@ class RateLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _bad_text(value: Any, where: str) -> str | None:
+    """Where ``value`` holds text PostgreSQL cannot store (NUL, lone surrogates)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return f"{where}: NUL characters are not allowed"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{where}: not valid Unicode (lone surrogate)"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _bad_text(key, f"{where}.<key>") or _bad_text(item, f"{where}.{key}")
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if found := _bad_text(item, f"{where}[{i}]"):
+                return found
+    return None
+
+
+class StorableTextMiddleware:
+    """Refuse, with 422, JSON bodies and paths carrying text no database can store,
+    before any handler sees them (the alternative is a database error, a 500)."""
+
+    def __init__(self, app: ASGIApp, max_body: int = 2 * 1024 * 1024) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def _reject(self, send: Send, status: int, detail: str) -> None:
+        body = json.dumps({"detail": detail}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        if b"%00" in raw_path or "\x00" in scope["path"] or b"%00" in scope["query_string"]:
+            await self._reject(send, 422, "path: NUL characters are not allowed")
+            return
+        content_type = _header(scope, b"content-type") or ""
+        if scope["method"] not in ("POST", "PUT", "PATCH") or "json" not in content_type:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                await self._reject(send, 413, f"body: larger than {self.max_body} bytes")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        try:
+            parsed = json.loads(body) if body else None
+        except (ValueError, RecursionError):
+            parsed = None  # the route's own validation reports malformed JSON
+        problem = _bad_text(parsed, "body") if parsed is not None else None
+        if problem:
+            await self._reject(send, 422, problem)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)

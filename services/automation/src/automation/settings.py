@@ -74,7 +74,8 @@ class Settings(BaseSettings):
     airtable_api_key: str = ""
     airtable_api_url: str | None = None
     wompi_events_secret: str = ""
-    flowmesh_url: str = ""
+    flowmesh_url: str = ""  # host:port of the FlowMesh gRPC server
+    flowmesh_token: str | None = None
 
     # workflow engine
     execution_lease_seconds: float = Field(default=60.0, gt=0)

@@ -12,9 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from automation.celery_app import celery_app, send
-from automation.notifications.delivery import NotificationRequestError, SendRequest, accept
+from automation.notifications.delivery import (
+    PRIORITIES,
+    NotificationRequestError,
+    SendRequest,
+    accept,
+)
 from automation.notifications.sms import E164
-from automation.notifications.tasks import TASK_SEND
+from automation.notifications.tasks import TASK_SEND, queue_for_priority
 from automation.notifications.templates import TemplateError
 from automation.registry import ActionContext, ActionError, ActionType
 
@@ -44,6 +49,8 @@ def check_notification(config: dict[str, Any]) -> list[str]:
     inline = config.get("body", config.get("message", config.get("html_body")))
     if template is None and inline is None:
         problems.append("config.template: give a template (or template_id), or a body/message")
+    if config.get("priority", "normal") not in PRIORITIES:
+        problems.append(f"config.priority: one of {', '.join(PRIORITIES)}")
     if "template_data" in config and not isinstance(config["template_data"], dict):
         problems.append("config.template_data: must be an object")
     return problems
@@ -76,7 +83,8 @@ async def send_notification(ctx: ActionContext, config: dict[str, Any]) -> dict[
         except (NotificationRequestError, TemplateError) as exc:
             raise ActionError(str(exc)) from None
     if created:
-        send(celery_app, TASK_SEND, [r.id for r in rows], queue="notification")
+        queue = queue_for_priority(request.priority)
+        send(celery_app, TASK_SEND, [r.id for r in rows], queue=queue)
     return {"notification_ids": [r.id for r in rows], "channel": channel}
 
 

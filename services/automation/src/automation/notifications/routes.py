@@ -32,7 +32,7 @@ from automation.notifications.schemas import (
     TemplateUpdate,
 )
 from automation.notifications.smtp import Attachment
-from automation.notifications.tasks import TASK_SEND
+from automation.notifications.tasks import TASK_SEND, queue_for_priority
 from automation.notifications.templates import TemplateError, default_renderer
 from automation.routers.common import get_owned, runtime_of, session_dependency
 from automation.webhooks.ratelimit import DeliveryLimiter, RateLimitExceeded, parse_limit
@@ -132,7 +132,7 @@ async def list_templates(
     *,
     session: Session,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     principal: NotificationsRead,
 ) -> list[dict[str, Any]]:
     rows = await session.scalars(
@@ -229,7 +229,8 @@ async def _send(
     except ValueError as exc:
         raise _problems(("body", str(exc))) from None
     if created:
-        runtime_of(request).send(TASK_SEND, [r.id for r in rows], queue="notification")
+        queue = queue_for_priority(send_request.priority)
+        runtime_of(request).send(TASK_SEND, [r.id for r in rows], queue=queue)
     out = {"status": "queued" if created else rows[0].status, "duplicate": not created,
            "notifications": [NotificationOut.model_validate(r, from_attributes=True)
                              .model_dump(mode="json") for r in rows]}  # fmt: skip
@@ -286,7 +287,7 @@ async def list_notifications(
     status: Annotated[str | None, Query(pattern="^(queued|sent|failed|retrying)$")] = None,
     channel: Annotated[str | None, Query(pattern="^(email|sms)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     principal: NotificationsRead,
 ) -> list[Notification]:
     stmt = select(Notification).where(Notification.tenant_id == principal.tenant_id)

@@ -21,6 +21,12 @@ TASK_SEND = "automation.notifications.send"
 TASK_SWEEP = "automation.notifications.sweep"
 BATCH = 100
 
+
+def queue_for_priority(priority: str) -> str:
+    """High and critical notifications skip the line on the ``critical`` queue."""
+    return "critical" if priority in ("high", "critical") else "notification"
+
+
 _local = threading.local()
 
 

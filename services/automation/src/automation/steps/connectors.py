@@ -1,10 +1,13 @@
-"""Connector types: ``airtable`` (through :class:`mimeiapify.airtable_async.AirtableAsync`)."""
+"""Connector types: ``airtable`` (through :class:`mimeiapify.airtable_async.AirtableAsync`)
+and ``flowmesh_publish`` (through the :mod:`flowmesh` SDK)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from automation.registry import ActionContext, ActionError, ActionType, register
+from flowmesh import Event, FlowMesh, FlowMeshError
 from mimeiapify.airtable_async import AirtableAsync
 from mimeiapify.errors import MimeiapifyError
 
@@ -82,5 +85,62 @@ AIRTABLE = register(
         airtable,
         _check_airtable,
         "Create, update, upsert, read or delete Airtable records",
+    )
+)
+
+
+def _check_flowmesh(config: dict[str, Any]) -> list[str]:
+    problems = []
+    if config.get("kind", "stream") not in ("stream", "queue"):
+        problems.append("config.kind: 'stream' or 'queue'")
+    for key in ("namespace", "name"):
+        if not isinstance(config.get(key), str) or not config[key]:
+            problems.append(f"config.{key}: required (a string)")
+    if "payload" not in config:
+        problems.append("config.payload: required (JSON, templates allowed)")
+    if not isinstance(config.get("headers", {}), dict):
+        problems.append("config.headers: must be an object of strings")
+    return problems
+
+
+async def flowmesh_publish(ctx: ActionContext, config: dict[str, Any]) -> dict[str, Any]:
+    """Write to a FlowMesh stream or enqueue a job, under this run's tenant."""
+    if not ctx.settings.flowmesh_url:
+        raise ActionError("FLOWMESH_URL is not configured for this service")
+    payload = config["payload"]
+    body = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+    headers = {str(k): str(v) for k, v in (config.get("headers") or {}).items()}
+    namespace, name = str(config["namespace"]), str(config["name"])
+    try:
+        async with FlowMesh(
+            endpoint=ctx.settings.flowmesh_url,
+            auth_token=ctx.settings.flowmesh_token,
+            timeout=float(config.get("timeout_seconds", 10)),
+            connect_timeout=5.0,
+        ) as client:
+            if config.get("kind", "stream") == "queue":
+                job_id, seq = await client.queue.enqueue(
+                    ctx.tenant_id,
+                    namespace,
+                    name,
+                    body,
+                    headers=headers,
+                    dedup_id=ctx.idempotency_key,
+                )
+                return {"job_id": job_id, "seq": seq}
+            offsets = await client.stream.write(
+                ctx.tenant_id, namespace, name, [Event(payload=body, headers=headers)]
+            )
+            return {"offsets": offsets}
+    except FlowMeshError as exc:
+        raise ActionError(f"flowmesh publish to {namespace}/{name} failed: {exc}") from None
+
+
+FLOWMESH_PUBLISH = register(
+    ActionType(
+        "flowmesh_publish",
+        flowmesh_publish,
+        _check_flowmesh,
+        "Write an event to a FlowMesh stream or enqueue a FlowMesh job",
     )
 )

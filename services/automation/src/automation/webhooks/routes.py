@@ -47,7 +47,7 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 Session = Annotated[AsyncSession, Depends(session_dependency)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 def webhook_settings(request: Request) -> WebhookSettings:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from automation.webhooks.sender import reserved_header
 
@@ -113,6 +114,15 @@ class DeliverRequest(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
     endpoint_ids: list[str] | None = Field(default=None, max_length=100)
 
+    @field_validator("payload")
+    @classmethod
+    def _plain_json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError:
+            raise ValueError("NaN and Infinity are not JSON") from None
+        return value
+
     @field_validator("event_type")
     @classmethod
     def _event_type(cls, value: str) -> str:
@@ -168,7 +178,7 @@ class AttemptOut(BaseModel):
 class ReplayRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since: datetime | None = None
+    since: AwareDatetime | None = Field(default=None, description="with a time zone")
 
 
 class ReplayResponse(BaseModel):

@@ -1,0 +1,5 @@
+import sys
+
+from flowmesh.cli import main
+
+sys.exit(main())

@@ -1,0 +1,27 @@
+"""How `mimeia up` starts FlowMesh: on the SQLite store under the state directory."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from mimeia import Address, ServiceSpec
+
+
+def _argv(addresses: Mapping[str, Address], state_dir: str) -> list[str]:
+    me = addresses["flowmesh"]
+    db = Path(state_dir).resolve() / "flowmesh" / "flowmesh.db"
+    return [
+        sys.executable, "-m", "flowmesh", "serve",
+        "--host", me.host, "--port", str(me.port), "--store", f"sqlite:///{db}",
+    ]  # fmt: skip
+
+
+SERVICE = ServiceSpec(
+    name="flowmesh",
+    description="FlowMesh gRPC server: streams, queues and KV (SQLite store)",
+    default_port=50051,
+    argv=_argv,
+    scheme="grpc",
+)

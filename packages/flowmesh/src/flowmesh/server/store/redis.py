@@ -1,0 +1,444 @@
+"""The shared store: several FlowMesh servers over one Redis (or Redis Cluster).
+
+Every state change is one Lua script (atomic). A resource's keys share a hash
+tag, ``<prefix>{fm:<kind>:<tenant>/<namespace>/<name>}:...``, so they live in
+one cluster slot. Writes PUBLISH a wake-up on ``<prefix>fm:notify``; each
+server relays those to its local waiters (subscribers, long polls).
+
+Stream partitions are lists of ``<ts>\\n<headers json>\\n<payload>`` with the
+offset of the first element in ``base``; queues keep waiting, in-flight and
+dead-lettered job ids in sorted sets scored by time; KV values are plain keys
+with a native TTL, indexed by a sorted set for prefix listing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import time
+import zlib
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from flowmesh.server.notify import Notifier
+from flowmesh.server.retry import backoff_schedule
+from flowmesh.server.store import redis_scripts as lua
+from flowmesh.server.store.base import (
+    Conflict,
+    Enqueued,
+    KeyPage,
+    NotFound,
+    QueueStats,
+    Reserved,
+    Resource,
+    RetryPolicy,
+    Store,
+    StoredJob,
+    StoredMessage,
+    StreamConfig,
+    queue_topic,
+    stream_topic,
+)
+
+log = logging.getLogger("flowmesh.server.redis")
+
+_DEFAULT_POLICY = RetryPolicy()
+_DEFAULT_POLICY_ARGS = (
+    _DEFAULT_POLICY.max_attempts,
+    _DEFAULT_POLICY.initial_backoff_ms,
+    _DEFAULT_POLICY.max_backoff_ms,
+    _DEFAULT_POLICY.backoff_multiplier,
+    _DEFAULT_POLICY.jitter,
+)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _pack(payload: bytes, headers: dict[str, str], ts: int) -> bytes:
+    head = json.dumps(headers, separators=(",", ":")) if headers else "{}"
+    return b"%d\n%s\n%s" % (ts, head.encode(), payload)
+
+
+def _unpack(partition: int, offset: int, raw: bytes) -> StoredMessage:
+    ts, head, payload = raw.split(b"\n", 2)
+    headers = json.loads(head) if head != b"{}" else {}
+    return StoredMessage(partition, offset, payload, headers, int(ts))
+
+
+def _headers(raw: bytes | str) -> dict[str, str]:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    return json.loads(text) if text not in ("{}", "") else {}
+
+
+def _conflict(exc: ResponseError) -> Conflict | None:
+    text = str(exc)
+    if "FLOWMESH " not in text:
+        return None
+    message = text.split("FLOWMESH ", 1)[1]
+    return Conflict(message.split(":", 1)[0], message)
+
+
+class RedisStore(Store):
+    kind = "redis"
+
+    def __init__(self, url: str, prefix: str = "") -> None:
+        if "{" in prefix or "}" in prefix:
+            raise ValueError("redis prefix: must not contain '{' or '}' (they pick the slot)")
+        self.url = url
+        self.prefix = prefix
+        self.notifier = Notifier()
+        self.channel = f"{prefix}fm:notify"
+        self._redis = aioredis.Redis.from_url(
+            url,
+            socket_timeout=10,
+            socket_connect_timeout=5,
+            health_check_interval=30,
+            max_connections=256,
+        )
+        self._scripts = {
+            name: self._redis.register_script(getattr(lua, name))
+            for name in (
+                "STREAM_APPEND",
+                "STREAM_READ",
+                "STREAM_CONFIGURE",
+                "QUEUE_ENQUEUE",
+                "QUEUE_RESERVE",
+                "QUEUE_ACK",
+                "QUEUE_NACK",
+                "QUEUE_STATS",
+                "QUEUE_SET_POLICY",
+                "QUEUE_LIST_DLQ",
+                "QUEUE_REPLAY",
+                "KV_LIST",
+            )
+        }
+        self._listener: asyncio.Task[None] | None = None
+
+    # -- lifecycle
+    async def open(self) -> None:
+        await self._redis.ping()
+        subscribed = asyncio.Event()
+        self._listener = asyncio.create_task(self._listen(subscribed))
+        await asyncio.wait_for(subscribed.wait(), 10)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        await self._redis.aclose()
+
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    async def _listen(self, subscribed: asyncio.Event) -> None:
+        """Relay other servers' write notifications to local waiters; reconnect on failure."""
+        delay = 0.1
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel)
+                subscribed.set()
+                delay = 0.1
+                while True:
+                    msg = await pubsub.get_message(timeout=30)
+                    if msg is not None and msg["type"] == "message":
+                        self.notifier.notify(msg["data"].decode())
+            except (RedisError, OSError) as exc:
+                log.warning("notification channel lost, reconnecting", extra={"error": repr(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    # -- keys
+    def _base(self, kind: str, res: Resource) -> str:
+        return f"{self.prefix}{{fm:{kind}:{res.path}}}:"
+
+    async def _run(self, script: str, base: str, first_key: str, *args: Any) -> Any:
+        try:
+            return await self._scripts[script](keys=[base + first_key], args=[base, *args])
+        except ResponseError as exc:
+            conflict = _conflict(exc)
+            if conflict is not None:
+                raise conflict from None
+            raise
+
+    # -- streams
+    async def configure_stream(self, stream: Resource, config: StreamConfig) -> StreamConfig:
+        base = self._base("s", stream)
+        await self._run(
+            "STREAM_CONFIGURE",
+            base,
+            "cfg",
+            config.partitions,
+            config.retention_max_messages,
+            config.retention_max_age_ms,
+        )
+        return config
+
+    async def append(
+        self, stream: Resource, events: list[tuple[bytes, dict[str, str]]], partition: int | None
+    ) -> list[tuple[int, int]]:
+        base = self._base("s", stream)
+        now = _now_ms()
+        args: list[Any] = [now, -1 if partition is None else partition, self.channel,
+                           stream_topic(stream, 0)[:-1]]  # fmt: skip
+        for payload, headers in events:
+            key = headers.get("key")
+            args.append(zlib.crc32(key.encode()) if key is not None else -1)
+            args.append(_pack(payload, headers, now))
+        flat = await self._run("STREAM_APPEND", base, "cfg", *args)
+        placed = [(int(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
+        for p in {p for p, _ in placed}:
+            self.notifier.notify(stream_topic(stream, p))
+        return placed
+
+    async def read(
+        self, stream: Resource, partition: int, offset: int, limit: int
+    ) -> list[StoredMessage]:
+        base = self._base("s", stream)
+        out = await self._run("STREAM_READ", base, "cfg", partition, offset, limit)
+        first = int(out[0])
+        if first < 0:
+            raise NotFound(f"stream {stream.path!r} does not exist")
+        return [_unpack(partition, first + i, raw) for i, raw in enumerate(out[1:])]
+
+    async def latest_offset(self, stream: Resource, partition: int) -> int:
+        base = self._base("s", stream)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.exists(base + "cfg")
+            pipe.hget(base + "base", str(partition))
+            pipe.llen(f"{base}p:{partition}")
+            exists, first, length = await pipe.execute()
+        if not exists:
+            raise NotFound(f"stream {stream.path!r} does not exist")
+        return int(first or 0) + int(length) - 1
+
+    async def commit_offset(
+        self, stream: Resource, group: str, partition: int, offset: int
+    ) -> None:
+        base = self._base("s", stream)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(base + "cfg", "partitions", 1)
+            pipe.hset(base + "groups", f"{group}:{partition}", offset)
+            await pipe.execute()
+
+    async def committed_offset(self, stream: Resource, group: str, partition: int) -> int:
+        base = self._base("s", stream)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.exists(base + "cfg")
+            pipe.hget(base + "groups", f"{group}:{partition}")
+            exists, value = await pipe.execute()
+        if not exists:
+            raise NotFound(f"stream {stream.path!r} does not exist")
+        return int(value) if value is not None else -1
+
+    # -- queues
+    async def enqueue(
+        self,
+        queue: Resource,
+        payload: bytes,
+        headers: dict[str, str],
+        delay_ms: int,
+        dedup_id: str,
+        dedup_window_ms: int,
+    ) -> Enqueued:
+        base = self._base("q", queue)
+        out = await self._run(
+            "QUEUE_ENQUEUE",
+            base,
+            "meta",
+            _now_ms(),
+            delay_ms,
+            dedup_id,
+            dedup_window_ms,
+            os.urandom(8).hex(),
+            json.dumps(headers, separators=(",", ":")) if headers else "{}",
+            payload,
+            self.channel,
+            queue_topic(queue),
+            *_DEFAULT_POLICY_ARGS,
+        )
+        if not out[2]:
+            self.notifier.notify(queue_topic(queue))
+        return Enqueued(out[0].decode(), int(out[1]), bool(out[2]))
+
+    async def reserve(self, queue: Resource, max_jobs: int, visibility_ms: int) -> Reserved:
+        base = self._base("q", queue)
+        now = _now_ms()
+        out = await self._run("QUEUE_RESERVE", base, "meta", now, max_jobs, visibility_ms)
+        head = int(out[0])
+        if head == -2:
+            return Reserved([])
+        jobs = [
+            StoredJob(
+                out[i].decode(),
+                int(out[i + 1]),
+                out[i + 5],
+                _headers(out[i + 4]),
+                int(out[i + 2]),
+                int(out[i + 3]),
+                now + visibility_ms,
+            )
+            for i in range(1, len(out), 6)
+        ]
+        return Reserved(jobs, head if head >= 0 else None)
+
+    async def ack(self, queue: Resource, job_id: str) -> None:
+        base = self._base("q", queue)
+        result = int(await self._run("QUEUE_ACK", base, "meta", job_id))
+        if result == -2:
+            raise NotFound(f"queue {queue.path!r} does not exist")
+        if result == 0:
+            raise NotFound(f"job {job_id!r} is not in flight on queue {queue.path!r}")
+
+    async def nack(self, queue: Resource, job_id: str, delay_ms: int | None, error: str) -> bool:
+        base = self._base("q", queue)
+        policy = await self.retry_policy(queue)
+        result = int(
+            await self._run(
+                "QUEUE_NACK",
+                base,
+                "meta",
+                job_id,
+                _now_ms(),
+                -1 if delay_ms is None else delay_ms,
+                error,
+                self.channel,
+                queue_topic(queue),
+                *backoff_schedule(policy),
+            )
+        )
+        if result == -2:
+            raise NotFound(f"queue {queue.path!r} does not exist")
+        if result == -1:
+            raise NotFound(f"job {job_id!r} is not in flight on queue {queue.path!r}")
+        self.notifier.notify(queue_topic(queue))
+        return result == 1
+
+    async def queue_stats(self, queue: Resource) -> QueueStats:
+        base = self._base("q", queue)
+        now = _now_ms()
+        out = [int(x) for x in await self._run("QUEUE_STATS", base, "meta", now)]
+        if out[0] == -2:
+            raise NotFound(f"queue {queue.path!r} does not exist")
+        oldest = now - out[6] if out[6] >= 0 else 0
+        return QueueStats(out[0], out[1], out[2], out[3], out[4], out[5], max(0, oldest))
+
+    async def set_retry_policy(self, queue: Resource, policy: RetryPolicy) -> RetryPolicy:
+        await self._run(
+            "QUEUE_SET_POLICY",
+            self._base("q", queue),
+            "meta",
+            policy.max_attempts,
+            policy.initial_backoff_ms,
+            policy.max_backoff_ms,
+            policy.backoff_multiplier,
+            policy.jitter,
+        )
+        return policy
+
+    async def retry_policy(self, queue: Resource) -> RetryPolicy:
+        values: list[Any] = await self._redis.hmget(
+            self._base("q", queue) + "meta",
+            [
+                "max_attempts",
+                "initial_backoff_ms",
+                "max_backoff_ms",
+                "backoff_multiplier",
+                "jitter",
+            ],
+        )
+        if values[0] is None:
+            raise NotFound(f"queue {queue.path!r} does not exist")
+        n = [v or b"0" for v in values]
+        return RetryPolicy(int(n[0]), int(n[1]), int(n[2]), float(n[3]), float(n[4]))
+
+    async def list_dlq(self, queue: Resource, limit: int) -> list[StoredJob]:
+        out = await self._run("QUEUE_LIST_DLQ", self._base("q", queue), "meta", limit)
+        if out and out[0] == -2:
+            raise NotFound(f"queue {queue.path!r} does not exist")
+        jobs = []
+        for i in range(0, len(out), 3):
+            meta = json.loads(out[i + 1])
+            jobs.append(
+                StoredJob(
+                    out[i].decode(),
+                    int(meta["seq"]),
+                    out[i + 2],
+                    _headers(meta["hdr"]),
+                    int(meta["att"]),
+                    int(meta["enq"]),
+                    0,
+                    queue.path,
+                    int(meta["fail"]),
+                    meta["err"],
+                )
+            )
+        return jobs
+
+    async def replay_dlq(self, queue: Resource, job_id: str) -> Enqueued:
+        out = await self._run(
+            "QUEUE_REPLAY",
+            self._base("q", queue),
+            "meta",
+            job_id,
+            _now_ms(),
+            os.urandom(8).hex(),
+            self.channel,
+            queue_topic(queue),
+        )
+        if out[0] == -2:
+            raise NotFound(f"queue {queue.path!r} does not exist")
+        if out[0] == -1:
+            raise NotFound(f"job {job_id!r} is not in the dead-letter queue of {queue.path!r}")
+        self.notifier.notify(queue_topic(queue))
+        return Enqueued(out[0].decode(), int(out[1]))
+
+    # -- KV
+    async def kv_set(self, store: Resource, key: str, value: bytes, ttl_ms: int) -> None:
+        base = self._base("kv", store)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(base + "meta", 1)
+            pipe.set(f"{base}v:{key}", value, px=ttl_ms if ttl_ms > 0 else None)
+            pipe.zadd(base + "keys", {key: 0})
+            await pipe.execute()
+
+    async def kv_get(self, store: Resource, key: str) -> bytes | None:
+        # A missing store and a missing key both read as "no value" here.
+        value: Any = await self._redis.get(f"{self._base('kv', store)}v:{key}")
+        return bytes(value) if value is not None else None
+
+    async def kv_delete(self, store: Resource, key: str) -> bool:
+        base = self._base("kv", store)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(f"{base}v:{key}")
+            pipe.zrem(base + "keys", key)
+            deleted, _ = await pipe.execute()
+        return bool(deleted)
+
+    async def kv_list(self, store: Resource, prefix: str, limit: int, after: str) -> KeyPage:
+        base = self._base("kv", store)
+        if after and after >= prefix:
+            start = b"(" + after.encode()
+        else:
+            start = b"[" + prefix.encode() if prefix else b"-"
+        out = await self._run("KV_LIST", base, "meta", start, _lex_stop(prefix), limit)
+        if out and out[0] == -2:
+            raise NotFound(f"kv store {store.path!r} does not exist")
+        keys = [k.decode() for k in out[:limit]]
+        return KeyPage(keys, keys[-1] if len(out) > limit else None)
+
+
+def _lex_stop(prefix: str) -> bytes:
+    """Upper bound of keys starting with ``prefix`` (0xff never occurs in UTF-8)."""
+    return b"[" + prefix.encode() + b"\xff" if prefix else b"+"

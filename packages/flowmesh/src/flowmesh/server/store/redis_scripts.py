@@ -1,0 +1,329 @@
+"""Lua scripts of the Redis store: every state change runs as one atomic script.
+
+Each script gets the resource's key base (``<prefix>{fm:<kind>:<path>}:``) as
+ARGV[1] and builds the resource's key names from it; the hash tag puts all of
+a resource's keys in one Redis Cluster slot. KEYS[1] is always one of those
+keys so the script is routed to the right node.
+"""
+
+from __future__ import annotations
+
+# Creates a queue's meta hash with the default retry policy when it is missing.
+_ENSURE_QUEUE = """
+local function ensure_queue(meta, d)
+  if redis.call('EXISTS', meta) == 0 then
+    redis.call('HSET', meta, 'next_seq', 0, 'completed', 0, 'failed', 0,
+      'max_attempts', d[1], 'initial_backoff_ms', d[2], 'max_backoff_ms', d[3],
+      'backoff_multiplier', d[4], 'jitter', d[5])
+  end
+end
+"""
+
+# ARGV: base, now, explicit partition (-1: by key hash), channel, topic prefix,
+# then pairs of (key hash or -1, packed message). Returns flat (partition,
+# offset) pairs.
+STREAM_APPEND = """
+local base, now, explicit, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local cfg = base .. 'cfg'
+local parts = tonumber(redis.call('HGET', cfg, 'partitions') or '1')
+local ret_count = tonumber(redis.call('HGET', cfg, 'ret_count') or '0')
+local ret_age = tonumber(redis.call('HGET', cfg, 'ret_age') or '0')
+if explicit >= parts then
+  return redis.error_reply('FLOWMESH partition: ' .. explicit ..
+    ' is out of range, stream has ' .. parts)
+end
+redis.call('HSETNX', cfg, 'partitions', 1)
+local out, pending, next_off, order = {}, {}, {}, {}
+for i = 6, #ARGV, 2 do
+  local h = tonumber(ARGV[i])
+  local p = explicit
+  if p < 0 then
+    if h < 0 or parts <= 1 then p = 0 else p = h % parts end
+  end
+  if next_off[p] == nil then
+    local b = tonumber(redis.call('HGET', base .. 'base', p) or '0')
+    next_off[p] = b + redis.call('LLEN', base .. 'p:' .. p)
+    pending[p] = {}
+    order[#order + 1] = p
+  end
+  local batch = pending[p]
+  batch[#batch + 1] = ARGV[i + 1]
+  out[#out + 1] = p
+  out[#out + 1] = next_off[p]
+  next_off[p] = next_off[p] + 1
+end
+for _, p in ipairs(order) do
+  local lkey = base .. 'p:' .. p
+  local batch = pending[p]
+  for s = 1, #batch, 1000 do
+    redis.call('RPUSH', lkey, unpack(batch, s, math.min(s + 999, #batch)))
+  end
+  local len = redis.call('LLEN', lkey)
+  local drop = 0
+  if ret_count > 0 and len > ret_count then drop = len - ret_count end
+  if ret_age > 0 then
+    while drop < len do
+      local head = redis.call('LINDEX', lkey, drop)
+      if tonumber(string.match(head, '^(%d+)')) >= now - ret_age then break end
+      drop = drop + 1
+    end
+  end
+  if drop > 0 then
+    redis.call('LTRIM', lkey, drop, -1)
+    redis.call('HINCRBY', base .. 'base', p, drop)
+  end
+  redis.call('PUBLISH', channel, ARGV[5] .. p)
+end
+return out
+"""
+
+# ARGV: base, partition, offset, limit. Returns {first offset, messages...};
+# {-1} when the stream does not exist.
+STREAM_READ = """
+local base, p, offset, limit = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+if redis.call('EXISTS', base .. 'cfg') == 0 then return {-1} end
+local b = tonumber(redis.call('HGET', base .. 'base', p) or '0')
+if offset < b then offset = b end
+local items = redis.call('LRANGE', base .. 'p:' .. p, offset - b, offset - b + limit - 1)
+table.insert(items, 1, offset)
+return items
+"""
+
+# ARGV: base, partitions, ret_count, ret_age. Partitions may only grow.
+STREAM_CONFIGURE = """
+local base = ARGV[1]
+local cfg = base .. 'cfg'
+local current = tonumber(redis.call('HGET', cfg, 'partitions') or '1')
+if tonumber(ARGV[2]) < current then
+  return redis.error_reply('FLOWMESH partitions: stream has ' .. current ..
+    ', cannot shrink to ' .. ARGV[2])
+end
+redis.call('HSET', cfg, 'partitions', ARGV[2], 'ret_count', ARGV[3], 'ret_age', ARGV[4])
+return 1
+"""
+
+# ARGV: base, now, delay, dedup id, window, random suffix, headers, payload,
+# channel, topic, then the 5 default policy fields. Returns {id, seq, duplicate}.
+QUEUE_ENQUEUE = (
+    _ENSURE_QUEUE
+    + """
+local base, now, delay, dedup, window = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4],
+  tonumber(ARGV[5])
+local meta = base .. 'meta'
+ensure_queue(meta, {ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15]})
+if dedup ~= '' then
+  local expired = redis.call('ZRANGEBYSCORE', base .. 'dedupexp', '-inf', now, 'LIMIT', 0, 100)
+  for _, d in ipairs(expired) do
+    redis.call('HDEL', base .. 'dedup', d)
+    redis.call('ZREM', base .. 'dedupexp', d)
+  end
+  local hit = redis.call('HGET', base .. 'dedup', dedup)
+  if hit then
+    local id, seq = string.match(hit, '^([^:]+):(%d+)$')
+    return {id, tonumber(seq), 1}
+  end
+end
+local seq = redis.call('HINCRBY', meta, 'next_seq', 1)
+local id = string.format('%016x', seq) .. ARGV[6]
+redis.call('HSET', base .. 'jobs', id,
+  cjson.encode({seq = seq, att = 0, enq = now, hdr = ARGV[7], err = '', fail = 0}))
+redis.call('HSET', base .. 'payloads', id, ARGV[8])
+redis.call('ZADD', base .. 'ready', now + delay, id)
+if dedup ~= '' then
+  redis.call('HSET', base .. 'dedup', dedup, id .. ':' .. seq)
+  redis.call('ZADD', base .. 'dedupexp', now + window, dedup)
+end
+redis.call('PUBLISH', ARGV[9], ARGV[10])
+return {id, seq, 0}
+"""
+)
+
+# Moves in-flight jobs whose visibility ended back to ready, or to the DLQ
+# when that was their last attempt.
+_REAP = """
+local function reap(base, now, max_att)
+  local expired = redis.call('ZRANGEBYSCORE', base .. 'inflight', '-inf', now,
+    'WITHSCORES', 'LIMIT', 0, 1000)
+  for i = 1, #expired, 2 do
+    local id, deadline = expired[i], expired[i + 1]
+    redis.call('ZREM', base .. 'inflight', id)
+    local m = cjson.decode(redis.call('HGET', base .. 'jobs', id))
+    if m.att >= max_att then
+      m.fail = now
+      m.err = 'visibility timeout expired'
+      redis.call('HSET', base .. 'jobs', id, cjson.encode(m))
+      redis.call('ZADD', base .. 'dlq', now, id)
+      redis.call('HINCRBY', base .. 'meta', 'failed', 1)
+    else
+      redis.call('ZADD', base .. 'ready', deadline, id)
+    end
+  end
+end
+"""
+
+# ARGV: base, now, max jobs, visibility ms. Returns {next due (or -1), then
+# per job: id, seq, attempts, enqueued at, headers, payload}; {-2} if unknown.
+QUEUE_RESERVE = (
+    _REAP
+    + """
+local base, now, max, vis = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local meta = base .. 'meta'
+if redis.call('EXISTS', meta) == 0 then return {-2} end
+reap(base, now, tonumber(redis.call('HGET', meta, 'max_attempts')))
+local ids = redis.call('ZRANGEBYSCORE', base .. 'ready', '-inf', now, 'LIMIT', 0, max)
+local out = {-1}
+for _, id in ipairs(ids) do
+  redis.call('ZREM', base .. 'ready', id)
+  local m = cjson.decode(redis.call('HGET', base .. 'jobs', id))
+  m.att = m.att + 1
+  redis.call('HSET', base .. 'jobs', id, cjson.encode(m))
+  redis.call('ZADD', base .. 'inflight', now + vis, id)
+  out[#out + 1] = id
+  out[#out + 1] = m.seq
+  out[#out + 1] = m.att
+  out[#out + 1] = m.enq
+  out[#out + 1] = m.hdr
+  out[#out + 1] = redis.call('HGET', base .. 'payloads', id)
+end
+local due = nil
+for _, z in ipairs({'ready', 'inflight'}) do
+  local first = redis.call('ZRANGE', base .. z, 0, 0, 'WITHSCORES')
+  if #first > 0 and (due == nil or tonumber(first[2]) < due) then due = tonumber(first[2]) end
+end
+if due ~= nil then out[1] = due end
+return out
+"""
+)
+
+# ARGV: base, job id. Returns 1, or 0 when the job is not in flight; -2 unknown queue.
+QUEUE_ACK = """
+local base, id = ARGV[1], ARGV[2]
+if redis.call('EXISTS', base .. 'meta') == 0 then return -2 end
+if redis.call('ZREM', base .. 'inflight', id) == 0 then return 0 end
+redis.call('HDEL', base .. 'jobs', id)
+redis.call('HDEL', base .. 'payloads', id)
+redis.call('HINCRBY', base .. 'meta', 'completed', 1)
+return 1
+"""
+
+# ARGV: base, job id, now, delay (-1: backoff), error, channel, topic, then the
+# jittered backoff for attempts 1..n. Returns 1 dead-lettered, 0 retried,
+# -1 not in flight, -2 unknown queue.
+QUEUE_NACK = """
+local base, id, now, delay, err = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local meta = base .. 'meta'
+if redis.call('EXISTS', meta) == 0 then return -2 end
+if not redis.call('ZSCORE', base .. 'inflight', id) then return -1 end
+redis.call('ZREM', base .. 'inflight', id)
+local m = cjson.decode(redis.call('HGET', base .. 'jobs', id))
+m.err = err
+if m.att >= tonumber(redis.call('HGET', meta, 'max_attempts')) then
+  if err == '' then m.err = 'nacked on the last attempt' end
+  m.fail = now
+  redis.call('HSET', base .. 'jobs', id, cjson.encode(m))
+  redis.call('ZADD', base .. 'dlq', now, id)
+  redis.call('HINCRBY', meta, 'failed', 1)
+  return 1
+end
+if delay < 0 then delay = tonumber(ARGV[math.min(7 + m.att, #ARGV)]) end
+redis.call('HSET', base .. 'jobs', id, cjson.encode(m))
+redis.call('ZADD', base .. 'ready', now + delay, id)
+redis.call('PUBLISH', ARGV[6], ARGV[7])
+return 0
+"""
+
+# ARGV: base, now. Returns {pending, delayed, in flight, dlq, completed, failed,
+# oldest pending enqueue time or -1}; {-2} for an unknown queue.
+QUEUE_STATS = (
+    _REAP
+    + """
+local base, now = ARGV[1], tonumber(ARGV[2])
+local meta = base .. 'meta'
+if redis.call('EXISTS', meta) == 0 then return {-2} end
+reap(base, now, tonumber(redis.call('HGET', meta, 'max_attempts')))
+local oldest = -1
+local ready = redis.call('ZRANGEBYSCORE', base .. 'ready', '-inf', now)
+for _, id in ipairs(ready) do
+  local enq = cjson.decode(redis.call('HGET', base .. 'jobs', id)).enq
+  if oldest < 0 or enq < oldest then oldest = enq end
+end
+return {
+  #ready,
+  redis.call('ZCOUNT', base .. 'ready', '(' .. now, '+inf'),
+  redis.call('ZCARD', base .. 'inflight'),
+  redis.call('ZCARD', base .. 'dlq'),
+  tonumber(redis.call('HGET', meta, 'completed')),
+  tonumber(redis.call('HGET', meta, 'failed')),
+  oldest,
+}
+"""
+)
+
+# ARGV: base, 5 policy fields.
+QUEUE_SET_POLICY = (
+    _ENSURE_QUEUE
+    + """
+local meta = ARGV[1] .. 'meta'
+ensure_queue(meta, {ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]})
+redis.call('HSET', meta, 'max_attempts', ARGV[2], 'initial_backoff_ms', ARGV[3],
+  'max_backoff_ms', ARGV[4], 'backoff_multiplier', ARGV[5], 'jitter', ARGV[6])
+return 1
+"""
+)
+
+# ARGV: base, limit. Returns {id, meta json, payload}...; {-2} unknown queue.
+QUEUE_LIST_DLQ = """
+local base, limit = ARGV[1], tonumber(ARGV[2])
+if redis.call('EXISTS', base .. 'meta') == 0 then return {-2} end
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', base .. 'dlq', 0, limit - 1)) do
+  out[#out + 1] = id
+  out[#out + 1] = redis.call('HGET', base .. 'jobs', id)
+  out[#out + 1] = redis.call('HGET', base .. 'payloads', id)
+end
+return out
+"""
+
+# ARGV: base, job id, now, random suffix, channel, topic. Returns {id, seq};
+# {-1} job not dead-lettered, {-2} unknown queue.
+QUEUE_REPLAY = """
+local base, old, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local meta = base .. 'meta'
+if redis.call('EXISTS', meta) == 0 then return {-2} end
+if redis.call('ZREM', base .. 'dlq', old) == 0 then return {-1} end
+local m = cjson.decode(redis.call('HGET', base .. 'jobs', old))
+local payload = redis.call('HGET', base .. 'payloads', old)
+redis.call('HDEL', base .. 'jobs', old)
+redis.call('HDEL', base .. 'payloads', old)
+local seq = redis.call('HINCRBY', meta, 'next_seq', 1)
+local id = string.format('%016x', seq) .. ARGV[4]
+redis.call('HSET', base .. 'jobs', id,
+  cjson.encode({seq = seq, att = 0, enq = now, hdr = m.hdr, err = '', fail = 0}))
+redis.call('HSET', base .. 'payloads', id, payload)
+redis.call('ZADD', base .. 'ready', now, id)
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return {id, seq}
+"""
+
+# ARGV: base, start (inclusive '[' or exclusive '(' marker + key), end, limit.
+# Returns live keys in order (up to limit + 1); {-2} unknown store. Keys whose
+# value expired are dropped from the index on the way.
+KV_LIST = """
+local base, start, stop, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+if redis.call('EXISTS', base .. 'meta') == 0 then return {-2} end
+local out = {}
+while #out < limit + 1 do
+  local keys = redis.call('ZRANGEBYLEX', base .. 'keys', start, stop, 'LIMIT', 0, limit + 1)
+  if #keys == 0 then break end
+  for _, k in ipairs(keys) do
+    if redis.call('EXISTS', base .. 'v:' .. k) == 1 then
+      out[#out + 1] = k
+      if #out >= limit + 1 then break end
+    else
+      redis.call('ZREM', base .. 'keys', k)
+    end
+  end
+  start = '(' .. keys[#keys]
+end
+return out
+"""

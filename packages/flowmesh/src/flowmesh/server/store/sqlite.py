@@ -1,0 +1,775 @@
+"""The embedded store: one SQLite file, durable when a call returns.
+
+All SQL runs on one thread that owns the connection. Calls queue up while a
+transaction commits, and the thread runs everything queued in the next
+transaction (each call inside its own savepoint), so one fsync covers many
+writers: group commit. With WAL and ``synchronous=FULL`` a call's result is
+handed back only after its transaction is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from flowmesh.server.notify import Notifier
+from flowmesh.server.retry import backoff_ms, is_last_attempt
+from flowmesh.server.store.base import (
+    Conflict,
+    Enqueued,
+    KeyPage,
+    NotFound,
+    QueueStats,
+    Reserved,
+    Resource,
+    RetryPolicy,
+    Store,
+    StoredJob,
+    StoredMessage,
+    StreamConfig,
+    partition_for,
+    queue_topic,
+    stream_topic,
+)
+
+T = TypeVar("T")
+Op = Callable[[sqlite3.Connection], Any]
+
+_MAX_GROUP = 512  # calls folded into one transaction
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS resources (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    path TEXT NOT NULL,
+    UNIQUE (kind, path)
+);
+CREATE TABLE IF NOT EXISTS streams (
+    stream_id INTEGER PRIMARY KEY,
+    partitions INTEGER NOT NULL,
+    retention_max_messages INTEGER NOT NULL,
+    retention_max_age_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS partitions (
+    stream_id INTEGER NOT NULL,
+    partition INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (stream_id, partition)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+    stream_id INTEGER NOT NULL,
+    partition INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    headers TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    PRIMARY KEY (stream_id, partition, offset)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS group_offsets (
+    stream_id INTEGER NOT NULL,
+    grp TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    PRIMARY KEY (stream_id, grp, partition)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS queues (
+    queue_id INTEGER PRIMARY KEY,
+    next_seq INTEGER NOT NULL DEFAULT 1,
+    completed INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    initial_backoff_ms INTEGER NOT NULL,
+    max_backoff_ms INTEGER NOT NULL,
+    backoff_multiplier REAL NOT NULL,
+    jitter REAL NOT NULL
+);
+-- state: 0 waiting (ready or delayed), 1 in flight, 2 dead-lettered.
+-- visible_at: when a waiting job becomes due, or when an in-flight job's
+-- visibility timeout ends.
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    queue_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    state INTEGER NOT NULL,
+    visible_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    enqueued_at INTEGER NOT NULL,
+    headers TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    failed_at INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs (queue_id, visible_at, seq) WHERE state < 2;
+CREATE INDEX IF NOT EXISTS jobs_dlq ON jobs (queue_id, failed_at) WHERE state = 2;
+CREATE TABLE IF NOT EXISTS dedup (
+    queue_id INTEGER NOT NULL,
+    dedup_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (queue_id, dedup_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kv (
+    store_id INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    value BLOB NOT NULL,
+    expires_at INTEGER NOT NULL,  -- 0: never
+    PRIMARY KEY (store_id, key)
+) WITHOUT ROWID;
+"""
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _dump_headers(headers: dict[str, str]) -> str:
+    return json.dumps(headers, separators=(",", ":")) if headers else "{}"
+
+
+def _load_headers(text: str) -> dict[str, str]:
+    return json.loads(text) if text != "{}" else {}
+
+
+class _Worker:
+    """The thread that owns the connection and group-commits queued calls."""
+
+    def __init__(self, path: str, on_rollback: Callable[[], None]) -> None:
+        self._path = path
+        self._on_rollback = on_rollback
+        self._calls: queue.SimpleQueue[tuple[Op, asyncio.Future[Any]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="flowmesh-sqlite", daemon=True)
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait()
+        if self._startup_error is not None:
+            raise self._startup_error
+
+    def stop(self) -> None:
+        self._calls.put(None)
+        self._thread.join(timeout=30)
+
+    async def call(self, op: Op) -> Any:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._calls.put((op, fut))
+        return await fut
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.executescript(_SCHEMA)
+        return conn
+
+    def _run(self) -> None:
+        try:
+            conn = self._connect()
+        except BaseException as exc:
+            self._startup_error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            while True:
+                first = self._calls.get()
+                if first is None:
+                    return
+                batch = [first]
+                stop = False
+                while len(batch) < _MAX_GROUP:
+                    try:
+                        nxt = self._calls.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        stop = True
+                        break
+                    batch.append(nxt)
+                self._run_batch(conn, batch)
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    def _run_batch(
+        self, conn: sqlite3.Connection, batch: list[tuple[Op, asyncio.Future[Any]]]
+    ) -> None:
+        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for op, fut in batch:
+                conn.execute("SAVEPOINT call")
+                try:
+                    result = op(conn)
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO call")
+                    conn.execute("RELEASE call")
+                    outcomes.append((fut, None, exc))
+                else:
+                    conn.execute("RELEASE call")
+                    outcomes.append((fut, result, None))
+            conn.execute("COMMIT")
+        except Exception as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._on_rollback()
+            outcomes = [(fut, None, exc) for _, fut in batch]
+        by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+        for item in outcomes:
+            by_loop.setdefault(item[0].get_loop(), []).append(item)
+        for loop, items in by_loop.items():
+            loop.call_soon_threadsafe(_resolve, items)
+
+
+def _resolve(items: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for fut, result, exc in items:
+        if fut.done():
+            continue
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(result)
+
+
+class SqliteStore(Store):
+    kind = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.notifier = Notifier()
+        # Resource ids never change, and this process owns the file: cache them
+        # (forgotten when a whole transaction rolls back).
+        self._ids: dict[tuple[str, str], int] = {}
+        self._worker = _Worker(path, self._ids.clear)
+
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(self._worker.start)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._worker.stop)
+
+    async def ping(self) -> None:
+        await self._worker.call(lambda c: c.execute("SELECT 1").fetchone())
+
+    # -- resource ids (called on the worker thread)
+    def _lookup(self, conn: sqlite3.Connection, kind: str, res: Resource) -> int | None:
+        cached = self._ids.get((kind, res.path))
+        if cached is not None:
+            return cached
+        row = conn.execute(
+            "SELECT id FROM resources WHERE kind=? AND path=?", (kind, res.path)
+        ).fetchone()
+        if row is None:
+            return None
+        self._ids[(kind, res.path)] = row[0]
+        return int(row[0])
+
+    def _require(self, conn: sqlite3.Connection, kind: str, res: Resource) -> int:
+        rid = self._lookup(conn, kind, res)
+        if rid is None:
+            raise NotFound(f"{kind} {res.path!r} does not exist")
+        return rid
+
+    def _ensure(self, conn: sqlite3.Connection, kind: str, res: Resource) -> int:
+        rid = self._lookup(conn, kind, res)
+        if rid is not None:
+            return rid
+        cur = conn.execute("INSERT INTO resources (kind, path) VALUES (?, ?)", (kind, res.path))
+        rid = int(cur.lastrowid or 0)
+        if kind == "stream":
+            conn.execute(
+                "INSERT INTO streams VALUES (?, ?, ?, ?)",
+                (rid, *_config_row(StreamConfig())),
+            )
+        elif kind == "queue":
+            p = RetryPolicy()
+            conn.execute(
+                "INSERT INTO queues (queue_id, max_attempts, initial_backoff_ms, max_backoff_ms,"
+                " backoff_multiplier, jitter) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    rid,
+                    p.max_attempts,
+                    p.initial_backoff_ms,
+                    p.max_backoff_ms,
+                    p.backoff_multiplier,
+                    p.jitter,
+                ),
+            )
+        # Cached by the next lookup, once it is visible in the transaction.
+        return rid
+
+    # -- streams
+    async def configure_stream(self, stream: Resource, config: StreamConfig) -> StreamConfig:
+        def op(conn: sqlite3.Connection) -> StreamConfig:
+            sid = self._ensure(conn, "stream", stream)
+            current = _stream_config(conn, sid)
+            if config.partitions < current.partitions:
+                raise Conflict(
+                    "partitions",
+                    f"partitions: stream has {current.partitions}, cannot shrink "
+                    f"to {config.partitions}",
+                )
+            conn.execute(
+                "UPDATE streams SET partitions=?, retention_max_messages=?,"
+                " retention_max_age_ms=? WHERE stream_id=?",
+                (*_config_row(config), sid),
+            )
+            return config
+
+        result: StreamConfig = await self._worker.call(op)
+        return result
+
+    async def append(
+        self, stream: Resource, events: list[tuple[bytes, dict[str, str]]], partition: int | None
+    ) -> list[tuple[int, int]]:
+        now = _now_ms()
+
+        def op(conn: sqlite3.Connection) -> list[tuple[int, int]]:
+            sid = self._ensure(conn, "stream", stream)
+            config = _stream_config(conn, sid)
+            if partition is not None and partition >= config.partitions:
+                raise Conflict(
+                    "partition",
+                    f"partition: {partition} is out of range, stream has {config.partitions}",
+                )
+            targets = [
+                partition if partition is not None else partition_for(h, config.partitions)
+                for _, h in events
+            ]
+            next_offsets: dict[int, int] = {}
+            for p in set(targets):
+                row = conn.execute(
+                    "SELECT next_offset FROM partitions WHERE stream_id=? AND partition=?",
+                    (sid, p),
+                ).fetchone()
+                next_offsets[p] = int(row[0]) if row else 0
+            out: list[tuple[int, int]] = []
+            rows = []
+            for (payload, headers), p in zip(events, targets, strict=True):
+                off = next_offsets[p]
+                next_offsets[p] = off + 1
+                rows.append((sid, p, off, now, _dump_headers(headers), payload))
+                out.append((p, off))
+            conn.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)", rows)
+            conn.executemany(
+                "INSERT INTO partitions VALUES (?, ?, ?) ON CONFLICT (stream_id, partition)"
+                " DO UPDATE SET next_offset=excluded.next_offset",
+                [(sid, p, n) for p, n in next_offsets.items()],
+            )
+            for p, n in next_offsets.items():
+                _apply_retention(conn, sid, p, n, config, now)
+            return out
+
+        result: list[tuple[int, int]] = await self._worker.call(op)
+        for p in {p for p, _ in result}:
+            self.notifier.notify(stream_topic(stream, p))
+        return result
+
+    async def read(
+        self, stream: Resource, partition: int, offset: int, limit: int
+    ) -> list[StoredMessage]:
+        def op(conn: sqlite3.Connection) -> list[StoredMessage]:
+            sid = self._require(conn, "stream", stream)
+            rows = conn.execute(
+                "SELECT offset, ts, headers, payload FROM messages"
+                " WHERE stream_id=? AND partition=? AND offset>=? ORDER BY offset LIMIT ?",
+                (sid, partition, offset, limit),
+            ).fetchall()
+            return [StoredMessage(partition, r[0], r[3], _load_headers(r[2]), r[1]) for r in rows]
+
+        result: list[StoredMessage] = await self._worker.call(op)
+        return result
+
+    async def latest_offset(self, stream: Resource, partition: int) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            sid = self._require(conn, "stream", stream)
+            return _next_offset(conn, sid, partition) - 1
+
+        result: int = await self._worker.call(op)
+        return result
+
+    async def commit_offset(
+        self, stream: Resource, group: str, partition: int, offset: int
+    ) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            sid = self._ensure(conn, "stream", stream)
+            conn.execute(
+                "INSERT INTO group_offsets VALUES (?, ?, ?, ?) ON CONFLICT (stream_id, grp,"
+                " partition) DO UPDATE SET offset=excluded.offset",
+                (sid, group, partition, offset),
+            )
+
+        await self._worker.call(op)
+
+    async def committed_offset(self, stream: Resource, group: str, partition: int) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            sid = self._require(conn, "stream", stream)
+            row = conn.execute(
+                "SELECT offset FROM group_offsets WHERE stream_id=? AND grp=? AND partition=?",
+                (sid, group, partition),
+            ).fetchone()
+            return int(row[0]) if row else -1
+
+        result: int = await self._worker.call(op)
+        return result
+
+    # -- queues
+    async def enqueue(
+        self,
+        queue: Resource,
+        payload: bytes,
+        headers: dict[str, str],
+        delay_ms: int,
+        dedup_id: str,
+        dedup_window_ms: int,
+    ) -> Enqueued:
+        now = _now_ms()
+
+        def op(conn: sqlite3.Connection) -> Enqueued:
+            qid = self._ensure(conn, "queue", queue)
+            if dedup_id:
+                row = conn.execute(
+                    "SELECT job_id, seq, expires_at FROM dedup WHERE queue_id=? AND dedup_id=?",
+                    (qid, dedup_id),
+                ).fetchone()
+                if row is not None and row[2] > now:
+                    return Enqueued(row[0], row[1], duplicate=True)
+            seq = conn.execute(
+                "UPDATE queues SET next_seq=next_seq+1 WHERE queue_id=? RETURNING next_seq-1",
+                (qid,),
+            ).fetchone()[0]
+            job_id = uuid.uuid4().hex
+            conn.execute(
+                "INSERT INTO jobs (id, queue_id, seq, state, visible_at, attempts, enqueued_at,"
+                " headers, payload) VALUES (?, ?, ?, 0, ?, 0, ?, ?, ?)",
+                (job_id, qid, seq, now + delay_ms, now, _dump_headers(headers), payload),
+            )
+            if dedup_id:
+                conn.execute(
+                    "INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?, ?)",
+                    (qid, dedup_id, job_id, seq, now + dedup_window_ms),
+                )
+                if seq % 256 == 0:  # sweep expired ids now and then
+                    conn.execute("DELETE FROM dedup WHERE queue_id=? AND expires_at<=?", (qid, now))
+            return Enqueued(job_id, int(seq))
+
+        result: Enqueued = await self._worker.call(op)
+        if not result.duplicate:
+            self.notifier.notify(queue_topic(queue))
+        return result
+
+    async def reserve(self, queue: Resource, max_jobs: int, visibility_ms: int) -> Reserved:
+        now = _now_ms()
+
+        def op(conn: sqlite3.Connection) -> Reserved:
+            qid = self._lookup(conn, "queue", queue)
+            if qid is None:
+                return Reserved([])
+            policy = _policy(conn, qid)
+            jobs: list[StoredJob] = []
+            while len(jobs) < max_jobs:
+                rows = conn.execute(
+                    "SELECT id, seq, state, attempts, enqueued_at, headers, payload FROM jobs"
+                    " WHERE queue_id=? AND state<2 AND visible_at<=?"
+                    " ORDER BY visible_at, seq LIMIT ?",
+                    (qid, now, max_jobs - len(jobs)),
+                ).fetchall()
+                if not rows:
+                    break
+                for job_id, seq, state, attempts, enq, headers, payload in rows:
+                    if state == 1 and is_last_attempt(policy, attempts):
+                        _dead_letter(conn, qid, job_id, now, "visibility timeout expired")
+                        continue
+                    conn.execute(
+                        "UPDATE jobs SET state=1, visible_at=?, attempts=attempts+1 WHERE id=?",
+                        (now + visibility_ms, job_id),
+                    )
+                    jobs.append(
+                        StoredJob(
+                            job_id,
+                            seq,
+                            payload,
+                            _load_headers(headers),
+                            attempts + 1,
+                            enq,
+                            now + visibility_ms,
+                        )
+                    )
+            row = conn.execute(
+                "SELECT MIN(visible_at) FROM jobs WHERE queue_id=? AND state<2", (qid,)
+            ).fetchone()
+            return Reserved(jobs, row[0] if row and row[0] is not None else None)
+
+        result: Reserved = await self._worker.call(op)
+        return result
+
+    async def ack(self, queue: Resource, job_id: str) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            qid = self._require(conn, "queue", queue)
+            cur = conn.execute(
+                "DELETE FROM jobs WHERE id=? AND queue_id=? AND state=1", (job_id, qid)
+            )
+            if cur.rowcount == 0:
+                raise NotFound(f"job {job_id!r} is not in flight on queue {queue.path!r}")
+            conn.execute("UPDATE queues SET completed=completed+1 WHERE queue_id=?", (qid,))
+
+        await self._worker.call(op)
+
+    async def nack(self, queue: Resource, job_id: str, delay_ms: int | None, error: str) -> bool:
+        now = _now_ms()
+
+        def op(conn: sqlite3.Connection) -> bool:
+            qid = self._require(conn, "queue", queue)
+            row = conn.execute(
+                "SELECT attempts FROM jobs WHERE id=? AND queue_id=? AND state=1", (job_id, qid)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"job {job_id!r} is not in flight on queue {queue.path!r}")
+            policy = _policy(conn, qid)
+            attempts = int(row[0])
+            if is_last_attempt(policy, attempts):
+                _dead_letter(conn, qid, job_id, now, error or "nacked on the last attempt")
+                return True
+            wait = delay_ms if delay_ms is not None else backoff_ms(policy, attempts)
+            conn.execute(
+                "UPDATE jobs SET state=0, visible_at=?, last_error=? WHERE id=?",
+                (now + wait, error, job_id),
+            )
+            return False
+
+        result: bool = await self._worker.call(op)
+        self.notifier.notify(queue_topic(queue))
+        return result
+
+    async def queue_stats(self, queue: Resource) -> QueueStats:
+        now = _now_ms()
+
+        def op(conn: sqlite3.Connection) -> QueueStats:
+            qid = self._require(conn, "queue", queue)
+            completed, failed = conn.execute(
+                "SELECT completed, failed FROM queues WHERE queue_id=?", (qid,)
+            ).fetchone()
+            row = conn.execute(
+                "SELECT"
+                " COALESCE(SUM(state<2 AND visible_at<=?), 0),"
+                " COALESCE(SUM(state=0 AND visible_at>?), 0),"
+                " COALESCE(SUM(state=1 AND visible_at>?), 0),"
+                " COALESCE(SUM(state=2), 0),"
+                " MIN(CASE WHEN state<2 AND visible_at<=? THEN enqueued_at END)"
+                " FROM jobs WHERE queue_id=?",
+                (now, now, now, now, qid),
+            ).fetchone()
+            oldest = now - row[4] if row[4] is not None else 0
+            return QueueStats(row[0], row[1], row[2], row[3], completed, failed, max(0, oldest))
+
+        result: QueueStats = await self._worker.call(op)
+        return result
+
+    async def set_retry_policy(self, queue: Resource, policy: RetryPolicy) -> RetryPolicy:
+        def op(conn: sqlite3.Connection) -> RetryPolicy:
+            qid = self._ensure(conn, "queue", queue)
+            conn.execute(
+                "UPDATE queues SET max_attempts=?, initial_backoff_ms=?, max_backoff_ms=?,"
+                " backoff_multiplier=?, jitter=? WHERE queue_id=?",
+                (
+                    policy.max_attempts,
+                    policy.initial_backoff_ms,
+                    policy.max_backoff_ms,
+                    policy.backoff_multiplier,
+                    policy.jitter,
+                    qid,
+                ),
+            )
+            return policy
+
+        result: RetryPolicy = await self._worker.call(op)
+        return result
+
+    async def retry_policy(self, queue: Resource) -> RetryPolicy:
+        def op(conn: sqlite3.Connection) -> RetryPolicy:
+            return _policy(conn, self._require(conn, "queue", queue))
+
+        result: RetryPolicy = await self._worker.call(op)
+        return result
+
+    async def list_dlq(self, queue: Resource, limit: int) -> list[StoredJob]:
+        def op(conn: sqlite3.Connection) -> list[StoredJob]:
+            qid = self._require(conn, "queue", queue)
+            rows = conn.execute(
+                "SELECT id, seq, payload, headers, attempts, enqueued_at, visible_at, failed_at,"
+                " last_error FROM jobs WHERE queue_id=? AND state=2 ORDER BY failed_at, seq"
+                " LIMIT ?",
+                (qid, limit),
+            ).fetchall()
+            return [
+                StoredJob(
+                    r[0], r[1], r[2], _load_headers(r[3]), r[4], r[5], r[6], queue.path, r[7], r[8]
+                )
+                for r in rows
+            ]
+
+        result: list[StoredJob] = await self._worker.call(op)
+        return result
+
+    async def replay_dlq(self, queue: Resource, job_id: str) -> Enqueued:
+        now = _now_ms()
+
+        def op(conn: sqlite3.Connection) -> Enqueued:
+            qid = self._require(conn, "queue", queue)
+            row = conn.execute(
+                "SELECT headers, payload FROM jobs WHERE id=? AND queue_id=? AND state=2",
+                (job_id, qid),
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"job {job_id!r} is not in the dead-letter queue of {queue.path!r}")
+            conn.execute("DELETE FROM jobs WHERE id=?", (job_id,))
+            seq = conn.execute(
+                "UPDATE queues SET next_seq=next_seq+1 WHERE queue_id=? RETURNING next_seq-1",
+                (qid,),
+            ).fetchone()[0]
+            new_id = uuid.uuid4().hex
+            conn.execute(
+                "INSERT INTO jobs (id, queue_id, seq, state, visible_at, attempts, enqueued_at,"
+                " headers, payload) VALUES (?, ?, ?, 0, ?, 0, ?, ?, ?)",
+                (new_id, qid, seq, now, now, row[0], row[1]),
+            )
+            return Enqueued(new_id, int(seq))
+
+        result: Enqueued = await self._worker.call(op)
+        self.notifier.notify(queue_topic(queue))
+        return result
+
+    # -- KV
+    async def kv_set(self, store: Resource, key: str, value: bytes, ttl_ms: int) -> None:
+        expires = _now_ms() + ttl_ms if ttl_ms > 0 else 0
+
+        def op(conn: sqlite3.Connection) -> None:
+            sid = self._ensure(conn, "kv", store)
+            conn.execute(
+                "INSERT INTO kv VALUES (?, ?, ?, ?) ON CONFLICT (store_id, key)"
+                " DO UPDATE SET value=excluded.value, expires_at=excluded.expires_at",
+                (sid, key, value, expires),
+            )
+
+        await self._worker.call(op)
+
+    async def kv_get(self, store: Resource, key: str) -> bytes | None:
+        now = _now_ms()
+
+        def op(conn: sqlite3.Connection) -> bytes | None:
+            sid = self._require(conn, "kv", store)
+            row = conn.execute(
+                "SELECT value, expires_at FROM kv WHERE store_id=? AND key=?", (sid, key)
+            ).fetchone()
+            if row is None:
+                return None
+            if row[1] and row[1] <= now:
+                conn.execute("DELETE FROM kv WHERE store_id=? AND key=?", (sid, key))
+                return None
+            return bytes(row[0])
+
+        result: bytes | None = await self._worker.call(op)
+        return result
+
+    async def kv_delete(self, store: Resource, key: str) -> bool:
+        now = _now_ms()
+
+        def op(conn: sqlite3.Connection) -> bool:
+            sid = self._lookup(conn, "kv", store)
+            if sid is None:
+                return False
+            row = conn.execute(
+                "DELETE FROM kv WHERE store_id=? AND key=? RETURNING expires_at", (sid, key)
+            ).fetchone()
+            return row is not None and not (row[0] and row[0] <= now)
+
+        result: bool = await self._worker.call(op)
+        return result
+
+    async def kv_list(self, store: Resource, prefix: str, limit: int, after: str) -> KeyPage:
+        now = _now_ms()
+
+        def op(conn: sqlite3.Connection) -> KeyPage:
+            sid = self._require(conn, "kv", store)
+            start = max(prefix, after)
+            cmp = ">" if after and after >= prefix else ">="
+            rows = conn.execute(
+                f"SELECT key FROM kv WHERE store_id=? AND key{cmp}? AND substr(key, 1, ?)=?"  # noqa: S608
+                " AND (expires_at=0 OR expires_at>?) ORDER BY key LIMIT ?",
+                (sid, start, len(prefix), prefix, now, limit + 1),
+            ).fetchall()
+            keys = [r[0] for r in rows[:limit]]
+            return KeyPage(keys, keys[-1] if len(rows) > limit else None)
+
+        result: KeyPage = await self._worker.call(op)
+        return result
+
+
+def _config_row(config: StreamConfig) -> tuple[int, int, int]:
+    return (config.partitions, config.retention_max_messages, config.retention_max_age_ms)
+
+
+def _stream_config(conn: sqlite3.Connection, sid: int) -> StreamConfig:
+    row = conn.execute(
+        "SELECT partitions, retention_max_messages, retention_max_age_ms FROM streams"
+        " WHERE stream_id=?",
+        (sid,),
+    ).fetchone()
+    return StreamConfig(*row)
+
+
+def _next_offset(conn: sqlite3.Connection, sid: int, partition: int) -> int:
+    row = conn.execute(
+        "SELECT next_offset FROM partitions WHERE stream_id=? AND partition=?", (sid, partition)
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _apply_retention(
+    conn: sqlite3.Connection,
+    sid: int,
+    partition: int,
+    next_offset: int,
+    config: StreamConfig,
+    now: int,
+) -> None:
+    if config.retention_max_messages > 0:
+        conn.execute(
+            "DELETE FROM messages WHERE stream_id=? AND partition=? AND offset<?",
+            (sid, partition, next_offset - config.retention_max_messages),
+        )
+    if config.retention_max_age_ms > 0:
+        conn.execute(
+            "DELETE FROM messages WHERE stream_id=? AND partition=? AND ts<?",
+            (sid, partition, now - config.retention_max_age_ms),
+        )
+
+
+def _policy(conn: sqlite3.Connection, qid: int) -> RetryPolicy:
+    row = conn.execute(
+        "SELECT max_attempts, initial_backoff_ms, max_backoff_ms, backoff_multiplier, jitter"
+        " FROM queues WHERE queue_id=?",
+        (qid,),
+    ).fetchone()
+    return RetryPolicy(*row)
+
+
+def _dead_letter(conn: sqlite3.Connection, qid: int, job_id: str, now: int, error: str) -> None:
+    conn.execute(
+        "UPDATE jobs SET state=2, failed_at=?, last_error=? WHERE id=?", (now, error, job_id)
+    )
+    conn.execute("UPDATE queues SET failed=failed+1 WHERE queue_id=?", (qid,))

@@ -1,0 +1,116 @@
+"""Checks on every request field, free of I/O; a failure names the field.
+
+The gRPC layer turns :class:`InvalidArgument` into ``INVALID_ARGUMENT`` with
+the message as details, e.g. ``queue.name: must match [A-Za-z0-9][A-Za-z0-9._-]*``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from flowmesh.server.store.base import Resource
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+MAX_KEY_BYTES = 1024
+MAX_HEADERS = 64
+MAX_HEADER_KEY = 256
+MAX_HEADER_VALUE = 4096
+MAX_PARTITIONS = 1024
+MAX_WRITE_EVENTS = 10_000
+MAX_READ_MESSAGES = 10_000
+MAX_RECEIVE_JOBS = 100
+MAX_LONG_POLL_MS = 20_000
+MAX_VISIBILITY_MS = 12 * 3600 * 1000
+MAX_DELAY_MS = 7 * 24 * 3600 * 1000
+MAX_DEDUP_ID = 256
+MAX_ATTEMPTS = 100
+
+
+class InvalidArgument(Exception):
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_payload_bytes: int = 1024 * 1024
+
+
+def name(value: str, field: str) -> str:
+    if not value:
+        raise InvalidArgument(field, "is required")
+    if not NAME_PATTERN.fullmatch(value):
+        raise InvalidArgument(
+            field, "must be 1-128 characters of letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )  # fmt: skip
+    return value
+
+
+def resource(ref: object, field: str) -> Resource:
+    """A ``ResourceRef`` message (tenant, namespace, name) -> :class:`Resource`."""
+    tenant = getattr(ref, "tenant", "")
+    namespace = getattr(ref, "namespace", "")
+    res_name = getattr(ref, "name", "")
+    return Resource(
+        name(tenant, f"{field}.tenant"),
+        name(namespace, f"{field}.namespace"),
+        name(res_name, f"{field}.name"),
+    )
+
+
+def payload(value: bytes, field: str, limits: Limits) -> bytes:
+    if len(value) > limits.max_payload_bytes:
+        raise InvalidArgument(
+            field, f"is {len(value)} bytes, over the limit of {limits.max_payload_bytes}"
+        )
+    return value
+
+
+def headers(value: dict[str, str], field: str) -> dict[str, str]:
+    if len(value) > MAX_HEADERS:
+        raise InvalidArgument(field, f"has {len(value)} entries, over the limit of {MAX_HEADERS}")
+    for k, v in value.items():
+        if not k or len(k) > MAX_HEADER_KEY:
+            raise InvalidArgument(field, f"keys must be 1-{MAX_HEADER_KEY} characters")
+        if len(v) > MAX_HEADER_VALUE:
+            raise InvalidArgument(
+                f"{field}[{k!r}]", f"is over the limit of {MAX_HEADER_VALUE} characters"
+            )
+    return value
+
+
+def in_range(value: int, field: str, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise InvalidArgument(field, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def kv_key(value: str, field: str = "key") -> str:
+    if not value:
+        raise InvalidArgument(field, "is required")
+    if len(value.encode()) > MAX_KEY_BYTES:
+        raise InvalidArgument(field, f"is over the limit of {MAX_KEY_BYTES} bytes")
+    return value
+
+
+def prefix(value: str, field: str = "prefix") -> str:
+    if len(value.encode()) > MAX_KEY_BYTES:
+        raise InvalidArgument(field, f"is over the limit of {MAX_KEY_BYTES} bytes")
+    return value
+
+
+def dedup_id(value: str, field: str = "dedup_id") -> str:
+    if len(value) > MAX_DEDUP_ID:
+        raise InvalidArgument(field, f"is over the limit of {MAX_DEDUP_ID} characters")
+    return value
+
+
+def job_id(value: str, field: str = "job_id") -> str:
+    if not value:
+        raise InvalidArgument(field, "is required")
+    if len(value) > 64:
+        raise InvalidArgument(field, "is not a job id")
+    return value

@@ -1,0 +1,238 @@
+"""Crashes: a server killed with -9 under load, consumers that die mid-job, restarts,
+and several servers sharing one Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from flowmesh import Event, FlowMesh, FlowMeshError, RetryPolicy
+from mimeia.testing import free_port, run_server
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+T = "acme"
+
+
+async def test_kill_9_under_load_loses_nothing_acknowledged(
+    tmp_path: Path, serve_cmd: Callable[..., list[str]]
+):
+    store = f"sqlite:///{tmp_path}/fm.db"
+    port = free_port()
+    endpoint = f"127.0.0.1:{port}"
+    written: list[tuple[int, bytes]] = []  # (offset, payload) the server confirmed
+    enqueued: dict[str, bytes] = {}  # job id -> payload the server confirmed
+    acked: set[str] = set()  # jobs whose ack the server confirmed
+    ack_sent: set[str] = set()  # jobs whose ack went out (it may have landed unconfirmed)
+    stop = asyncio.Event()
+
+    async def writer(n: int) -> None:
+        async with FlowMesh(endpoint, timeout=2) as c:
+            i = 0
+            while not stop.is_set():
+                batch = [Event(payload=b"w%d-%d-%d" % (n, i, k)) for k in range(10)]
+                try:
+                    offsets = await c.stream.write(T, "load", "s", batch)
+                except FlowMeshError:
+                    return
+                written.extend(zip(offsets, (e.payload for e in batch), strict=True))
+                i += 1
+
+    async def enqueuer(n: int) -> None:
+        async with FlowMesh(endpoint, timeout=2) as c:
+            i = 0
+            while not stop.is_set():
+                payload = b"j%d-%d" % (n, i)
+                try:
+                    job_id, _ = await c.queue.enqueue(T, "load", "q", payload)
+                except FlowMeshError:
+                    return
+                enqueued[job_id] = payload
+                i += 1
+
+    async def consumer() -> None:
+        async with FlowMesh(endpoint, timeout=2) as c:
+            while not stop.is_set():
+                try:
+                    jobs = await c.queue.receive(T, "load", "q", max_jobs=5, visibility_timeout=1)
+                    for job in jobs:
+                        ack_sent.add(job.id)
+                        await c.queue.ack(T, "load", "q", job.id)
+                        acked.add(job.id)
+                except FlowMeshError:
+                    return
+
+    with run_server(serve_cmd(port, store)) as server:
+        tasks = [asyncio.create_task(f) for f in
+                 (writer(0), writer(1), enqueuer(0), enqueuer(1), consumer())]  # fmt: skip
+        while len(written) < 2000 or len(enqueued) < 300 or len(acked) < 50:
+            await asyncio.sleep(0.05)
+        server.process.send_signal(signal.SIGKILL)  # mid-load, no goodbye
+        server.process.wait()
+        await asyncio.sleep(0.5)
+        stop.set()
+        await asyncio.gather(*tasks)
+
+    with run_server(serve_cmd(port, store)):
+        async with FlowMesh(endpoint) as c:
+            latest = await c.stream.get_latest_offset(T, "load", "s")
+            stored = {}
+            offset = 0
+            while offset <= latest:
+                page = await c.stream.read(T, "load", "s", offset=offset, max_messages=1000)
+                stored.update((m.offset, m.payload) for m in page)
+                offset = page[-1].offset + 1
+            assert list(stored) == list(range(latest + 1))  # dense, no holes
+            missing = [w for w in written if stored.get(w[0]) != w[1]]
+            assert not missing, f"{len(missing)} confirmed writes lost"
+
+            delivered: dict[str, bytes] = {}
+            while True:
+                jobs = await c.queue.receive(
+                    T, "load", "q", max_jobs=100, long_poll_timeout=timedelta(seconds=1.5)
+                )
+                if not jobs:
+                    break
+                for job in jobs:
+                    delivered[job.id] = job.payload
+                    await c.queue.ack(T, "load", "q", job.id)
+            assert not acked & delivered.keys(), "an acked job came back"
+            lost = enqueued.keys() - ack_sent - delivered.keys()
+            assert not lost, f"{len(lost)} confirmed jobs never delivered"
+            assert all(enqueued[j] == p for j, p in delivered.items() if j in enqueued)
+    print(f"confirmed writes {len(written)}, jobs {len(enqueued)}, acked before kill {len(acked)}")
+
+
+CRASHING_CONSUMER = textwrap.dedent("""
+    import asyncio, os, sys
+    from flowmesh import FlowMesh
+
+    async def main():
+        async with FlowMesh(sys.argv[1]) as c:
+            job = await c.queue.reserve("acme", sys.argv[2], "q", visibility_timeout=0.3,
+                                        long_poll_timeout=5)
+            print("got", job.id, job.attempts, flush=True)
+            await asyncio.sleep(3600)  # "working" until killed
+
+    asyncio.run(main())
+""")
+
+
+async def test_crashing_consumers_send_a_job_to_the_dlq_after_max_attempts(
+    client: FlowMesh, server: str, ns: str
+):
+    await client.queue.set_retry_policy(T, ns, "q", RetryPolicy(max_attempts=3))
+    job_id, _ = await client.queue.enqueue(T, ns, "q", b"poison")
+    deliveries = []
+    for _ in range(3):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", CRASHING_CONSUMER, server, ns, stdout=subprocess.PIPE
+        )
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().split()
+        proc.kill()  # the consumer dies mid-job
+        await proc.wait()
+        deliveries.append((line[1], int(line[2])))
+        await asyncio.sleep(0.4)  # past the visibility timeout
+    assert deliveries == [(job_id, 1), (job_id, 2), (job_id, 3)]
+    assert await client.queue.reserve(T, ns, "q") is None
+    [dead] = await client.queue.list_dlq_jobs(T, ns, "q")
+    assert (dead.id, dead.attempts, dead.payload) == (job_id, 3, b"poison")
+    assert dead.last_error == "visibility timeout expired"
+    stats = await client.queue.get_stats(T, ns, "q")
+    assert (stats.dlq_jobs, stats.failed_jobs, stats.pending_jobs, stats.in_flight_jobs) == (
+        1, 1, 0, 0,
+    )  # fmt: skip
+
+
+async def test_subscription_resumes_after_a_server_restart(
+    tmp_path: Path, serve_cmd: Callable[..., list[str]]
+):
+    store = f"sqlite:///{tmp_path}/fm.db"
+    port = free_port()
+    got: list[bytes] = []
+    c = FlowMesh(f"127.0.0.1:{port}")
+    try:
+        with run_server(serve_cmd(port, store)):
+            await c.connect()
+            await c.stream.write(T, "ns", "s", [Event(payload=b"before")])
+
+            async def follow() -> None:
+                async for msg in c.stream.subscribe(T, "ns", "s", "g", start_offset=0):
+                    got.append(msg.payload)
+                    if msg.payload == b"after":
+                        return
+
+            task = asyncio.create_task(follow())
+            while not got:
+                await asyncio.sleep(0.05)
+        # The server is gone; the subscriber re-dials until it is back.
+        await asyncio.sleep(0.5)
+        with run_server(serve_cmd(port, store)):
+            await c.stream.write(T, "ns", "s", [Event(payload=b"after")])
+            await asyncio.wait_for(task, 20)
+    finally:
+        await c.close()
+    assert got == [b"before", b"after"]
+
+
+@pytest.fixture
+def two_redis_servers(redis_url: str, redis_prefix: str, serve_cmd: Callable[..., list[str]]):  # type: ignore[no-untyped-def]
+    store = f"{redis_url}?prefix={redis_prefix}shared:"
+    ports = free_port(), free_port()
+    with run_server(serve_cmd(ports[0], store)), run_server(serve_cmd(ports[1], store)):
+        yield [f"127.0.0.1:{p}" for p in ports]
+
+
+async def test_servers_sharing_redis_see_each_others_writes(two_redis_servers: list[str]):
+    a_end, b_end = two_redis_servers
+    async with FlowMesh(a_end) as a, FlowMesh(b_end) as b:
+        ns = "shared"
+        # A subscriber on A is pushed what B writes.
+        seen = asyncio.Event()
+
+        async def follow() -> None:
+            async for msg in a.stream.subscribe(T, ns, "s", "g", start_offset=-2):
+                if msg.payload == b"from-b":
+                    seen.set()
+                    return
+
+        task = asyncio.create_task(follow())
+        await asyncio.sleep(0.3)
+        await b.stream.write(T, ns, "s", [Event(payload=b"from-b")])
+        await asyncio.wait_for(seen.wait(), 1.5)  # the 2 s re-check would be too late
+        await task
+
+        # A long poll on A wakes for an enqueue on B.
+        waiter = asyncio.create_task(a.queue.reserve(T, ns, "q", long_poll_timeout=15))
+        await asyncio.sleep(0.3)
+        await b.queue.enqueue(T, ns, "q", b"job")
+        job = await asyncio.wait_for(waiter, 1.5)
+        assert job is not None and job.payload == b"job"
+        await b.queue.ack(T, ns, "q", job.id)  # acked through the other server
+
+        # Competing workers on both servers get every job exactly once.
+        for i in range(100):
+            await (a if i % 2 else b).queue.enqueue(T, ns, "work", b"%d" % i)
+        seen_jobs: list[bytes] = []
+
+        async def drain(c: FlowMesh) -> None:
+            while jobs := await c.queue.receive(T, ns, "work", max_jobs=3):
+                for j in jobs:
+                    seen_jobs.append(j.payload)
+                    await c.queue.ack(T, ns, "work", j.id)
+
+        await asyncio.gather(drain(a), drain(b), drain(a), drain(b))
+        assert sorted(seen_jobs) == sorted(b"%d" % i for i in range(100))
+        stats = await a.queue.get_stats(T, ns, "work")
+        assert stats.completed_jobs == 100
+        with contextlib.suppress(asyncio.CancelledError):
+            task.cancel()
