@@ -30,6 +30,8 @@ from automation.webhooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
     WebhookMessage,
+    new_id,
+    new_message_id,
 )
 from automation.webhooks.responses import Verdict
 from automation.webhooks.retry import RetrySchedule
@@ -106,26 +108,29 @@ async def create_message(
     endpoints = [
         e for e in (await session.scalars(stmt)).all() if event_matches(e.event_types, event_type)
     ]
-    message = WebhookMessage(tenant_id=tenant_id, event_type=event_type, payload=payload,
-                             idempotency_key=idempotency_key, created_at=when)  # fmt: skip
-    session.add(message)
+    message = WebhookMessage(id=new_message_id(), tenant_id=tenant_id, event_type=event_type,
+                             payload=payload, idempotency_key=idempotency_key,
+                             created_at=when)  # fmt: skip
+    deliveries = [
+        WebhookDelivery(id=new_id(), tenant_id=tenant_id, message_id=message.id,
+                        endpoint_id=e.id, status=PENDING, next_attempt_at=when, created_at=when)
+        for e in endpoints
+    ]  # fmt: skip
     try:
+        # no relationship() orders the two INSERTs, so the message goes first explicitly
+        session.add(message)
         await session.flush()
+        session.add_all(deliveries)
+        await session.commit()
     except IntegrityError:
         # another request with the same key won the race: answer with its message
         await session.rollback()
-        assert idempotency_key is not None
+        if idempotency_key is None:
+            raise
         earlier = await _by_idempotency_key(session, tenant_id, idempotency_key)
         if earlier is None:
             raise
         return earlier
-    deliveries = [
-        WebhookDelivery(tenant_id=tenant_id, message_id=message.id, endpoint_id=e.id,
-                        status=PENDING, next_attempt_at=when, created_at=when)
-        for e in endpoints
-    ]  # fmt: skip
-    session.add_all(deliveries)
-    await session.commit()
     return NewMessage(message, [d.id for d in deliveries], created=True)
 
 
