@@ -42,8 +42,11 @@ from _harness import line, percentile, ratio, summary_ms  # noqa: E402
 
 INTERNAL_KEY = "bench-internal-key-0123456789"
 HEADERS = {"X-Internal-API-Key": INTERNAL_KEY, "X-Tenant-ID": "bench"}
-TEMPLATES = ["{{ order.id }}-{{ order.total * 2 }}", "{{ order.customer | upper }}",
-             "{{ order.lines | length }} lines"]  # fmt: skip
+TEMPLATES = [
+    "{{ order.id }}-{{ order.total * 2 }}",
+    "{{ order.customer | upper }}",
+    "{{ order.lines | length }} lines",
+]
 
 
 def _admin_dsn() -> str:
@@ -148,8 +151,9 @@ def anchor_api(port: int, dsn: str, prefix: str) -> None:
 
 
 @contextmanager
-def process(argv: list[str], env: dict[str, str], ready: str,
-            timeout: float = 90) -> Iterator[subprocess.Popen[str]]:  # fmt: skip
+def process(
+    argv: list[str], env: dict[str, str], ready: str, timeout: float = 90
+) -> Iterator[subprocess.Popen[str]]:
     proc = subprocess.Popen(
         argv,
         env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
@@ -228,8 +232,9 @@ class Receiver:
 # -------------------------------------------------------------- measurements
 
 
-async def post_many(url: str, bodies: list[dict[str, Any]], headers: dict[str, str],
-                    concurrency: int = 16) -> float:  # fmt: skip
+async def post_many(
+    url: str, bodies: list[dict[str, Any]], headers: dict[str, str], concurrency: int = 16
+) -> float:
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
@@ -289,23 +294,31 @@ async def measure(args: argparse.Namespace) -> None:
 
 async def run_all(args: argparse.Namespace, dsn: str, prefix: str) -> None:
     n_workflows, n_events, n_latency = (
-        (2000, 5000, 200) if args.full else (150, 600, 40)
-    ) if not os.environ.get("BENCH_TINY") else (
-        10, 20, 3
-    )  # fmt: skip
+        ((2000, 5000, 200) if args.full else (150, 600, 40))
+        if not os.environ.get("BENCH_TINY")
+        else (10, 20, 3)
+    )
     conn = await asyncpg.connect(dsn)
     await conn.execute("""
         CREATE TABLE anchor_events (id text primary key, type text, data jsonb,
                                     created_at timestamptz);
         CREATE TABLE anchor_steps (run_id text, step int, output text);
         CREATE TABLE anchor_runs (run_id text primary key, finished_at timestamptz);
-    """)  # fmt: skip
+    """)
     await conn.close()
-    env = {"ENV": "test", "DATABASE_URL": dsn, "REDIS_URL": _redis_url(),
-           "CELERY_BROKER_URL": _redis_url(), "CELERY_KEY_PREFIX": f"{prefix}ours:",
-           "INTERNAL_API_KEY": INTERNAL_KEY, "JWT_SECRET_KEY": "bench-jwt-secret-0123456789",
-           "RATE_LIMIT": "10000000/minute", "HTTP_STEP_ALLOWED_HOSTS": "127.0.0.1",
-           "STATE_DIR": f"/tmp/{prefix.rstrip(':')}"}  # fmt: skip
+    env = {
+        "ENV": "production",
+        "WEBHOOK_SECRET_KEY": "bench-webhook-secret",
+        "DATABASE_URL": dsn,
+        "REDIS_URL": _redis_url(),
+        "CELERY_BROKER_URL": _redis_url(),
+        "CELERY_KEY_PREFIX": f"{prefix}ours:",
+        "INTERNAL_API_KEY": INTERNAL_KEY,
+        "JWT_SECRET_KEY": "bench-jwt-secret-0123456789",
+        "RATE_LIMIT": "10000000/minute",
+        "HTTP_STEP_ALLOWED_HOSTS": "127.0.0.1",
+        "STATE_DIR": f"/tmp/{prefix.rstrip(':')}",
+    }
     subprocess.run(  # noqa: ASYNC221  (once, before anything is measured)
         [sys.executable, "-m", "automation", "migrate"],
         env={**os.environ, **env},
@@ -324,32 +337,60 @@ async def run_all(args: argparse.Namespace, dsn: str, prefix: str) -> None:
         flush=True,
     )
 
-    with process([sys.executable, "-m", "automation", "serve", "--host", "127.0.0.1",
-                  "--port", str(ours_port), "--no-migrate"], env, "listening on"):  # fmt: skip
+    with process(
+        [
+            sys.executable,
+            "-m",
+            "automation",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(ours_port),
+            "--no-migrate",
+        ],
+        env,
+        "listening on",
+    ):
         async with httpx.AsyncClient(base_url=ours_api, headers=HEADERS, timeout=30) as api:
-            steps = [{"id": f"s{i}", "type": "data_transform", "config": {"output": t}}
-                     for i, t in enumerate(TEMPLATES)]  # fmt: skip
+            steps = [
+                {"id": f"s{i}", "type": "data_transform", "config": {"output": t}}
+                for i, t in enumerate(TEMPLATES)
+            ]
             workflow = (
                 await api.post("/api/v1/workflows", json={"name": "bench", "steps": steps})
             ).json()
-            await api.post("/api/v1/automation/rules", json={
-                "name": "ping", "trigger": {"type": "event", "event_type": "bench.ping"},
-                "actions": [{"type": "http_request", "url": receiver.url, "method": "POST",
-                             "json": {"id": "{{ id }}"}}]})  # fmt: skip
+            await api.post(
+                "/api/v1/automation/rules",
+                json={
+                    "name": "ping",
+                    "trigger": {"type": "event", "event_type": "bench.ping"},
+                    "actions": [
+                        {
+                            "type": "http_request",
+                            "url": receiver.url,
+                            "method": "POST",
+                            "json": {"id": "{{ id }}"},
+                        }
+                    ],
+                },
+            )
         order = {"order": {"id": 7, "total": 21.5, "customer": "ana", "lines": [1, 2, 3]}}
 
-        # 1. workflows per second on one worker
-        with process([sys.executable, "-m", "automation", "worker", *worker_args], env,
-                     " ready."):  # fmt: skip
+        # 1. workflows per second on one worker: queue them all first, then time
+        #    the worker from "ready" to the last one finished.
+        await post_many(
+            f"{ours_api}/api/v1/workflows/{workflow['id']}/execute",
+            [{"input_data": order}] * n_workflows,
+            HEADERS,
+        )
+        with process([sys.executable, "-m", "automation", "worker", *worker_args], env, " ready."):
             started = time.perf_counter()
-            await post_many(
-                f"{ours_api}/api/v1/workflows/{workflow['id']}/execute",
-                [{"input_data": order}] * n_workflows,
-                HEADERS,
-            )
             done_at = await wait_count(
-                dsn, "SELECT count(*) FROM workflow_executions WHERE status = 'succeeded'",
-                n_workflows)  # fmt: skip
+                dsn,
+                "SELECT count(*) FROM workflow_executions WHERE status = 'succeeded'",
+                n_workflows,
+            )
             ours_wf = (done_at - started) / n_workflows
 
             # 3. event -> action latency (sequential, the worker idle otherwise)
@@ -365,15 +406,17 @@ async def run_all(args: argparse.Namespace, dsn: str, prefix: str) -> None:
                     ours_latency.append(receiver.arrivals[ping] - sent)
 
         # 2. events accepted per second (no worker running: the API alone)
-        ours_events = await post_many(f"{ours_api}/api/v1/events",
-                                      [{"event_type": "bench.load", "data": order}] * n_events,
-                                      HEADERS)  # fmt: skip
+        ours_events = await post_many(
+            f"{ours_api}/api/v1/events",
+            [{"event_type": "bench.load", "data": order}] * n_events,
+            HEADERS,
+        )
 
     anchor = anchor_celery(anchor_env["ANCHOR_PREFIX"])
+    for _ in range(n_workflows):
+        anchor.send_task("anchor.three_steps", args=[uuid.uuid4().hex, order])
     with process([sys.executable, me, "anchor-worker"], anchor_env, " ready."):
         started = time.perf_counter()
-        for _ in range(n_workflows):
-            anchor.send_task("anchor.three_steps", args=[uuid.uuid4().hex, order])
         done_at = await wait_count(dsn, "SELECT count(*) FROM anchor_runs", n_workflows)
         anchor_wf = (done_at - started) / n_workflows
         anchor_latency = []
@@ -383,14 +426,20 @@ async def run_all(args: argparse.Namespace, dsn: str, prefix: str) -> None:
             anchor.send_task("anchor.deliver", args=[receiver.url, {"id": ping}])
             await receiver.arrived(ping)
             anchor_latency.append(receiver.arrivals[ping] - sent)
-    with process([sys.executable, me, "anchor-api", "--port", str(anchor_port)], anchor_env,
-                 "listening on"):  # fmt: skip
-        anchor_events = await post_many(f"http://127.0.0.1:{anchor_port}/events",
-                                        [{"event_type": "bench.load", "data": order}] * n_events,
-                                        {})  # fmt: skip
+    with process(
+        [sys.executable, me, "anchor-api", "--port", str(anchor_port)], anchor_env, "listening on"
+    ):
+        anchor_events = await post_many(
+            f"http://127.0.0.1:{anchor_port}/events",
+            [{"event_type": "bench.load", "data": order}] * n_events,
+            {},
+        )
     anchor.close()
 
-    print("== 3-step workflow executions, one worker (threads x4)", flush=True)
+    print(
+        "== 3-step workflow executions, one worker (threads x4), queued before it starts",
+        flush=True,
+    )
     line("ours executions/s", 1 / ours_wf, "exec/s")
     line("bare celery task executions/s", 1 / anchor_wf, "exec/s")
     print("== events accepted by the API (16 concurrent clients)", flush=True)
@@ -402,11 +451,9 @@ async def run_all(args: argparse.Namespace, dsn: str, prefix: str) -> None:
     overheads = {
         "workflow seconds/execution": (ours_wf, anchor_wf),
         "event accept seconds/event": (ours_events / n_events, anchor_events / n_events),
-        "event->action p50 seconds": (percentile(ours_latency, 50),
-                                      percentile(anchor_latency, 50)),
-        "event->action p99 seconds": (percentile(ours_latency, 99),
-                                      percentile(anchor_latency, 99)),
-    }  # fmt: skip
+        "event->action p50 seconds": (percentile(ours_latency, 50), percentile(anchor_latency, 50)),
+        "event->action p99 seconds": (percentile(ours_latency, 99), percentile(anchor_latency, 99)),
+    }
     for label, (ours, base) in overheads.items():
         print(f"overhead {label:<32} {ours / base:6.2f}x", flush=True)
     worst = max(overheads, key=lambda k: overheads[k][0] / overheads[k][1])
@@ -415,16 +462,28 @@ async def run_all(args: argparse.Namespace, dsn: str, prefix: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("role", nargs="?", default="bench",
-                        choices=["bench", "anchor-worker", "anchor-api"])  # fmt: skip
+    parser.add_argument(
+        "role", nargs="?", default="bench", choices=["bench", "anchor-worker", "anchor-api"]
+    )
     parser.add_argument("--full", action="store_true", help="larger runs (minutes)")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     if args.role == "anchor-worker":
         app = anchor_celery(os.environ["ANCHOR_PREFIX"])
         define_anchor_tasks(app, os.environ["ANCHOR_DSN"])
-        app.worker_main(["worker", "-P", "threads", "-c", "4", "-l", "INFO",
-                         "-n", f"anchor-{uuid.uuid4().hex[:6]}@%h"])  # fmt: skip
+        app.worker_main(
+            [
+                "worker",
+                "-P",
+                "threads",
+                "-c",
+                "4",
+                "-l",
+                "INFO",
+                "-n",
+                f"anchor-{uuid.uuid4().hex[:6]}@%h",
+            ]
+        )
     elif args.role == "anchor-api":
         anchor_api(args.port, os.environ["ANCHOR_DSN"], os.environ["ANCHOR_PREFIX"])
     else:

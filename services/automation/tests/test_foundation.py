@@ -186,3 +186,29 @@ def test_each_message_lands_in_exactly_one_queue(settings, redis_url, redis_pref
         "notification": 0,
         "webhook": 0,
     }
+
+
+async def test_production_hides_the_docs(settings) -> None:
+    from automation.app import create_app
+
+    production = settings.model_copy(update={"env": "production"})
+    app = create_app(production)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://t") as client:  # fmt: skip
+        assert (await client.get("/docs")).status_code == 404
+        assert (await client.get("/openapi.json")).status_code == 404
+        assert (await client.get("/health")).status_code == 200
+
+
+def test_beat_and_migrate_commands(service_env: dict[str, str], tmp_path) -> None:
+    migrated = subprocess.run(
+        [sys.executable, "-m", "automation", "migrate"],
+        env={**__import__("os").environ, **service_env}, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert migrated.returncode == 0 and "database at revision head" in migrated.stdout
+    env = {**service_env, "STATE_DIR": str(tmp_path)}
+    with run_server(["python", "-m", "automation", "beat", "-l", "INFO"], env=env,
+                    ready_text="beat: Starting", timeout=60) as beat:  # fmt: skip
+        assert "beat: Starting" in beat.ready_line
+    assert (tmp_path / "celerybeat-schedule").exists() or any(tmp_path.iterdir())

@@ -308,3 +308,28 @@ def test_and_or_groups_record_every_check() -> None:
         [either, FieldCheck(field="user.age", operator="less_than", value=18)], "and", DATA
     )
     assert passed is False
+
+
+async def test_an_event_whose_task_was_lost_is_processed_by_the_tick(
+    client, auth, tenant, worker, runtime, recorder
+) -> None:
+    from automation.models import Event
+
+    path = f"/ok/{uuid.uuid4().hex}"
+    await make_rule(
+        client,
+        auth,
+        name="late",
+        trigger={"type": "event", "event_type": "lost.*"},
+        actions=[{"type": "http_request", "url": recorder.url(path)}],
+    )
+    # Stored, but the process died before queueing it: no task was ever sent.
+    async with runtime.database.session() as session:
+        event = Event(
+            tenant_id=tenant, type="lost.one", data={}, created_at=utcnow() - timedelta(minutes=5)
+        )
+        session.add(event)
+        await session.commit()
+    body = await processed(client, auth, event.id, timeout=30)
+    assert body["rule_executions"][0]["matched"] is True
+    assert recorder.count(path) == 1

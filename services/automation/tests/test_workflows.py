@@ -365,3 +365,28 @@ async def test_update_and_delete(client, auth) -> None:
     assert (
         await client.get(f"/api/v1/workflows/{workflow['id']}", headers=auth)
     ).status_code == 404
+
+
+async def test_request_id_follows_the_work_into_the_worker(
+    client, auth, worker, runtime, wait_execution
+) -> None:
+    from sqlalchemy import select
+
+    from automation.models import Event, WorkflowExecution
+
+    workflow = await create(client, auth, [{"id": "a", "type": "data_transform",
+                                            "config": {"output": 1}}])  # fmt: skip
+    request_id = f"trace-{uuid.uuid4().hex[:12]}"
+    response = await client.post(f"/api/v1/workflows/{workflow['id']}/execute", headers={
+        **auth, "X-Request-ID": request_id})  # fmt: skip
+    assert response.headers["x-request-id"] == request_id
+    await wait_execution(client, auth, response.json()["id"])
+    async with runtime.database.session() as session:
+        execution = await session.get(WorkflowExecution, response.json()["id"])
+        assert execution is not None and execution.request_id == request_id
+        event = (await session.execute(select(Event).where(
+            Event.type == "workflow.completed",
+            Event.data["execution_id"].as_string() == execution.id))).scalar_one()  # fmt: skip
+        assert event.request_id == request_id
+    lines = [line for line in worker.output if request_id in line]
+    assert any('"request_id": "' + request_id in line for line in lines), worker.log[-3000:]

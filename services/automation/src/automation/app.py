@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     """Build the API. ``settings`` default to the environment's."""
     settings = settings or (runtime.settings if runtime else get_settings())
     runtime = runtime or Runtime.from_settings(settings)
-    configure_logging(settings.is_production)
+    configure_logging(json_lines=settings.env != "development")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -45,13 +45,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(production: bool, level: str = "INFO") -> None:
+def configure_logging(json_lines: bool, level: str = "INFO") -> None:
+    """JSON lines (production, tests, anything not a person's terminal) or rich output."""
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "_automation", False):
             root.removeHandler(old)
     handler: logging.Handler = logging.StreamHandler()
-    if production:
+    if json_lines:
         handler.setFormatter(JsonFormatter())
     else:
         from rich.logging import RichHandler

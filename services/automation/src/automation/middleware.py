@@ -10,7 +10,7 @@ from typing import Any
 
 from limits import parse
 from limits.aio.storage import Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -99,7 +99,7 @@ class RateLimitMiddleware:
         if not isinstance(storage, Storage):
             raise ValueError(f"rate limit storage {storage_url!r} is not an async+ storage")
         self.storage = storage
-        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.limiter = SlidingWindowCounterRateLimiter(self.storage)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PATHS):

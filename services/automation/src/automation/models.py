@@ -102,7 +102,11 @@ class StepRun(Base):
 
 class Event(Base):
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_tenant_created", "tenant_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_events_tenant_created", "tenant_id", "created_at"),
+        # The scheduler tick looks for events whose processing was never queued.
+        Index("ix_events_status_created", "status", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))

@@ -114,6 +114,9 @@ class ActionType:
     render_config: bool = True
     # Where the type may be used: "step", "action" or both.
     usable_as: frozenset[str] = frozenset({"step", "action"})
+    # False for pure computations (no calls out, no writes): the engine may run
+    # such a step again after a crash without recording its start first.
+    side_effects: bool = True
 
     def problems(self, config: Any) -> list[str]:
         if not isinstance(config, dict):

@@ -15,8 +15,9 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from automation.celery_app import TASK_PROCESS_EVENT
 from automation.db import Database, utcnow
-from automation.models import AutomationRule, Workflow, WorkflowExecution
+from automation.models import AutomationRule, Event, Workflow, WorkflowExecution
 from automation.schedule import next_fire
 from automation.settings import Settings
 from automation.workflows.engine import Sender, create_execution, dispatch, due_for_recovery
@@ -24,6 +25,8 @@ from automation.workflows.engine import Sender, create_execution, dispatch, due_
 log = logging.getLogger(__name__)
 
 BATCH = 200
+# An event still unprocessed this long after it was stored was lost on its way.
+STALE_EVENT_SECONDS = 60.0
 
 
 @dataclass
@@ -31,6 +34,7 @@ class TickReport:
     started: list[str] = field(default_factory=list)
     rules_fired: list[str] = field(default_factory=list)
     resent: list[str] = field(default_factory=list)
+    requeued_events: list[str] = field(default_factory=list)
 
 
 async def tick(database: Database, settings: Settings, send: Sender) -> TickReport:
@@ -67,7 +71,30 @@ async def tick(database: Database, settings: Settings, send: Sender) -> TickRepo
             if getattr(won, "rowcount", 0) == 1:
                 dispatch(send, execution_id, priority)
                 report.resent.append(execution_id)
+    await _requeue_stale_events(database, send, report)
     return report
+
+
+async def _requeue_stale_events(database: Database, send: Sender, report: TickReport) -> None:
+    """Events stored but never evaluated (the process died between its commit and
+    queueing the task): queue them again. Evaluation is idempotent."""
+    cutoff = utcnow() - timedelta(seconds=STALE_EVENT_SECONDS)
+    async with database.session() as session:
+        stale = (
+            (
+                await session.execute(
+                    select(Event.id)
+                    .where(Event.status == "received", Event.created_at < cutoff)
+                    .order_by(Event.created_at)
+                    .limit(BATCH)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    for event_id in stale:
+        send(TASK_PROCESS_EVENT, (event_id,), "automation", None)
+        report.requeued_events.append(event_id)
 
 
 async def _start_due_workflows(database: Database, send: Sender, report: TickReport) -> None:

@@ -6,6 +6,7 @@ re-delivered message after a worker loss finds the truth, not a stale copy.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -25,7 +26,7 @@ from automation.celery_app import (
 )
 from automation.celery_app import send as celery_send
 from automation.db import Database
-from automation.logs import request_id_var
+from automation.logs import configure_logging, request_id_var
 from automation.metrics import TASK_LATENCY, TASKS
 from automation.rules import engine as rules_engine
 from automation.settings import Settings, get_settings
@@ -61,6 +62,9 @@ def _task_postrun(
     request_id_var.set(None)
 
 
+log = logging.getLogger(__name__)
+
+
 def send(name: str, args: tuple[Any, ...], queue: str | None, countdown: float | None) -> None:
     """The engine's way to queue follow-up work, carrying the request id."""
     celery_send(celery_app, name, *args, queue=queue, countdown=countdown)
@@ -77,6 +81,15 @@ def run_execution(self: Task, execution_id: str) -> str | None:
     async def work(database: Database, settings: Settings) -> str | None:
         runner = ExecutionRunner(database, settings, send, _owner())
         result = await runner.run(execution_id)
+        if result.event_id is not None:
+            # The run's completion event is evaluated right here (no broker hop);
+            # if that fails, the event task retries it, and the scheduler tick
+            # re-queues any event left unprocessed.
+            try:
+                await rules_engine.process_event(database, settings, send, result.event_id)
+            except Exception:
+                log.exception("evaluating event %s failed; queueing it", result.event_id)
+                send(TASK_PROCESS_EVENT, (result.event_id,), "automation", None)
         return result.status if result.claimed else None
 
     try:
@@ -117,6 +130,12 @@ def scheduler_tick() -> dict[str, int]:
 def _recover_on_start(**_: Any) -> None:
     # A worker that starts after a crash looks for orphaned work straight away.
     celery_app.send_task(TASK_SCHEDULER_TICK, queue="critical")
+
+
+@signals.setup_logging.connect
+def _setup_logging(**_: Any) -> None:
+    # Our handlers instead of Celery's, so worker lines carry the request id.
+    configure_logging(json_lines=get_settings().env != "development")
 
 
 __all__ = ["celery_app", "process_event", "run_execution", "scheduler_tick"]

@@ -9,10 +9,11 @@ keeps templates away from Python internals.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -20,6 +21,16 @@ _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.
 MAX_TEMPLATE_LENGTH = 20_000
 
 _env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+@lru_cache(maxsize=2048)
+def _template(source: str) -> Template:
+    return _env.from_string(source)
+
+
+@lru_cache(maxsize=2048)
+def _expression(source: str) -> Callable[..., Any]:
+    return _env.compile_expression(source, undefined_to_none=False)
 
 
 class TemplateError(Exception):
@@ -63,13 +74,11 @@ def render(value: Any, scope: Mapping[str, Any], where: str = "config") -> Any:
         try:
             match = _SINGLE_EXPRESSION.match(value)
             if match:
-                result = _env.compile_expression(match.group("expr"), undefined_to_none=False)(
-                    **scope
-                )
+                result = _expression(match.group("expr"))(**scope)
                 if isinstance(result, StrictUndefined):
                     str(result)  # raises UndefinedError with the name
                 return result
-            return _env.from_string(value).render(**scope)
+            return _template(value).render(**scope)
         except UndefinedError as exc:
             raise TemplateError(f"{where}: {exc.message}") from None
         except SecurityError as exc:

@@ -183,7 +183,13 @@ HTTP_REQUEST = register(
     ActionType("http_request", http_request, _check_http, "Call an HTTP endpoint (SSRF-guarded)")
 )
 DATA_TRANSFORM = register(
-    ActionType("data_transform", data_transform, _check_transform, "Produce data from templates")
+    ActionType(
+        "data_transform",
+        data_transform,
+        _check_transform,
+        "Produce data from templates",
+        side_effects=False,
+    )
 )
 CONDITION = register(
     ActionType(
@@ -193,6 +199,7 @@ CONDITION = register(
         "Choose a branch: steps in the other branch are skipped",
         render_config=False,
         usable_as=frozenset({"step"}),
+        side_effects=False,
     )
 )
 BRANCH = register(
@@ -203,6 +210,7 @@ BRANCH = register(
         "Alias of condition",
         render_config=False,
         usable_as=frozenset({"step"}),
+        side_effects=False,
     )
 )
 DELAY = register(

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from automation import templating
-from automation.celery_app import PRIORITY_QUEUES, TASK_PROCESS_EVENT, TASK_RUN_EXECUTION
+from automation.celery_app import PRIORITY_QUEUES, TASK_RUN_EXECUTION
 from automation.db import Database, utcnow
 from automation.models import Event, StepRun, Workflow, WorkflowExecution
 from automation.registry import ActionContext, ActionError, registry
@@ -110,6 +110,11 @@ def _json_safe(value: Any, what: str) -> Any:
     return json.loads(text)
 
 
+def _has_side_effects(spec: Mapping[str, Any]) -> bool:
+    action_type = registry.get(spec["type"])
+    return action_type is None or action_type.side_effects
+
+
 def _settled(run: StepRun, spec: Mapping[str, Any]) -> bool:
     """Done in a way that lets dependent steps go on."""
     return run.status in ("succeeded", "skipped") or (
@@ -123,6 +128,8 @@ class RunResult:
 
     claimed: bool
     status: str | None = None
+    # The workflow.completed / workflow.failed event this run recorded, if it finished.
+    event_id: str | None = None
 
 
 class ExecutionRunner:
@@ -134,10 +141,16 @@ class ExecutionRunner:
         self.send = send
         self.owner = owner
         self.lease = timedelta(seconds=settings.execution_lease_seconds)
+        self.finished_event_id: str | None = None
+        # Results of pure steps not written yet: they go out with the next write
+        # (a pure step lost in a crash is simply run again).
+        self._deferred: list[tuple[str, dict[str, Any]]] = []
 
     # -- lease ---------------------------------------------------------------
 
-    async def _claim(self, execution_id: str) -> bool:
+    async def _claim(self, execution_id: str) -> tuple[WorkflowExecution, list[StepRun]] | None:
+        """Take the lease and read the execution with its steps, in one transaction;
+        None when someone else holds it, it is finished, or it is not due yet."""
         now = utcnow()
         async with self.database.session() as session:
             result = await session.execute(
@@ -155,21 +168,25 @@ class ExecutionRunner:
                     lease_owner=self.owner,
                     lease_until=now + self.lease,
                     resume_at=None,
+                    started_at=func.coalesce(WorkflowExecution.started_at, now),
                 )
                 .execution_options(synchronize_session=False)
             )
-            await session.execute(
-                update(WorkflowExecution)
+            if getattr(result, "rowcount", 0) != 1:
+                await session.rollback()
+                return None
+            execution = await session.get(WorkflowExecution, execution_id, populate_existing=True)
+            assert execution is not None
+            rows = await session.execute(
+                select(StepRun)
                 .where(
-                    WorkflowExecution.id == execution_id,
-                    WorkflowExecution.lease_owner == self.owner,
-                    WorkflowExecution.started_at.is_(None),
+                    StepRun.execution_id == execution_id, StepRun.tenant_id == execution.tenant_id
                 )
-                .values(started_at=now)
-                .execution_options(synchronize_session=False)
+                .order_by(StepRun.position)
             )
+            runs = list(rows.scalars())
             await session.commit()
-        return bool(getattr(result, "rowcount", 0) == 1)
+        return execution, runs
 
     async def _renew(self, execution_id: str) -> bool:
         async with self.database.session() as session:
@@ -199,8 +216,13 @@ class ExecutionRunner:
                 .values(lease_owner=None, lease_until=None, **values)
                 .execution_options(synchronize_session=False)
             )
+            if getattr(result, "rowcount", 0) != 1:
+                await session.rollback()
+                self._deferred.clear()
+                return False
+            await self._flush_deferred(session)
             await session.commit()
-        return bool(getattr(result, "rowcount", 0) == 1)
+        return True
 
     async def _keep_lease(self, execution_id: str, lost: asyncio.Event) -> None:
         interval = max(0.2, self.lease.total_seconds() / 3)
@@ -212,12 +234,13 @@ class ExecutionRunner:
     # -- running ---------------------------------------------------------------
 
     async def run(self, execution_id: str) -> RunResult:
-        if not await self._claim(execution_id):
+        claimed = await self._claim(execution_id)
+        if claimed is None:
             return RunResult(claimed=False)
         lost = asyncio.Event()
         keeper = asyncio.create_task(self._keep_lease(execution_id, lost))
         try:
-            status = await self._advance(execution_id, lost)
+            status = await self._advance(*claimed, lost)
         except Exception as exc:
             log.exception("execution %s crashed in the engine", execution_id)
             await self._release(
@@ -231,37 +254,39 @@ class ExecutionRunner:
             lost.set()
             keeper.cancel()
             await asyncio.gather(keeper, return_exceptions=True)
-        return RunResult(claimed=True, status=status)
+        return RunResult(claimed=True, status=status, event_id=self.finished_event_id)
 
-    async def _load(self, execution_id: str) -> tuple[WorkflowExecution, list[StepRun]]:
+    async def _still_ours(self, execution_id: str) -> tuple[bool, str | None]:
         async with self.database.session() as session:
-            execution = await session.get(WorkflowExecution, execution_id, populate_existing=True)
-            assert execution is not None
-            rows = await session.execute(
-                select(StepRun)
-                .where(
-                    StepRun.execution_id == execution_id, StepRun.tenant_id == execution.tenant_id
+            row = (
+                await session.execute(
+                    select(WorkflowExecution.status, WorkflowExecution.lease_owner).where(
+                        WorkflowExecution.id == execution_id
+                    )
                 )
-                .order_by(StepRun.position)
-            )
-            return execution, list(rows.scalars())
+            ).one_or_none()
+        if row is None:
+            return False, None
+        return row.status == "running" and row.lease_owner == self.owner, row.status
 
-    async def _advance(self, execution_id: str, lost: asyncio.Event) -> str | None:
+    async def _advance(
+        self, execution: WorkflowExecution, runs: list[StepRun], lost: asyncio.Event
+    ) -> str | None:
+        # While we hold the lease nobody else writes these rows (a cancel only
+        # flips the execution's status), so the step rows are read once and kept
+        # current in memory as we write them.
+        execution_id = execution.id
+        specs = {s["id"]: s for s in execution.definition}
+        deps = dependencies(execution.definition)
+        by_id = {r.step_id: r for r in runs}
+        checked = True  # the claim just read the status
         while True:
-            execution, runs = await self._load(execution_id)
-            if (
-                lost.is_set()
-                or execution.status != "running"
-                or (execution.lease_owner != self.owner)
-            ):
-                return execution.status
-            specs = {s["id"]: s for s in execution.definition}
-            deps = dependencies(execution.definition)
-            by_id = {r.step_id: r for r in runs}
+            if lost.is_set():
+                return "running"
             now = utcnow()
 
             def settled(step_id: str) -> bool:
-                return _settled(by_id[step_id], specs[step_id])  # noqa: B023
+                return _settled(by_id[step_id], specs[step_id])
 
             blocking = [r for r in runs if r.status == "failed" and not settled(r.step_id)]
             if blocking:
@@ -287,9 +312,16 @@ class ExecutionRunner:
                     due = run.next_attempt_at is None or run.next_attempt_at <= now
                     (ready if due else waiting).append(run)
             if to_skip:
-                await self._skip(execution, to_skip)
+                await self._skip(execution, to_skip, by_id)
                 continue
             if ready:
+                # Before anything with side effects starts, make sure the run was
+                # not cancelled meanwhile (pure steps may run regardless).
+                if not checked and any(_has_side_effects(specs[r.step_id]) for r in ready):
+                    ours, status = await self._still_ours(execution_id)
+                    if not ours:
+                        return status
+                checked = False
                 await asyncio.gather(
                     *(self._run_step(execution, run, specs[run.step_id], by_id) for run in ready)
                 )
@@ -307,7 +339,9 @@ class ExecutionRunner:
             await self._finish(execution, "failed", "no step can run (unsatisfied dependencies)")
             return "failed"
 
-    async def _skip(self, execution: WorkflowExecution, step_ids: list[str]) -> None:
+    async def _skip(
+        self, execution: WorkflowExecution, step_ids: list[str], by_id: dict[str, StepRun]
+    ) -> None:
         async with self.database.session() as session:
             await session.execute(
                 update(StepRun)
@@ -319,7 +353,11 @@ class ExecutionRunner:
                 .values(status="skipped", finished_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
+            await self._flush_deferred(session)
             await session.commit()
+        for step_id in step_ids:
+            if step_id in by_id and by_id[step_id].status == "pending":
+                by_id[step_id].status = "skipped"
 
     def _scope(self, execution: WorkflowExecution, by_id: dict[str, StepRun]) -> dict[str, Any]:
         steps = {
@@ -340,11 +378,29 @@ class ExecutionRunner:
             },
         }
 
-    async def _save_step(self, run_id: str, **values: Any) -> None:
-        async with self.database.session() as session:
+    async def _flush_deferred(self, session: AsyncSession) -> None:
+        for run_id, values in self._deferred:
             await session.execute(
                 update(StepRun)
                 .where(StepRun.id == run_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        self._deferred.clear()
+
+    async def _save_step(self, run: StepRun, *, defer: bool = False, **values: Any) -> None:
+        """Write a step's new state (with any deferred ones), and keep the in-memory
+        row the same. ``defer`` holds the write for the next one (pure steps)."""
+        for key, value in values.items():
+            setattr(run, key, value)
+        if defer:
+            self._deferred.append((run.id, values))
+            return
+        async with self.database.session() as session:
+            await self._flush_deferred(session)
+            await session.execute(
+                update(StepRun)
+                .where(StepRun.id == run.id)
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
@@ -362,7 +418,7 @@ class ExecutionRunner:
         now = utcnow()
         if action_type is None:
             await self._save_step(
-                run.id,
+                run,
                 status="failed",
                 finished_at=now,
                 attempts=run.attempts + 1,
@@ -377,7 +433,7 @@ class ExecutionRunner:
         except templating.TemplateError as exc:
             # A template that cannot render will not render on a retry either.
             await self._save_step(
-                run.id,
+                run,
                 status="failed",
                 attempts=run.attempts + 1,
                 started_at=run.started_at or now,
@@ -389,7 +445,7 @@ class ExecutionRunner:
         if spec["type"] == "delay":
             if run.status == "waiting":
                 await self._save_step(
-                    run.id,
+                    run,
                     status="succeeded",
                     finished_at=now,
                     output={"waited_until": now.isoformat()},
@@ -399,7 +455,7 @@ class ExecutionRunner:
                 seconds = delay_seconds(rendered, now)
             except ActionError as exc:
                 await self._save_step(
-                    run.id,
+                    run,
                     status="failed",
                     attempts=1,
                     started_at=now,
@@ -409,7 +465,7 @@ class ExecutionRunner:
                 return
             if seconds <= 0:
                 await self._save_step(
-                    run.id,
+                    run,
                     status="succeeded",
                     attempts=1,
                     started_at=now,
@@ -419,7 +475,7 @@ class ExecutionRunner:
                 )
                 return
             await self._save_step(
-                run.id,
+                run,
                 status="waiting",
                 attempts=1,
                 started_at=now,
@@ -429,14 +485,18 @@ class ExecutionRunner:
             return
 
         attempt = run.attempts + 1
-        await self._save_step(
-            run.id,
-            status="running",
-            attempts=attempt,
-            next_attempt_at=None,
-            started_at=run.started_at or now,
-            input=_json_safe(rendered, "input"),
-        )
+        started = {
+            "attempts": attempt,
+            "next_attempt_at": None,
+            "started_at": run.started_at or now,
+            "input": _json_safe(rendered, "input"),
+        }
+        if action_type.side_effects:
+            # Recorded before the handler runs, so a worker that dies mid-step
+            # leaves the attempt counted. A step without side effects is simply
+            # run again, so its start and end go in one write.
+            await self._save_step(run, status="running", **started)
+            started = {}
         ctx = ActionContext(
             tenant_id=execution.tenant_id,
             settings=self.settings,
@@ -459,32 +519,63 @@ class ExecutionRunner:
         except Exception as exc:
             error = str(exc) if isinstance(exc, ActionError) else f"{type(exc).__name__}: {exc}"
         else:
+            pure = not action_type.side_effects
             await self._save_step(
-                run.id, status="succeeded", output=output, error=None, finished_at=utcnow()
+                run,
+                defer=pure,
+                status="succeeded",
+                output=output,
+                error=None,
+                finished_at=utcnow(),
+                **started,
             )
             if spec["type"] in BRANCHING_TYPES and isinstance(output, dict):
                 not_taken = "else" if output.get("result") else "then"
                 targets = [t for t in spec.get("config", {}).get(not_taken, [])]
                 if targets:
-                    await self._skip(execution, targets)
+                    await self._skip(execution, targets, by_id)
             return
         retry = spec.get("retry") or {}
         if attempt < int(retry.get("max_attempts", 1)):
             wait = backoff_seconds(retry, attempt)
             await self._save_step(
-                run.id,
+                run,
+                **started,
                 status="waiting",
                 error=error[:4000],
                 next_attempt_at=utcnow() + timedelta(seconds=wait),
             )
         else:
-            await self._save_step(run.id, status="failed", error=error[:4000], finished_at=utcnow())
+            await self._save_step(
+                run, **started, status="failed", error=error[:4000], finished_at=utcnow()
+            )
 
     async def _finish(self, execution: WorkflowExecution, status: str, error: str | None) -> None:
-        if not await self._release(execution.id, status=status, error=error, finished_at=utcnow()):
-            return
+        """Close the execution and record its ``workflow.completed``/``workflow.failed``
+        event in one transaction (only if we still hold it), then queue the event."""
         event_type = "workflow.completed" if status == "succeeded" else "workflow.failed"
         async with self.database.session() as session:
+            result = await session.execute(
+                update(WorkflowExecution)
+                .where(
+                    WorkflowExecution.id == execution.id,
+                    WorkflowExecution.lease_owner == self.owner,
+                    WorkflowExecution.status == "running",
+                )
+                .values(
+                    lease_owner=None,
+                    lease_until=None,
+                    status=status,
+                    error=error,
+                    finished_at=utcnow(),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(result, "rowcount", 0) != 1:
+                await session.rollback()
+                self._deferred.clear()
+                return
+            await self._flush_deferred(session)
             event = Event(
                 tenant_id=execution.tenant_id,
                 type=event_type,
@@ -500,7 +591,8 @@ class ExecutionRunner:
             session.add(event)
             await session.commit()
             event_id = event.id
-        self.send(TASK_PROCESS_EVENT, (event_id,), "automation", None)
+        log.info("execution %s of workflow %s %s", execution.id, execution.workflow_id, status)
+        self.finished_event_id = event_id
 
 
 async def cancel(session: AsyncSession, execution: WorkflowExecution) -> bool:

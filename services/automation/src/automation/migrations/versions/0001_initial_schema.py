@@ -85,6 +85,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_index("ix_events_tenant_created", ["tenant_id", "created_at"], unique=False)
+        batch_op.create_index("ix_events_status_created", ["status", "created_at"], unique=False)
 
     op.create_table(
         "workflows",
@@ -280,6 +281,7 @@ def downgrade() -> None:
 
     op.drop_table("workflows")
     with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_index("ix_events_status_created")
         batch_op.drop_index("ix_events_tenant_created")
 
     op.drop_table("events")
