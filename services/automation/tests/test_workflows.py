@@ -390,3 +390,22 @@ async def test_request_id_follows_the_work_into_the_worker(
         assert event.request_id == request_id
     lines = [line for line in worker.output if request_id in line]
     assert any('"request_id": "' + request_id in line for line in lines), worker.log[-3000:]
+
+
+async def test_unreachable_server_and_wrong_types(client, auth, worker, wait_execution) -> None:
+    from mimeia.testing import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}/nothing"
+    workflow = await create(client, auth, [http_step("call", dead, timeout_seconds=5)])
+    done = await wait_execution(client, auth, await execute(client, auth, workflow["id"]))
+    assert done["status"] == "failed"
+    assert "request to 127.0.0.1 failed" in done["steps"][0]["error"]
+    for body in [{"input_data": [1, 2]}, {"priority": "urgent"}, {"input_data": "x"},
+                 {"unknown": 1}]:  # fmt: skip
+        response = await client.post(
+            f"/api/v1/workflows/{workflow['id']}/execute", headers=auth, json=body
+        )
+        assert response.status_code == 422, body
+        assert response.json()["problems"][0]["field"]
+    missing = await client.post(f"/api/v1/workflows/{uuid.uuid4()}/execute", headers=auth)
+    assert missing.status_code == 404

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from automation.celery_app import TASK_PROCESS_EVENT
 from automation.db import Database, utcnow
@@ -97,6 +99,20 @@ async def _requeue_stale_events(database: Database, send: Sender, report: TickRe
         report.requeued_events.append(event_id)
 
 
+async def _claim_firing(
+    session: AsyncSession, row: Workflow | AutomationRule, schedule: dict[str, Any], now: datetime
+) -> bool:
+    """Move a due row's ``next_run_at`` to its next firing; only one tick wins."""
+    model = type(row)
+    won = await session.execute(
+        update(model)
+        .where(model.id == row.id, model.next_run_at == row.next_run_at)
+        .values(next_run_at=next_fire(schedule["cron"], now, schedule.get("timezone")))
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(won, "rowcount", 0) == 1
+
+
 async def _start_due_workflows(database: Database, send: Sender, report: TickReport) -> None:
     now = utcnow()
     async with database.session() as session:
@@ -116,15 +132,7 @@ async def _start_due_workflows(database: Database, send: Sender, report: TickRep
             .all()
         )
         for workflow in due:
-            config = workflow.trigger_config
-            following = next_fire(config["cron"], now, config.get("timezone"))
-            won = await session.execute(
-                update(Workflow)
-                .where(Workflow.id == workflow.id, Workflow.next_run_at == workflow.next_run_at)
-                .values(next_run_at=following)
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(won, "rowcount", 0) != 1:
+            if not await _claim_firing(session, workflow, workflow.trigger_config, now):
                 await session.rollback()
                 continue
             execution = await create_execution(
@@ -157,15 +165,8 @@ async def _fire_due_rules(
             .all()
         )
         for rule in due:
-            trigger = rule.trigger
-            following = next_fire(trigger["cron"], now, trigger.get("timezone"))
-            won = await session.execute(
-                update(AutomationRule)
-                .where(AutomationRule.id == rule.id, AutomationRule.next_run_at == rule.next_run_at)
-                .values(next_run_at=following)
-                .execution_options(synchronize_session=False)
-            )
+            won = await _claim_firing(session, rule, rule.trigger, now)
             await session.commit()
-            if getattr(won, "rowcount", 0) == 1:
+            if won:
                 report.rules_fired.append(rule.id)
                 await run_scheduled_rule(database, settings, send, rule.id, now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -57,4 +58,4 @@ async def run_workflow(ctx: ActionContext, config: dict[str, Any]) -> dict[str, 
 RUN_WORKFLOW = register(
     ActionType("run_workflow", run_workflow, _check, "Start a workflow with the event's data")
 )
-WORKFLOW = register(ActionType("workflow", run_workflow, _check, "Alias of run_workflow"))
+WORKFLOW = register(replace(RUN_WORKFLOW, name="workflow", description="Alias of run_workflow"))

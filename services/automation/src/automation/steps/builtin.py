@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -202,17 +203,7 @@ CONDITION = register(
         side_effects=False,
     )
 )
-BRANCH = register(
-    ActionType(
-        "branch",
-        condition,
-        _check_condition,
-        "Alias of condition",
-        render_config=False,
-        usable_as=frozenset({"step"}),
-        side_effects=False,
-    )
-)
+BRANCH = register(replace(CONDITION, name="branch", description="Alias of condition"))
 DELAY = register(
     ActionType(
         "delay",
