@@ -63,7 +63,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
             {
-                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+                # drop only the leading "body" (where the field is), not a field named body
+                "field": ".".join(
+                    str(p) for i, p in enumerate(err.get("loc", ())) if i or p != "body"
+                ),
                 "message": err.get("msg", ""),
             }
             for err in exc.errors()

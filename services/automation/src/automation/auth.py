@@ -32,6 +32,12 @@ SCOPES = {
     "events:write": "submit events",
     "events:read": "read submitted events",
     "integrations:write": "configure integrations (the Wompi events secret)",
+    # delivery part of the service
+    "webhooks:read": "list and read webhook endpoints, messages and attempts",
+    "webhooks:write": "manage webhook endpoints, send and replay webhooks",
+    "notifications:read": "list and read notification templates and notifications",
+    "notifications:write": "create, change and delete notification templates",
+    "notifications:send": "send email and SMS notifications",
 }
 
 

@@ -101,7 +101,16 @@ def configure_celery(app: Celery, settings: Settings) -> None:
                 "task": TASK_SCHEDULER_TICK,
                 "schedule": settings.scheduler_interval_seconds,
                 "options": {"expires": settings.scheduler_interval_seconds * 2},
-            }
+            },
+            # delivery part: retries whose wait was too long for a broker countdown
+            **{
+                f"{kind}-sweep": {
+                    "task": f"automation.{kind}.sweep",
+                    "schedule": settings.scheduler_interval_seconds,
+                    "options": {"expires": settings.scheduler_interval_seconds * 2},
+                }
+                for kind in ("webhooks", "notifications")
+            },
         },
         worker_hijack_root_logger=False,
         worker_send_task_events=True,

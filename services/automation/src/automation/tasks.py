@@ -34,6 +34,10 @@ from automation.workflows.engine import ExecutionRunner
 
 configure_celery(celery_app, get_settings())
 
+# the delivery part's tasks (webhooks, notifications) register on the same app
+import automation.notifications.tasks  # noqa: E402
+import automation.webhooks.tasks  # noqa: E402, F401
+
 _started: dict[str, float] = {}
 
 

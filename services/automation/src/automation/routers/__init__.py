@@ -6,7 +6,10 @@ from fastapi import APIRouter
 
 
 def api_routers() -> list[APIRouter]:
+    # delivery part of the service (webhooks, notifications)
+    from automation.notifications.routes import router as notifications_router
     from automation.routers import events, executions, rules, wompi, workflows
+    from automation.webhooks.routes import router as webhooks_router
 
     return [
         executions.router,
@@ -15,4 +18,6 @@ def api_routers() -> list[APIRouter]:
         rules.router,
         events.router,
         wompi.router,
+        webhooks_router,
+        notifications_router,
     ]

@@ -1,0 +1,1 @@
+"""Local stand-ins for outside delivery services: an SMTP sink and a Twilio-compatible SMS sink."""
