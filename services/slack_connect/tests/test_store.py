@@ -205,9 +205,11 @@ async def test_concurrent_advances_never_move_a_cursor_back(replicas: Replicas) 
         return seen
 
     sampler = asyncio.create_task(sample())
-    await asyncio.gather(*(advance(i, v) for i, v in enumerate(values)))
-    racing = False
-    samples = await sampler
+    try:
+        await asyncio.gather(*(advance(i, v) for i, v in enumerate(values)))
+    finally:
+        racing = False  # the sampler stops even when an advance failed
+        samples = await sampler
     assert samples == sorted(samples)
     assert all(float(seen) >= float(newest) for newest, seen in after_own_advance)
     assert (await stores[0].cursors("o"))["C1"] == max(values, key=float)

@@ -114,7 +114,7 @@ class SqliteSyncStore(SyncStore):
 
     async def _write_rows(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
         if rows:
-            await self._write(lambda conn: conn.executemany(sql, rows))
+            await self._write(lambda conn: _execute_each(conn, sql, rows))
 
     async def put_raw(self, org: str, kind: str, items: dict[str, str]) -> None:
         check_raw_kind(kind)
@@ -190,3 +190,11 @@ class SqliteSyncStore(SyncStore):
     async def _forget_seen_below(self, org: str, channel: str, floor: float) -> None:
         sql = "DELETE FROM seen WHERE org = ? AND channel = ? AND score <= ?"
         await self._write_rows(sql, [(org, channel, floor)])
+
+
+def _execute_each(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
+    # Not executemany: with several connections writing one file, CPython 3.11's
+    # executemany intermittently failed with "bad parameter or other API misuse"
+    # (seen in the concurrent-advance test); one execute per row never did.
+    for row in rows:
+        conn.execute(sql, row)
