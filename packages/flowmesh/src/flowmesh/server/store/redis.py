@@ -6,6 +6,10 @@ one cluster slot. Writes PUBLISH a wake-up on ``<prefix>fm:notify``; each
 server relays those to its local waiters (subscribers, long polls). Stream
 writes also wake local subscribers directly, for latency.
 
+Commands issued while another is in flight leave together in the next
+pipeline (not a transaction: each script stays atomic on its own), so
+concurrent RPCs share round trips instead of each taking a pooled connection.
+
 Stream partitions are lists of ``<ts>\\n<headers json>\\n<payload>`` with the
 offset of the first element in ``base``; queues keep waiting, in-flight and
 dead-lettered job ids in sorted sets scored by time; KV values are plain keys
@@ -24,8 +28,9 @@ import zlib
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
+from flowmesh._coalesce import Coalescer
 from flowmesh.server.notify import Notifier
 from flowmesh.server.retry import backoff_schedule
 from flowmesh.server.store import redis_scripts as lua
@@ -56,6 +61,9 @@ _DEFAULT_POLICY_ARGS = (
     _DEFAULT_POLICY.backoff_multiplier,
     _DEFAULT_POLICY.jitter,
 )
+
+
+_MAX_PIPELINE = 256
 
 
 def _now_ms() -> int:
@@ -121,6 +129,9 @@ class RedisStore(Store):
             )
         }
         self._listener: asyncio.Task[None] | None = None
+        self._pipeline: Coalescer[None, tuple[Any, ...], Any] = Coalescer(
+            self._send_one, self._send_many, _MAX_PIPELINE
+        )
 
     # -- lifecycle
     async def open(self) -> None:
@@ -166,9 +177,29 @@ class RedisStore(Store):
     def _base(self, kind: str, res: Resource) -> str:
         return f"{self.prefix}{{fm:{kind}:{res.path}}}:"
 
+    async def _command(self, *args: Any) -> Any:
+        return await self._pipeline.submit(None, args)
+
+    async def _send_one(self, _: None, args: tuple[Any, ...]) -> Any:
+        return await self._redis.execute_command(*args)
+
+    async def _send_many(self, _: None, commands: list[tuple[Any, ...]]) -> list[Any]:
+        pipe = self._redis.pipeline(transaction=False)
+        for args in commands:
+            pipe.execute_command(*args)
+        # Each reply, or the error of that one command, in order.
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        return replies
+
     async def _run(self, script: str, base: str, first_key: str, *args: Any) -> Any:
+        lua_script = self._scripts[script]
         try:
-            return await self._scripts[script](keys=[base + first_key], args=[base, *args])
+            try:
+                return await self._command(
+                    "EVALSHA", lua_script.sha, 1, base + first_key, base, *args
+                )
+            except NoScriptError:  # not loaded yet (or flushed): the script loads and runs it
+                return await lua_script(keys=[base + first_key], args=[base, *args])
         except ResponseError as exc:
             conflict = _conflict(exc)
             if conflict is not None:
@@ -414,7 +445,7 @@ class RedisStore(Store):
 
     async def kv_get(self, store: Resource, key: str) -> bytes | None:
         # A missing store and a missing key both read as "no value" here.
-        value: Any = await self._redis.get(f"{self._base('kv', store)}v:{key}")
+        value: Any = await self._command("GET", f"{self._base('kv', store)}v:{key}")
         return bytes(value) if value is not None else None
 
     async def kv_delete(self, store: Resource, key: str) -> bool:
