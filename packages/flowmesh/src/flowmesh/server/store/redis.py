@@ -6,9 +6,8 @@ one cluster slot. Writes PUBLISH a wake-up on ``<prefix>fm:notify``; each
 server relays those to its local waiters (subscribers, long polls). Stream
 writes also wake local subscribers directly, for latency.
 
-Commands issued while another is in flight leave together in the next
-pipeline (not a transaction: each script stays atomic on its own), so
-concurrent RPCs share round trips instead of each taking a pooled connection.
+Scripts and KV reads go over one pipelined connection (``resp``): concurrent
+RPCs share it and its round trips; each script is still atomic on its own.
 
 Stream partitions are lists of ``<ts>\\n<headers json>\\n<payload>`` with the
 offset of the first element in ``base``; queues keep waiting, in-flight and
@@ -30,7 +29,6 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
-from flowmesh._coalesce import Coalescer
 from flowmesh.server.notify import Notifier
 from flowmesh.server.retry import backoff_schedule
 from flowmesh.server.store import redis_scripts as lua
@@ -50,6 +48,7 @@ from flowmesh.server.store.base import (
     queue_topic,
     stream_topic,
 )
+from flowmesh.server.store.resp import PipelinedConnection
 
 log = logging.getLogger("flowmesh.server.redis")
 
@@ -61,9 +60,6 @@ _DEFAULT_POLICY_ARGS = (
     _DEFAULT_POLICY.backoff_multiplier,
     _DEFAULT_POLICY.jitter,
 )
-
-
-_MAX_PIPELINE = 256
 
 
 def _now_ms() -> int:
@@ -129,9 +125,7 @@ class RedisStore(Store):
             )
         }
         self._listener: asyncio.Task[None] | None = None
-        self._pipeline: Coalescer[None, tuple[Any, ...], Any] = Coalescer(
-            self._send_one, self._send_many, _MAX_PIPELINE
-        )
+        self._fast = _pipelined(self._redis)
 
     # -- lifecycle
     async def open(self) -> None:
@@ -145,6 +139,8 @@ class RedisStore(Store):
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
+        if self._fast is not None:
+            self._fast.close()
         await self._redis.aclose()
 
     async def ping(self) -> None:
@@ -178,18 +174,9 @@ class RedisStore(Store):
         return f"{self.prefix}{{fm:{kind}:{res.path}}}:"
 
     async def _command(self, *args: Any) -> Any:
-        return await self._pipeline.submit(None, args)
-
-    async def _send_one(self, _: None, args: tuple[Any, ...]) -> Any:
+        if self._fast is not None:
+            return await self._fast.execute(*args)
         return await self._redis.execute_command(*args)
-
-    async def _send_many(self, _: None, commands: list[tuple[Any, ...]]) -> list[Any]:
-        pipe = self._redis.pipeline(transaction=False)
-        for args in commands:
-            pipe.execute_command(*args)
-        # Each reply, or the error of that one command, in order.
-        replies: list[Any] = await pipe.execute(raise_on_error=False)
-        return replies
 
     async def _run(self, script: str, base: str, first_key: str, *args: Any) -> Any:
         lua_script = self._scripts[script]
@@ -467,6 +454,24 @@ class RedisStore(Store):
             raise NotFound(f"kv store {store.path!r} does not exist")
         keys = [k.decode() for k in out[:limit]]
         return KeyPage(keys, keys[-1] if len(out) > limit else None)
+
+
+def _pipelined(client: aioredis.Redis) -> PipelinedConnection | None:
+    """The pipelined connection for a plain TCP Redis; None (stay on redis-py) for TLS
+    or a unix socket."""
+    pool = client.connection_pool
+    if pool.connection_class is not aioredis.Connection:
+        return None
+    kw = pool.connection_kwargs
+    return PipelinedConnection(
+        kw.get("host", "localhost"),
+        int(kw.get("port", 6379)),
+        int(kw.get("db", 0) or 0),
+        kw.get("username"),
+        kw.get("password"),
+        connect_timeout=5.0,
+        timeout=10.0,
+    )
 
 
 def _lex_stop(prefix: str) -> bytes:
