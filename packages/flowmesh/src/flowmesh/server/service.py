@@ -47,6 +47,7 @@ MAX_LIST_KEYS = 10_000
 # wake-up, so a lost notification (e.g. a Redis pub/sub reconnect) delays
 # delivery, never stops it. Writes wake waiters directly; this is the fallback.
 SAFETY_RECHECK_S = 2.0
+_CHECKED_RESOURCES = 4096
 
 
 class _Base:
@@ -59,9 +60,17 @@ class _Base:
         self.auth = auth
         self.limits = limits
         self.metrics = metrics
+        self._checked: dict[tuple[str, str, str], Resource] = {}
 
     def _resource(self, ref: Any, field: str, context: grpc.aio.ServicerContext) -> Resource:
-        res = v.resource(ref, field)
+        # Clients name the same few resources over and over: keep the checked ones.
+        key = (ref.tenant, ref.namespace, ref.name)
+        res = self._checked.get(key)
+        if res is None:
+            res = v.resource(ref, field)
+            if len(self._checked) >= _CHECKED_RESOURCES:
+                self._checked.clear()
+            self._checked[key] = res
         if not self.auth.open:
             self.auth.check(self.auth.tenants_for(_authorization(context)), res.tenant)
         return res
