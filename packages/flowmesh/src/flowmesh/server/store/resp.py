@@ -149,7 +149,7 @@ class PipelinedConnection:
 
     async def _connect(self) -> _Protocol:
         # Callers arriving while a connect is under way wait for that one.
-        if self._connecting is None:
+        if self._connecting is None or self._connecting.done():
             self._connecting = asyncio.ensure_future(self._open())
         task = self._connecting
         try:
