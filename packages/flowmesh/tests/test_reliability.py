@@ -273,13 +273,22 @@ async def test_a_redis_outage_is_unavailable_then_recovers(serve_cmd: Callable[.
         with run_server(serve_cmd(port, store)):
             async with FlowMesh(f"127.0.0.1:{port}", timeout=5) as c:
                 await c.kv.set(T, "ns", "kv", "k", b"before")
+                assert await c.kv.get(T, "ns", "kv", "k") == b"before"  # connections open
+                await c.queue.enqueue(T, "ns", "q", b"job")
                 first.kill()
                 first.wait()
                 assert not await c.readiness_check()
                 assert await c.health_check()  # the process itself is fine
                 with pytest.raises(FlowMeshConnectionError, match="store unavailable"):
                     await c.kv.set(T, "ns", "kv", "k", b"during")
-                with private_redis(redis_port):  # back, empty (no persistence)
+                with pytest.raises(FlowMeshConnectionError, match="store unavailable"):
+                    await c.kv.get(T, "ns", "kv", "k")
+                with pytest.raises(FlowMeshConnectionError, match="store unavailable"):
+                    await c.queue.enqueue(T, "ns", "q", b"job")
+                with private_redis(redis_port):  # back, empty (no persistence, no scripts)
                     await c.kv.set(T, "ns", "kv", "k", b"after")
                     assert await c.kv.get(T, "ns", "kv", "k") == b"after"
+                    await c.queue.enqueue(T, "ns", "q", b"job after")
+                    job = await c.queue.reserve(T, "ns", "q")
+                    assert job is not None and job.payload == b"job after"
                     assert await c.readiness_check()

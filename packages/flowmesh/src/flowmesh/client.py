@@ -17,15 +17,23 @@ from typing import Any, TypeVar
 
 import grpc
 
-from flowmesh.errors import FlowMeshConnectionError, FlowMeshInvalidArgumentError, from_rpc_error
+from flowmesh._coalesce import Coalescer
+from flowmesh.errors import (
+    FlowMeshConnectionError,
+    FlowMeshInvalidArgumentError,
+    from_rpc_error,
+    from_status,
+)
 from flowmesh.models import ConsumerGroupState, Event, Job, Message, QueueStats, RetryPolicy
 from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.proto import flowmesh_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
+QueueKey = tuple[str, str, str]
 Duration = timedelta | float | int
 
 DEFAULT_TIMEOUT = 30.0
+MAX_BATCH_JOBS = 100  # the server's cap on one EnqueueBatch / AckBatch
 READ_RETRIES = 3
 SUBSCRIBE_RECONNECTS = 20
 _CHANNEL_OPTIONS = [
@@ -314,7 +322,18 @@ class StreamClient(_Part):
 
 
 class QueueClient(_Part):
-    """Job queues with visibility timeouts, retries and a dead-letter queue."""
+    """Job queues with visibility timeouts, retries and a dead-letter queue.
+
+    Enqueues (and acks) to one queue that overlap in time share a round trip:
+    while one is in flight, the next ones wait and leave together as one batch
+    request. Each call still returns only when its own job is stored (or
+    acked), with its own result or error.
+    """
+
+    def __init__(self, client: FlowMesh) -> None:
+        super().__init__(client)
+        self._enqueues = Coalescer(self._enqueue_one, self._enqueue_many, MAX_BATCH_JOBS)
+        self._acks = Coalescer(self._ack_one, self._ack_many, MAX_BATCH_JOBS)
 
     @property
     def _stub(self) -> pb_grpc.QueueStub:
@@ -335,17 +354,30 @@ class QueueClient(_Part):
         With ``dedup_id``, enqueueing the same id again within the server's
         deduplication window returns the first job instead of adding one.
         """
-        response = await self._call(
-            self._stub.Enqueue,
-            pb.EnqueueRequest(
-                queue=_ref(tenant, namespace, queue),
-                payload=_bytes(payload, "payload"),
-                headers=headers or {},
-                delay_ms=_ms(delay, "delay"),
-                dedup_id=dedup_id or "",
-            ),
+        _ref(tenant, namespace, queue)  # argument checks before anything is queued
+        job = pb.EnqueueRequest(
+            payload=_bytes(payload, "payload"),
+            headers=headers or {},
+            delay_ms=_ms(delay, "delay"),
+            dedup_id=dedup_id or "",
         )
+        response = await self._enqueues.submit((tenant, namespace, queue), job)
         return response.job_id, int(response.seq)
+
+    async def _enqueue_one(self, key: QueueKey, job: pb.EnqueueRequest) -> pb.EnqueueResponse:
+        job.queue.CopyFrom(_ref(*key))
+        return await self._call(self._stub.Enqueue, job)
+
+    async def _enqueue_many(
+        self, key: QueueKey, jobs: list[pb.EnqueueRequest]
+    ) -> list[pb.EnqueueResponse | Exception]:
+        response = await self._call(
+            self._stub.EnqueueBatch, pb.EnqueueBatchRequest(queue=_ref(*key), jobs=jobs)
+        )
+        return [
+            from_status(status.code, status.message) if status.code else result
+            for result, status in zip(response.jobs, response.statuses, strict=True)
+        ]
 
     async def reserve(
         self,
@@ -397,9 +429,22 @@ class QueueClient(_Part):
 
     async def ack(self, tenant: str, namespace: str, queue: str, job_id: str) -> None:
         """Mark a reserved job done; it will not be delivered again."""
-        await self._call(
-            self._stub.Ack, pb.AckRequest(queue=_ref(tenant, namespace, queue), job_id=job_id)
+        _ref(tenant, namespace, queue)
+        if not isinstance(job_id, str):
+            raise FlowMeshInvalidArgumentError(f"job_id: must be str, got {type(job_id).__name__}")
+        await self._acks.submit((tenant, namespace, queue), job_id)
+
+    async def _ack_one(self, key: QueueKey, job_id: str) -> None:
+        await self._call(self._stub.Ack, pb.AckRequest(queue=_ref(*key), job_id=job_id))
+
+    async def _ack_many(self, key: QueueKey, job_ids: list[str]) -> list[Exception | None]:
+        response = await self._call(
+            self._stub.AckBatch, pb.AckBatchRequest(queue=_ref(*key), job_ids=job_ids)
         )
+        return [
+            from_status(status.code, status.message) if status.code else None
+            for status in response.statuses
+        ]
 
     async def nack(
         self,

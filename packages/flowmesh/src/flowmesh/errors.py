@@ -58,3 +58,12 @@ def from_rpc_error(exc: grpc.aio.AioRpcError) -> FlowMeshError:
     code = exc.code()
     cls = _BY_CODE.get(code, FlowMeshError)
     return cls(exc.details() or code.name, code)
+
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def from_status(code: int, message: str) -> FlowMeshError:
+    """The error for one failed item of a batch call (a gRPC status code and detail)."""
+    status = _CODES.get(code, grpc.StatusCode.UNKNOWN)
+    return _BY_CODE.get(status, FlowMeshError)(message or status.name, status)

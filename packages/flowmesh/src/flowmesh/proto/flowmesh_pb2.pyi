@@ -334,6 +334,44 @@ class AckResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class ItemStatus(_message.Message):
+    __slots__ = ("code", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
+class EnqueueBatchRequest(_message.Message):
+    __slots__ = ("queue", "jobs")
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    queue: ResourceRef
+    jobs: _containers.RepeatedCompositeFieldContainer[EnqueueRequest]
+    def __init__(self, queue: _Optional[_Union[ResourceRef, _Mapping]] = ..., jobs: _Optional[_Iterable[_Union[EnqueueRequest, _Mapping]]] = ...) -> None: ...
+
+class EnqueueBatchResponse(_message.Message):
+    __slots__ = ("jobs", "statuses")
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[EnqueueResponse]
+    statuses: _containers.RepeatedCompositeFieldContainer[ItemStatus]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[EnqueueResponse, _Mapping]]] = ..., statuses: _Optional[_Iterable[_Union[ItemStatus, _Mapping]]] = ...) -> None: ...
+
+class AckBatchRequest(_message.Message):
+    __slots__ = ("queue", "job_ids")
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    JOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    queue: ResourceRef
+    job_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, queue: _Optional[_Union[ResourceRef, _Mapping]] = ..., job_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AckBatchResponse(_message.Message):
+    __slots__ = ("statuses",)
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    statuses: _containers.RepeatedCompositeFieldContainer[ItemStatus]
+    def __init__(self, statuses: _Optional[_Iterable[_Union[ItemStatus, _Mapping]]] = ...) -> None: ...
+
 class NackRequest(_message.Message):
     __slots__ = ("queue", "job_id", "delay_ms", "error")
     QUEUE_FIELD_NUMBER: _ClassVar[int]

@@ -557,6 +557,16 @@ class QueueStub:
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckRequest.SerializeToString,
                 response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckResponse.FromString,
                 _registered_method=True)
+        self.EnqueueBatch = channel.unary_unary(
+                '/flowmesh.v1.Queue/EnqueueBatch',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.EnqueueBatchRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.EnqueueBatchResponse.FromString,
+                _registered_method=True)
+        self.AckBatch = channel.unary_unary(
+                '/flowmesh.v1.Queue/AckBatch',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckBatchRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckBatchResponse.FromString,
+                _registered_method=True)
         self.Nack = channel.unary_unary(
                 '/flowmesh.v1.Queue/Nack',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.NackRequest.SerializeToString,
@@ -613,6 +623,21 @@ class QueueServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Ack(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnqueueBatch(self, request, context):
+        """Several enqueues or acks on one queue in one call (the SDK sends these when
+        callers overlap). Each job is handled as if alone, with its own status;
+        all are durable when the call returns.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AckBatch(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -676,6 +701,16 @@ def add_QueueServicer_to_server(servicer, server):
                     servicer.Ack,
                     request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckRequest.FromString,
                     response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckResponse.SerializeToString,
+            ),
+            'EnqueueBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnqueueBatch,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.EnqueueBatchRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.EnqueueBatchResponse.SerializeToString,
+            ),
+            'AckBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.AckBatch,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckBatchRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckBatchResponse.SerializeToString,
             ),
             'Nack': grpc.unary_unary_rpc_method_handler(
                     servicer.Nack,
@@ -818,6 +853,60 @@ class Queue:
             '/flowmesh.v1.Queue/Ack',
             flowmesh_dot_proto_dot_flowmesh__pb2.AckRequest.SerializeToString,
             flowmesh_dot_proto_dot_flowmesh__pb2.AckResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnqueueBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowmesh.v1.Queue/EnqueueBatch',
+            flowmesh_dot_proto_dot_flowmesh__pb2.EnqueueBatchRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.EnqueueBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AckBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowmesh.v1.Queue/AckBatch',
+            flowmesh_dot_proto_dot_flowmesh__pb2.AckBatchRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.AckBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

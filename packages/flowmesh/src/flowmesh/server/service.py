@@ -47,6 +47,7 @@ MAX_LIST_KEYS = 10_000
 # wake-up, so a lost notification (e.g. a Redis pub/sub reconnect) delays
 # delivery, never stops it. Writes wake waiters directly; this is the fallback.
 SAFETY_RECHECK_S = 2.0
+_CHECKED_RESOURCES = 4096
 
 
 class _Base:
@@ -59,9 +60,17 @@ class _Base:
         self.auth = auth
         self.limits = limits
         self.metrics = metrics
+        self._checked: dict[tuple[str, str, str], Resource] = {}
 
     def _resource(self, ref: Any, field: str, context: grpc.aio.ServicerContext) -> Resource:
-        res = v.resource(ref, field)
+        # Clients name the same few resources over and over: keep the checked ones.
+        key = (ref.tenant, ref.namespace, ref.name)
+        res = self._checked.get(key)
+        if res is None:
+            res = v.resource(ref, field)
+            if len(self._checked) >= _CHECKED_RESOURCES:
+                self._checked.clear()
+            self._checked[key] = res
         if not self.auth.open:
             self.auth.check(self.auth.tenants_for(_authorization(context)), res.tenant)
         return res
@@ -73,24 +82,56 @@ class _Base:
         code = grpc.StatusCode.OK
         try:
             return await body()
-        except (v.InvalidArgument, Conflict) as exc:
-            code, detail = grpc.StatusCode.INVALID_ARGUMENT, str(exc)
-        except NotFound as exc:
-            code, detail = grpc.StatusCode.NOT_FOUND, str(exc)
-        except Unauthenticated as exc:
-            code, detail = grpc.StatusCode.UNAUTHENTICATED, str(exc)
-        except PermissionDenied as exc:
-            code, detail = grpc.StatusCode.PERMISSION_DENIED, str(exc)
-        except (RedisError, OSError) as exc:
-            log.warning("store unavailable", extra={"method": method, "error": repr(exc)})
-            code, detail = grpc.StatusCode.UNAVAILABLE, f"store unavailable: {type(exc).__name__}"
-        except Exception:
-            log.exception("internal error", extra={"method": method})
-            code, detail = grpc.StatusCode.INTERNAL, "internal error"
+        except Exception as exc:
+            code, detail = _status(method, exc)
         finally:
             self.metrics.observe(method, code.name, time.perf_counter() - start)
         await context.abort(code, detail)
         raise AssertionError("abort returned")  # context.abort always raises
+
+
+async def _each(
+    method: str, items: list[Awaitable[T] | Exception]
+) -> tuple[list[T | None], list[pb.ItemStatus]]:
+    """Run a batch's items concurrently (so one store commit can cover them all);
+    each item's result, or its status when it failed."""
+
+    async def one(item: Awaitable[T] | Exception) -> T:
+        if isinstance(item, Exception):
+            raise item
+        return await item
+
+    outcomes = await asyncio.gather(*(one(i) for i in items), return_exceptions=True)
+    results: list[T | None] = []
+    statuses: list[pb.ItemStatus] = []
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            if not isinstance(outcome, Exception):
+                raise outcome
+            code, detail = _status(method, outcome)
+            results.append(None)
+            statuses.append(pb.ItemStatus(code=code.value[0], message=detail))
+        else:
+            results.append(outcome)
+            statuses.append(pb.ItemStatus())
+    return results, statuses
+
+
+def _status(method: str, exc: Exception) -> tuple[grpc.StatusCode, str]:
+    """The gRPC status for an exception raised while serving ``method``."""
+    if isinstance(exc, v.InvalidArgument | Conflict):
+        return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
+    if isinstance(exc, NotFound):
+        return grpc.StatusCode.NOT_FOUND, str(exc)
+    if isinstance(exc, Unauthenticated):
+        return grpc.StatusCode.UNAUTHENTICATED, str(exc)
+    if isinstance(exc, PermissionDenied):
+        return grpc.StatusCode.PERMISSION_DENIED, str(exc)
+    if isinstance(exc, RedisError | OSError):
+        log.warning("store unavailable", extra={"method": method, "error": repr(exc)})
+        return grpc.StatusCode.UNAVAILABLE, f"store unavailable: {type(exc).__name__}"
+    log.exception("internal error", extra={"method": method}, exc_info=exc)
+    return grpc.StatusCode.INTERNAL, "internal error"
 
 
 def _authorization(context: grpc.aio.ServicerContext) -> str | None:
@@ -325,21 +366,42 @@ class StreamService(pb_grpc.StreamServicer, _Base):
 class QueueService(pb_grpc.QueueServicer, _Base):
     dedup_window_ms = 300_000
 
+    async def _enqueue(self, queue: Resource, request: pb.EnqueueRequest) -> pb.EnqueueResponse:
+        v.payload(request.payload, "payload", self.limits)
+        headers = v.headers(dict(request.headers), "headers")
+        delay = v.in_range(request.delay_ms, "delay", 0, v.MAX_DELAY_MS)
+        dedup = v.dedup_id(request.dedup_id)
+        done = await self.store.enqueue(
+            queue, request.payload, headers, delay, dedup, self.dedup_window_ms
+        )
+        return pb.EnqueueResponse(job_id=done.job_id, seq=done.seq, duplicate=done.duplicate)
+
     async def Enqueue(
         self, request: pb.EnqueueRequest, context: grpc.aio.ServicerContext
     ) -> pb.EnqueueResponse:
         async def body() -> pb.EnqueueResponse:
-            queue = self._resource(request.queue, "queue", context)
-            v.payload(request.payload, "payload", self.limits)
-            headers = v.headers(dict(request.headers), "headers")
-            delay = v.in_range(request.delay_ms, "delay", 0, v.MAX_DELAY_MS)
-            dedup = v.dedup_id(request.dedup_id)
-            done = await self.store.enqueue(
-                queue, request.payload, headers, delay, dedup, self.dedup_window_ms
-            )
-            return pb.EnqueueResponse(job_id=done.job_id, seq=done.seq, duplicate=done.duplicate)
+            return await self._enqueue(self._resource(request.queue, "queue", context), request)
 
         return await self._call("queue.enqueue", context, body)
+
+    async def EnqueueBatch(
+        self, request: pb.EnqueueBatchRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EnqueueBatchResponse:
+        async def body() -> pb.EnqueueBatchResponse:
+            queue = self._resource(request.queue, "queue", context)
+            v.in_range(len(request.jobs), "jobs", 1, v.MAX_BATCH_JOBS)
+            items: list[Awaitable[pb.EnqueueResponse] | Exception] = [
+                v.InvalidArgument(f"jobs[{i}].queue", "must be unset (the batch names the queue)")
+                if job.HasField("queue")
+                else self._enqueue(queue, job)
+                for i, job in enumerate(request.jobs)
+            ]
+            results, statuses = await _each("queue.enqueue", items)
+            return pb.EnqueueBatchResponse(
+                jobs=[r or pb.EnqueueResponse() for r in results], statuses=statuses
+            )
+
+        return await self._call("queue.enqueue_batch", context, body)
 
     async def _receive(
         self,
@@ -412,6 +474,23 @@ class QueueService(pb_grpc.QueueServicer, _Base):
             return pb.AckResponse()
 
         return await self._call("queue.ack", context, body)
+
+    async def AckBatch(
+        self, request: pb.AckBatchRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AckBatchResponse:
+        async def body() -> pb.AckBatchResponse:
+            queue = self._resource(request.queue, "queue", context)
+            v.in_range(len(request.job_ids), "job_ids", 1, v.MAX_BATCH_JOBS)
+            items: list[Awaitable[None] | Exception] = []
+            for i, job_id in enumerate(request.job_ids):
+                try:
+                    items.append(self.store.ack(queue, v.job_id(job_id, f"job_ids[{i}]")))
+                except v.InvalidArgument as exc:
+                    items.append(exc)
+            _, statuses = await _each("queue.ack", items)
+            return pb.AckBatchResponse(statuses=statuses)
+
+        return await self._call("queue.ack_batch", context, body)
 
     async def Nack(
         self, request: pb.NackRequest, context: grpc.aio.ServicerContext

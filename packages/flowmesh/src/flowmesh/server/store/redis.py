@@ -6,6 +6,9 @@ one cluster slot. Writes PUBLISH a wake-up on ``<prefix>fm:notify``; each
 server relays those to its local waiters (subscribers, long polls). Stream
 writes also wake local subscribers directly, for latency.
 
+Scripts and KV reads go over one pipelined connection (``resp``): concurrent
+RPCs share it and its round trips; each script is still atomic on its own.
+
 Stream partitions are lists of ``<ts>\\n<headers json>\\n<payload>`` with the
 offset of the first element in ``base``; queues keep waiting, in-flight and
 dead-lettered job ids in sorted sets scored by time; KV values are plain keys
@@ -24,7 +27,7 @@ import zlib
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from flowmesh.server.notify import Notifier
 from flowmesh.server.retry import backoff_schedule
@@ -45,6 +48,7 @@ from flowmesh.server.store.base import (
     queue_topic,
     stream_topic,
 )
+from flowmesh.server.store.resp import PipelinedConnection
 
 log = logging.getLogger("flowmesh.server.redis")
 
@@ -121,6 +125,7 @@ class RedisStore(Store):
             )
         }
         self._listener: asyncio.Task[None] | None = None
+        self._fast = _pipelined(self._redis)
 
     # -- lifecycle
     async def open(self) -> None:
@@ -134,6 +139,8 @@ class RedisStore(Store):
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
+        if self._fast is not None:
+            self._fast.close()
         await self._redis.aclose()
 
     async def ping(self) -> None:
@@ -166,9 +173,20 @@ class RedisStore(Store):
     def _base(self, kind: str, res: Resource) -> str:
         return f"{self.prefix}{{fm:{kind}:{res.path}}}:"
 
+    async def _command(self, *args: Any) -> Any:
+        if self._fast is not None:
+            return await self._fast.execute(*args)
+        return await self._redis.execute_command(*args)
+
     async def _run(self, script: str, base: str, first_key: str, *args: Any) -> Any:
+        lua_script = self._scripts[script]
         try:
-            return await self._scripts[script](keys=[base + first_key], args=[base, *args])
+            try:
+                return await self._command(
+                    "EVALSHA", lua_script.sha, 1, base + first_key, base, *args
+                )
+            except NoScriptError:  # not loaded yet (or flushed): the script loads and runs it
+                return await lua_script(keys=[base + first_key], args=[base, *args])
         except ResponseError as exc:
             conflict = _conflict(exc)
             if conflict is not None:
@@ -414,7 +432,7 @@ class RedisStore(Store):
 
     async def kv_get(self, store: Resource, key: str) -> bytes | None:
         # A missing store and a missing key both read as "no value" here.
-        value: Any = await self._redis.get(f"{self._base('kv', store)}v:{key}")
+        value: Any = await self._command("GET", f"{self._base('kv', store)}v:{key}")
         return bytes(value) if value is not None else None
 
     async def kv_delete(self, store: Resource, key: str) -> bool:
@@ -436,6 +454,24 @@ class RedisStore(Store):
             raise NotFound(f"kv store {store.path!r} does not exist")
         keys = [k.decode() for k in out[:limit]]
         return KeyPage(keys, keys[-1] if len(out) > limit else None)
+
+
+def _pipelined(client: aioredis.Redis) -> PipelinedConnection | None:
+    """The pipelined connection for a plain TCP Redis; None (stay on redis-py) for TLS
+    or a unix socket."""
+    pool = client.connection_pool
+    if pool.connection_class is not aioredis.Connection:
+        return None
+    kw = pool.connection_kwargs
+    return PipelinedConnection(
+        kw.get("host", "localhost"),
+        int(kw.get("port", 6379)),
+        int(kw.get("db", 0) or 0),
+        kw.get("username"),
+        kw.get("password"),
+        connect_timeout=5.0,
+        timeout=10.0,
+    )
 
 
 def _lex_stop(prefix: str) -> bytes:
