@@ -17,6 +17,14 @@ from automation.settings import ConfigurationError, Settings, get_settings, set_
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="automation", description=__doc__)
     parser.add_argument("--state-dir", help="where embedded defaults keep their files")
+    parser.add_argument(
+        "--env-default",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        type=_env_pair,
+        help="set environment variable NAME unless it is already set (repeatable)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the HTTP API")
@@ -54,8 +62,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _env_pair(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"--env-default: expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    for name, value in args.env_default:
+        os.environ.setdefault(name, value)
     if args.state_dir:
         os.environ["STATE_DIR"] = args.state_dir
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -57,10 +58,26 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# delivery leases claim rows with UPDATE ... RETURNING, which SQLite has since 3.35
+MIN_SQLITE_VERSION = (3, 35, 0)
+
+
+def check_sqlite_version(version: tuple[int, int, int] = sqlite3.sqlite_version_info) -> None:
+    """Fail at startup, not at the first delivery, on a SQLite library too old for us."""
+    if version < MIN_SQLITE_VERSION:
+        have = ".".join(map(str, version))
+        need = ".".join(map(str, MIN_SQLITE_VERSION))
+        raise RuntimeError(
+            f"DATABASE_URL: SQLite {have} is too old, the automation service needs {need} "
+            "or newer (UPDATE ... RETURNING); upgrade SQLite or use PostgreSQL"
+        )
+
+
 def create_engine(url: str, pool_size: int = 10, max_overflow: int = 20) -> AsyncEngine:
     """An async engine for ``url``; SQLite gets WAL and a busy timeout so the API and
     a worker can share the file."""
     if url.startswith("sqlite"):
+        check_sqlite_version()
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -105,3 +105,17 @@ def test_registration_check_refuses_literal_internal_urls() -> None:
 def test_registration_check_refuses_malformed_urls(bad: str, message: str) -> None:
     with pytest.raises(InvalidWebhookURL, match=message):
         check_url(bad, AddressPolicy())
+
+
+async def test_http_step_policy_checks_names_at_connect_time_and_names_its_setting() -> None:
+    import httpx
+
+    from automation.netguard import AddressPolicy, GuardedTransport
+
+    policy = AddressPolicy.from_setting("", setting="HTTP_STEP_ALLOWED_HOSTS")
+    async with httpx.AsyncClient(transport=GuardedTransport(policy), timeout=5) as client:
+        with pytest.raises(httpx.ConnectError, match="loopback address not permitted by "
+                           "HTTP_STEP_ALLOWED_HOSTS"):  # fmt: skip
+            await client.get("http://localhost:9/")
+        with pytest.raises(httpx.ConnectError, match=r"metadata .*\(a link-local address\)"):
+            await client.get("http://169.254.169.254/latest/meta-data")

@@ -6,12 +6,12 @@ import json
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 
 from automation import templating
-from automation.netguard import AllowList, resolve_checked
+from automation.netguard import AddressPolicy, GuardedTransport
 from automation.registry import ActionContext, ActionError, ActionType, register
 
 HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
@@ -42,18 +42,11 @@ async def http_request(ctx: ActionContext, config: dict[str, Any]) -> dict[str, 
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ActionError(f"config.url: {url[:100]!r} is not an http(s) URL")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    allow = AllowList.parse(ctx.settings.http_step_allowed_hosts)
-    try:
-        address = await resolve_checked(parts.hostname, port, allow)
-    except Exception as exc:
-        raise ActionError(str(exc)) from None
-    # Connect to the address we checked; keep the name for Host and TLS.
-    ip_host = f"[{address}]" if address.version == 6 else str(address)
-    netloc = f"{ip_host}:{parts.port}" if parts.port else ip_host
-    pinned = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    # the guard resolves the name at connect time and checks every address it gets
+    policy = AddressPolicy.from_setting(
+        ctx.settings.http_step_allowed_hosts, setting="HTTP_STEP_ALLOWED_HOSTS"
+    )
     headers = {str(k): str(v) for k, v in (config.get("headers") or {}).items()}
-    headers["Host"] = parts.netloc.rsplit("@", 1)[-1]
     timeout = float(config.get("timeout_seconds", ctx.settings.http_step_timeout_seconds))
     request_kwargs: dict[str, Any] = {"headers": headers, "params": config.get("params")}
     if "json" in config:
@@ -61,13 +54,13 @@ async def http_request(ctx: ActionContext, config: dict[str, Any]) -> dict[str, 
     elif "body" in config:
         body = config["body"]
         request_kwargs["content"] = body if isinstance(body, str) else json.dumps(body)
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+    transport = GuardedTransport(policy, max_connections=1, max_keepalive_connections=0)
+    async with httpx.AsyncClient(
+        transport=transport, timeout=timeout, follow_redirects=False
+    ) as client:
         try:
             response = await client.request(
-                str(config.get("method", "GET")).upper(),
-                pinned,
-                extensions={"sni_hostname": parts.hostname},
-                **request_kwargs,
+                str(config.get("method", "GET")).upper(), url, **request_kwargs
             )
         except httpx.TimeoutException:
             raise ActionError(f"request to {parts.hostname} timed out after {timeout}s") from None

@@ -1,5 +1,13 @@
 """Signed webhooks (Standard Webhooks): signing, retry schedule, SSRF guard, delivery."""
 
+from automation.netguard import (
+    AddressPolicy,
+    BlockedAddressError,
+    GuardedTransport,
+    InvalidWebhookURL,
+    address_class,
+    check_url,
+)
 from automation.webhooks.responses import (
     Classification,
     Verdict,
@@ -23,14 +31,6 @@ from automation.webhooks.signing import (
     sign,
     sign_headers,
     verify,
-)
-from automation.webhooks.ssrf import (
-    AddressPolicy,
-    BlockedAddressError,
-    GuardedTransport,
-    InvalidWebhookURL,
-    address_class,
-    check_url,
 )
 
 __all__ = [

@@ -7,8 +7,8 @@ from datetime import timedelta
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from automation.netguard import AddressPolicy
 from automation.webhooks.retry import DEFAULT_SCHEDULE_SECONDS, RetrySchedule
-from automation.webhooks.ssrf import AddressPolicy
 
 
 class WebhookSettings(BaseSettings):

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from automation.auth import Principal, require
 from automation.db import utcnow
+from automation.netguard import InvalidWebhookURL, check_url
 from automation.routers.common import get_owned, runtime_of, session_dependency
 from automation.webhooks.config import WebhookSettings
 from automation.webhooks.delivery import active_secrets, create_message, replay
@@ -36,7 +37,6 @@ from automation.webhooks.schemas import (
     SecretOut,
 )
 from automation.webhooks.signing import InvalidWebhookSecret, canonical_secret, generate_secret
-from automation.webhooks.ssrf import InvalidWebhookURL, check_url
 from automation.webhooks.tasks import TASK_DELIVER, TASK_SWEEP
 
 WebhooksRead = Annotated[Principal, Depends(require("webhooks:read"))]

@@ -9,9 +9,9 @@ from types import TracebackType
 
 import httpx
 
+from automation.netguard import AddressPolicy, BlockedAddressError, GuardedTransport
 from automation.webhooks.responses import Classification, classify_error, classify_status
 from automation.webhooks.signing import sign_headers
-from automation.webhooks.ssrf import AddressPolicy, BlockedAddressError, GuardedTransport
 
 DEFAULT_TIMEOUT_SECONDS = 15.0
 RESPONSE_SNIPPET_BYTES = 1024
