@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from automation import templating
 from automation.celery_app import PRIORITY_QUEUES, TASK_RUN_EXECUTION
 from automation.db import Database, utcnow
-from automation.models import Event, StepRun, Workflow, WorkflowExecution
+from automation.models import Event, StepRun, Workflow, WorkflowExecution, new_id
 from automation.registry import ActionContext, ActionError, registry
 from automation.rules.subscriptions import has_listeners
 from automation.settings import Settings
@@ -587,23 +587,26 @@ class ExecutionRunner:
             # event workflow of the tenant matches, the event is recorded as
             # already processed and nobody evaluates it again.
             listened = await has_listeners(session, execution.tenant_id, event_type)
-            event = Event(
-                tenant_id=execution.tenant_id,
-                type=event_type,
-                status="received" if listened else "processed",
-                processed_at=None if listened else utcnow(),
-                source="workflow",
-                data={
-                    "workflow_id": execution.workflow_id,
-                    "execution_id": execution.id,
-                    "status": status,
-                    "error": error,
-                },
-                request_id=execution.request_id,
+            # A Core INSERT (no unit-of-work flush) with the id made here.
+            event_id = new_id()
+            await session.execute(
+                insert(Event).values(
+                    id=event_id,
+                    tenant_id=execution.tenant_id,
+                    type=event_type,
+                    status="received" if listened else "processed",
+                    processed_at=None if listened else utcnow(),
+                    source="workflow",
+                    data={
+                        "workflow_id": execution.workflow_id,
+                        "execution_id": execution.id,
+                        "status": status,
+                        "error": error,
+                    },
+                    request_id=execution.request_id,
+                )
             )
-            session.add(event)
             await session.commit()
-            event_id = event.id
         log.info("execution %s of workflow %s %s", execution.id, execution.workflow_id, status)
         self.finished_event_id = event_id if listened else None
 
