@@ -217,3 +217,15 @@ def test_beat_and_migrate_commands(service_env: dict[str, str], tmp_path) -> Non
         while not list(tmp_path.glob("celerybeat-schedule*")) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert list(tmp_path.glob("celerybeat-schedule*")), beat.log[-2000:]
+
+
+def test_celery_monitoring_events_follow_the_setting() -> None:
+    from automation.celery_app import create_celery
+
+    quiet = create_celery(Settings(celery_broker_url="redis://127.0.0.1:6379/0"))
+    assert quiet.conf.worker_send_task_events is False
+    assert quiet.conf.task_send_sent_event is False
+    loud = create_celery(
+        Settings(celery_broker_url="redis://127.0.0.1:6379/0", celery_task_events=True)
+    )
+    assert loud.conf.worker_send_task_events is True and loud.conf.task_send_sent_event is True

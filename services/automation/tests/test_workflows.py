@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -409,3 +410,58 @@ async def test_unreachable_server_and_wrong_types(client, auth, worker, wait_exe
         assert response.json()["problems"][0]["field"]
     missing = await client.post(f"/api/v1/workflows/{uuid.uuid4()}/execute", headers=auth)
     assert missing.status_code == 404
+
+
+async def test_completion_events_wake_only_listening_rules(
+    client, auth, internal_headers, recorder, worker, runtime, wait_execution
+) -> None:
+    from sqlalchemy import select
+
+    from automation.models import Event, RuleExecution
+
+    async def completion_event(execution_id: str) -> tuple[Event, list[RuleExecution]]:
+        for _ in range(200):
+            async with runtime.database.session() as session:
+                event = (await session.execute(select(Event).where(
+                    Event.type == "workflow.completed",
+                    Event.data["execution_id"].as_string() == execution_id,
+                ))).scalar_one()  # fmt: skip
+                records = (await session.execute(select(RuleExecution).where(
+                    RuleExecution.event_id == event.id))).scalars().all()  # fmt: skip
+            if event.status == "processed" and all(r.finished_at for r in records):
+                return event, list(records)
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"event of {execution_id} never processed")
+
+    tag = uuid.uuid4().hex
+    workflow = await create(client, auth, [{"id": "a", "type": "data_transform",
+                                            "config": {"output": 1}}])  # fmt: skip
+    # Another tenant listening for every completion must not count for ours.
+    other = internal_headers(f"t-{uuid.uuid4().hex[:10]}")
+    response = await client.post("/api/v1/automation/rules", headers=other, json={
+        "name": "elsewhere", "trigger": {"type": "event", "event_type": "workflow.*"},
+        "actions": [{"type": "http_request", "url": recorder.url(f"/other/{tag}")}]})  # fmt: skip
+    assert response.status_code == 201, response.text
+
+    quiet = await wait_execution(client, auth, await execute(client, auth, workflow["id"]))
+    event, records = await completion_event(quiet["id"])
+    assert event.processed_at is not None and records == []
+
+    response = await client.post("/api/v1/automation/rules", headers=auth, json={
+        "name": "on completion", "trigger": {"type": "event", "event_type": "workflow.*"},
+        "conditions": [{"field": "workflow_id", "operator": "equals", "value": workflow["id"]}],
+        "actions": [{"type": "http_request", "url": recorder.url(f"/done/{tag}")}]})  # fmt: skip
+    assert response.status_code == 201, response.text
+    rule = response.json()
+    heard = await wait_execution(client, auth, await execute(client, auth, workflow["id"]))
+    _, records = await completion_event(heard["id"])
+    assert [(r.rule_id, r.matched, r.status) for r in records] == [(rule["id"], True, "succeeded")]
+    assert recorder.count(f"/done/{tag}") == 1
+
+    disabled = await client.patch(f"/api/v1/automation/rules/{rule['id']}", headers=auth,
+                                  json={"enabled": False})  # fmt: skip
+    assert disabled.status_code == 200, disabled.text
+    again = await wait_execution(client, auth, await execute(client, auth, workflow["id"]))
+    _, records = await completion_event(again["id"])
+    assert records == [] and recorder.count(f"/done/{tag}") == 1
+    assert recorder.count(f"/other/{tag}") == 0

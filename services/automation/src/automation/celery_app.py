@@ -113,8 +113,8 @@ def configure_celery(app: Celery, settings: Settings) -> None:
             },
         },
         worker_hijack_root_logger=False,
-        worker_send_task_events=True,
-        task_send_sent_event=True,
+        worker_send_task_events=settings.celery_task_events,
+        task_send_sent_event=settings.celery_task_events,
     )
 
 

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     celery_task_time_limit: int = Field(default=1800, ge=1)
     celery_visibility_timeout: int = Field(default=3600, ge=10)
     celery_task_always_eager: bool = False
+    # Celery's monitoring events (Flower): three broker messages per task, so off
+    # unless asked for; /metrics carries task counts and latency either way.
+    celery_task_events: bool = False
     # Prefix for the broker's Redis keys (several deployments or test runs on one Redis).
     celery_key_prefix: str = ""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from fnmatch import fnmatchcase
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -15,6 +14,7 @@ from automation.db import Database, utcnow
 from automation.models import AutomationRule, Event, RuleExecution, Workflow
 from automation.registry import ActionContext, registry
 from automation.rules.conditions import Condition, check_problems, evaluate_all
+from automation.rules.subscriptions import rule_listens, workflow_listens
 from automation.settings import Settings
 from automation.workflows.engine import Sender, create_execution, dispatch
 
@@ -175,8 +175,7 @@ async def process_event(database: Database, settings: Settings, send: Sender, ev
         )
     matched = 0
     for rule in rules:
-        trigger = rule.trigger
-        if trigger.get("type") != "event" or not fnmatchcase(event.type, trigger["event_type"]):
+        if not rule_listens(rule.trigger, event.type):
             continue
         if rule.id in done:
             continue
@@ -185,7 +184,7 @@ async def process_event(database: Database, settings: Settings, send: Sender, ev
             if rule.stop_after_match:
                 break
     for workflow in workflows:
-        if workflow.event_type and fnmatchcase(event.type, workflow.event_type):
+        if workflow_listens(workflow.event_type, event.type):
             async with database.session() as session:
                 execution = await create_execution(
                     session,

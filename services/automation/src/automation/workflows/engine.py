@@ -25,14 +25,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from automation import templating
 from automation.celery_app import PRIORITY_QUEUES, TASK_RUN_EXECUTION
 from automation.db import Database, utcnow
-from automation.models import Event, StepRun, Workflow, WorkflowExecution
+from automation.models import Event, StepRun, Workflow, WorkflowExecution, new_id
 from automation.registry import ActionContext, ActionError, registry
+from automation.rules.subscriptions import has_listeners
 from automation.settings import Settings
 from automation.steps.builtin import delay_seconds
 from automation.workflows.definition import BRANCHING_TYPES, dependencies
@@ -128,7 +129,8 @@ class RunResult:
 
     claimed: bool
     status: str | None = None
-    # The workflow.completed / workflow.failed event this run recorded, if it finished.
+    # The workflow.completed / workflow.failed event this run recorded, if it
+    # finished and some rule or workflow listens for it (else it is recorded processed).
     event_id: str | None = None
 
 
@@ -170,13 +172,14 @@ class ExecutionRunner:
                     resume_at=None,
                     started_at=func.coalesce(WorkflowExecution.started_at, now),
                 )
+                .returning(WorkflowExecution)
                 .execution_options(synchronize_session=False)
             )
-            if getattr(result, "rowcount", 0) != 1:
+            # The lease and the execution row in one round trip (RETURNING).
+            execution = result.scalar_one_or_none()
+            if execution is None:
                 await session.rollback()
                 return None
-            execution = await session.get(WorkflowExecution, execution_id, populate_existing=True)
-            assert execution is not None
             rows = await session.execute(
                 select(StepRun)
                 .where(
@@ -379,14 +382,18 @@ class ExecutionRunner:
         }
 
     async def _flush_deferred(self, session: AsyncSession) -> None:
+        if not self._deferred:
+            return
+        # Rows with the same columns go out as one executemany (one round trip
+        # on asyncpg) instead of one UPDATE each.
+        batches: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for run_id, values in self._deferred:
-            await session.execute(
-                update(StepRun)
-                .where(StepRun.id == run_id)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+            batches.setdefault(tuple(sorted(values)), []).append({"id": run_id, **values})
         self._deferred.clear()
+        for rows in batches.values():
+            await session.execute(
+                update(StepRun).execution_options(synchronize_session=False), rows
+            )
 
     async def _save_step(self, run: StepRun, *, defer: bool = False, **values: Any) -> None:
         """Write a step's new state (with any deferred ones), and keep the in-memory
@@ -576,23 +583,32 @@ class ExecutionRunner:
                 self._deferred.clear()
                 return
             await self._flush_deferred(session)
-            event = Event(
-                tenant_id=execution.tenant_id,
-                type=event_type,
-                source="workflow",
-                data={
-                    "workflow_id": execution.workflow_id,
-                    "execution_id": execution.id,
-                    "status": status,
-                    "error": error,
-                },
-                request_id=execution.request_id,
+            # Most completion events wake nothing up: when no enabled rule or
+            # event workflow of the tenant matches, the event is recorded as
+            # already processed and nobody evaluates it again.
+            listened = await has_listeners(session, execution.tenant_id, event_type)
+            # A Core INSERT (no unit-of-work flush) with the id made here.
+            event_id = new_id()
+            await session.execute(
+                insert(Event).values(
+                    id=event_id,
+                    tenant_id=execution.tenant_id,
+                    type=event_type,
+                    status="received" if listened else "processed",
+                    processed_at=None if listened else utcnow(),
+                    source="workflow",
+                    data={
+                        "workflow_id": execution.workflow_id,
+                        "execution_id": execution.id,
+                        "status": status,
+                        "error": error,
+                    },
+                    request_id=execution.request_id,
+                )
             )
-            session.add(event)
             await session.commit()
-            event_id = event.id
         log.info("execution %s of workflow %s %s", execution.id, execution.workflow_id, status)
-        self.finished_event_id = event_id
+        self.finished_event_id = event_id if listened else None
 
 
 async def cancel(session: AsyncSession, execution: WorkflowExecution) -> bool:
