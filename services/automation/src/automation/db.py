@@ -73,12 +73,21 @@ def check_sqlite_version(version: tuple[int, int, int] = sqlite3.sqlite_version_
         )
 
 
-def create_engine(url: str, pool_size: int = 10, max_overflow: int = 20) -> AsyncEngine:
+def create_engine(
+    url: str,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+    isolation_level: str | None = None,
+    pre_ping: bool = True,
+) -> AsyncEngine:
     """An async engine for ``url``; SQLite gets WAL and a busy timeout so the API and
-    a worker can share the file."""
+    a worker can share the file. Without ``pre_ping`` a pooled connection the
+    server has closed shows up as a ``DBAPIError`` with ``connection_invalidated``
+    on its first statement, and the caller retries."""
+    options: dict[str, Any] = {"isolation_level": isolation_level} if isolation_level else {}
     if url.startswith("sqlite"):
         check_sqlite_version()
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **options)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(conn: Any, _record: Any) -> None:
@@ -93,9 +102,11 @@ def create_engine(url: str, pool_size: int = 10, max_overflow: int = 20) -> Asyn
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
+        pool_recycle=-1 if pre_ping else 600,
         pool_timeout=30,
         connect_args={"timeout": 10, "command_timeout": 60},
+        **options,
     )
 
 
@@ -106,6 +117,8 @@ class Database:
         self.url = url
         self.engine = create_engine(url, pool_size, max_overflow)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._pool_args = (pool_size, max_overflow)
+        self._autocommit: AsyncEngine | None = None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -113,8 +126,24 @@ class Database:
             yield session
 
     @property
+    def autocommit_engine(self) -> AsyncEngine:
+        """A second pool whose connections commit every statement by itself, for hot
+        paths made of single-statement writes (the workflow engine). Checking one
+        out costs no round trip: there is no liveness ping (with a pool in a
+        transaction mode it takes three: BEGIN, ping, ROLLBACK), so its user
+        retries a first statement that finds the connection dead. A transaction
+        on it is opened explicitly where one is needed."""
+        if self._autocommit is None:
+            self._autocommit = create_engine(
+                self.url, *self._pool_args, isolation_level="AUTOCOMMIT", pre_ping=False
+            )
+        return self._autocommit
+
+    @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._autocommit is not None:
+            await self._autocommit.dispose()

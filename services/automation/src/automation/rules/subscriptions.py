@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
-from sqlalchemy import select, union_all
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, select, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from automation.models import AutomationRule, Workflow
 
@@ -33,18 +33,34 @@ def workflow_listens(pattern: str | None, event_type: str) -> bool:
     return bool(pattern) and fnmatchcase(event_type, pattern or "")
 
 
-async def has_listeners(session: AsyncSession, tenant_id: str, event_type: str) -> bool:
-    """Whether any enabled rule or event-triggered workflow of the tenant matches
-    ``event_type``: one query for both patterns, read in the caller's transaction."""
-    rule_patterns = select(AutomationRule.trigger["event_type"].as_string().label("pattern")).where(
-        AutomationRule.tenant_id == tenant_id,
+# Every event pattern a tenant's enabled rules and event workflows listen on; built
+# once, since the engine asks at the end of every run.
+_LISTENER_PATTERNS = union_all(
+    select(AutomationRule.trigger["event_type"].as_string().label("pattern")).where(
+        AutomationRule.tenant_id == bindparam("p_tenant_id"),
         AutomationRule.enabled.is_(True),
         AutomationRule.trigger["type"].as_string() == "event",
-    )
-    workflow_patterns = select(Workflow.event_type.label("pattern")).where(
-        Workflow.tenant_id == tenant_id,
+    ),
+    select(Workflow.event_type.label("pattern")).where(
+        Workflow.tenant_id == bindparam("p_tenant_id"),
         Workflow.trigger_type == "event",
         Workflow.enabled.is_(True),
-    )
-    patterns = await session.execute(union_all(rule_patterns, workflow_patterns))
-    return any(workflow_listens(p, event_type) for p in patterns.scalars())
+    ),
+)
+
+
+async def listener_patterns(db: AsyncSession | AsyncConnection, tenant_id: str) -> list[str | None]:
+    """The event patterns of the tenant's enabled rules and event-triggered workflows."""
+    return list((await db.execute(_LISTENER_PATTERNS, {"p_tenant_id": tenant_id})).scalars())
+
+
+def any_listens(patterns: list[str | None], event_type: str) -> bool:
+    return any(workflow_listens(p, event_type) for p in patterns)
+
+
+async def has_listeners(
+    db: AsyncSession | AsyncConnection, tenant_id: str, event_type: str
+) -> bool:
+    """Whether any enabled rule or event-triggered workflow of the tenant matches
+    ``event_type``: one query for both patterns, read in the caller's transaction."""
+    return any_listens(await listener_patterns(db, tenant_id), event_type)

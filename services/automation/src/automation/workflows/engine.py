@@ -20,27 +20,30 @@ import asyncio
 import json
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from automation import templating
 from automation.celery_app import PRIORITY_QUEUES, TASK_RUN_EXECUTION
 from automation.db import Database, utcnow
-from automation.models import Event, StepRun, Workflow, WorkflowExecution, new_id
+from automation.models import StepRun, Workflow, WorkflowExecution, new_id
 from automation.registry import ActionContext, ActionError, registry
-from automation.rules.subscriptions import has_listeners
+from automation.rules.subscriptions import any_listens
 from automation.settings import Settings
 from automation.steps.builtin import delay_seconds
+from automation.workflows import store
 from automation.workflows.definition import BRANCHING_TYPES, dependencies
+from automation.workflows.store import ACTIVE, ExecutionState, StepState
 
 log = logging.getLogger(__name__)
 
-ACTIVE = ("pending", "running", "waiting")
 FINAL = ("succeeded", "failed", "cancelled")
 MAX_OUTPUT_BYTES = 1_000_000
 _random = secrets.SystemRandom()
@@ -116,7 +119,7 @@ def _has_side_effects(spec: Mapping[str, Any]) -> bool:
     return action_type is None or action_type.side_effects
 
 
-def _settled(run: StepRun, spec: Mapping[str, Any]) -> bool:
+def _settled(run: StepState, spec: Mapping[str, Any]) -> bool:
     """Done in a way that lets dependent steps go on."""
     return run.status in ("succeeded", "skipped") or (
         run.status == "failed" and bool(spec.get("continue_on_fail"))
@@ -135,7 +138,14 @@ class RunResult:
 
 
 class ExecutionRunner:
-    """Runs executions in one worker thread; ``owner`` names this worker in leases."""
+    """Runs executions in one worker thread; ``owner`` names this worker in leases.
+
+    A run uses one database connection from start to end, in autocommit mode: the
+    claim is one statement, each write of a step with side effects is one, and
+    closing the run (execution row, step rows, completion event) is all or nothing
+    (see :mod:`automation.workflows.store`). Steps running in parallel share the
+    connection, one statement at a time.
+    """
 
     def __init__(self, database: Database, settings: Settings, send: Sender, owner: str) -> None:
         self.database = database
@@ -144,88 +154,39 @@ class ExecutionRunner:
         self.owner = owner
         self.lease = timedelta(seconds=settings.execution_lease_seconds)
         self.finished_event_id: str | None = None
-        # Results of pure steps not written yet: they go out with the next write
-        # (a pure step lost in a crash is simply run again).
-        self._deferred: list[tuple[str, dict[str, Any]]] = []
+        # Steps changed in memory but not written yet, by row id. Results of pure
+        # steps wait here for the next write (a pure step lost in a crash is
+        # simply run again); everything else is written straight away.
+        self._dirty: dict[str, StepState] = {}
+        self._conn: AsyncConnection | None = None
+        self._lock = asyncio.Lock()
+        self._listener_patterns: list[str | None] = []
+        self._claimed = False
+
+    @asynccontextmanager
+    async def _db(self) -> AsyncIterator[AsyncConnection]:
+        """The run's connection, for one statement or a few at a time."""
+        assert self._conn is not None, "used outside run()"
+        async with self._lock:
+            yield self._conn
+
+    def _take_dirty(self) -> list[StepState]:
+        steps, self._dirty = list(self._dirty.values()), {}
+        return steps
 
     # -- lease ---------------------------------------------------------------
 
-    async def _claim(self, execution_id: str) -> tuple[WorkflowExecution, list[StepRun]] | None:
-        """Take the lease and read the execution with its steps, in one transaction;
-        None when someone else holds it, it is finished, or it is not due yet."""
-        now = utcnow()
-        async with self.database.session() as session:
-            result = await session.execute(
-                update(WorkflowExecution)
-                .where(
-                    WorkflowExecution.id == execution_id,
-                    WorkflowExecution.status.in_(ACTIVE),
-                    (WorkflowExecution.lease_until.is_(None))
-                    | (WorkflowExecution.lease_until < now),
-                    (WorkflowExecution.resume_at.is_(None))
-                    | (WorkflowExecution.resume_at <= now + timedelta(seconds=0.5)),
-                )
-                .values(
-                    status="running",
-                    lease_owner=self.owner,
-                    lease_until=now + self.lease,
-                    resume_at=None,
-                    started_at=func.coalesce(WorkflowExecution.started_at, now),
-                )
-                .returning(WorkflowExecution)
-                .execution_options(synchronize_session=False)
-            )
-            # The lease and the execution row in one round trip (RETURNING).
-            execution = result.scalar_one_or_none()
-            if execution is None:
-                await session.rollback()
-                return None
-            rows = await session.execute(
-                select(StepRun)
-                .where(
-                    StepRun.execution_id == execution_id, StepRun.tenant_id == execution.tenant_id
-                )
-                .order_by(StepRun.position)
-            )
-            runs = list(rows.scalars())
-            await session.commit()
-        return execution, runs
-
     async def _renew(self, execution_id: str) -> bool:
-        async with self.database.session() as session:
-            result = await session.execute(
-                update(WorkflowExecution)
-                .where(
-                    WorkflowExecution.id == execution_id,
-                    WorkflowExecution.lease_owner == self.owner,
-                    WorkflowExecution.status == "running",
-                )
-                .values(lease_until=utcnow() + self.lease)
-                .execution_options(synchronize_session=False)
-            )
-            await session.commit()
-        return bool(getattr(result, "rowcount", 0) == 1)
+        async with self._db() as conn:
+            return await store.renew(conn, execution_id, self.owner, utcnow() + self.lease)
 
-    async def _release(self, execution_id: str, **values: Any) -> bool:
-        """Leave the execution with ``values`` (its new status...) if we still hold it."""
-        async with self.database.session() as session:
-            result = await session.execute(
-                update(WorkflowExecution)
-                .where(
-                    WorkflowExecution.id == execution_id,
-                    WorkflowExecution.lease_owner == self.owner,
-                    WorkflowExecution.status == "running",
-                )
-                .values(lease_owner=None, lease_until=None, **values)
-                .execution_options(synchronize_session=False)
+    async def _close(self, execution_id: str, **values: Any) -> bool:
+        """Leave the execution with ``values`` (its new status...) and the pending step
+        writes, if we still hold it."""
+        async with self._db() as conn:
+            return await store.close(
+                conn, execution_id, self.owner, now=utcnow(), steps=self._take_dirty(), **values
             )
-            if getattr(result, "rowcount", 0) != 1:
-                await session.rollback()
-                self._deferred.clear()
-                return False
-            await self._flush_deferred(session)
-            await session.commit()
-        return True
 
     async def _keep_lease(self, execution_id: str, lost: asyncio.Event) -> None:
         interval = max(0.2, self.lease.total_seconds() / 3)
@@ -237,22 +198,60 @@ class ExecutionRunner:
     # -- running ---------------------------------------------------------------
 
     async def run(self, execution_id: str) -> RunResult:
-        claimed = await self._claim(execution_id)
+        for attempt in (1, 2):
+            try:
+                async with self.database.autocommit_engine.connect() as conn:
+                    self._conn = conn
+                    try:
+                        return await self._run(execution_id)
+                    finally:
+                        self._conn = None
+            except DBAPIError as exc:
+                # The pool does not ping: a connection the server closed while it
+                # sat in the pool fails the claim, before anything happened. The
+                # pool has dropped it (and its peers); claim again on a new one.
+                if attempt == 1 and exc.connection_invalidated and not self._claimed:
+                    log.info("database connection was closed; claiming %s again", execution_id)
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    async def _run(self, execution_id: str) -> RunResult:
+        now = utcnow()
+        async with self._db() as conn:
+            claimed = await store.claim(
+                conn,
+                execution_id,
+                self.owner,
+                now=now,
+                until=now + self.lease,
+                due=now + timedelta(seconds=0.5),
+            )
         if claimed is None:
             return RunResult(claimed=False)
+        self._claimed = True
+        self._listener_patterns = claimed.listener_patterns
         lost = asyncio.Event()
         keeper = asyncio.create_task(self._keep_lease(execution_id, lost))
         try:
-            status = await self._advance(*claimed, lost)
+            status = await self._advance(claimed.execution, claimed.steps, lost)
         except Exception as exc:
             log.exception("execution %s crashed in the engine", execution_id)
-            await self._release(
-                execution_id,
-                status="failed",
-                finished_at=utcnow(),
-                error=f"engine error: {type(exc).__name__}: {exc}"[:2000],
-            )
             status = "failed"
+            error = f"engine error: {type(exc).__name__}: {exc}"[:2000]
+            self._dirty.clear()
+            # The run's connection may be what broke: close the run on a fresh one.
+            now = utcnow()
+            async with self.database.autocommit_engine.connect() as fresh:
+                await store.close(
+                    fresh,
+                    execution_id,
+                    self.owner,
+                    status=status,
+                    now=now,
+                    finished_at=now,
+                    error=error,
+                )
         finally:
             lost.set()
             keeper.cancel()
@@ -260,20 +259,15 @@ class ExecutionRunner:
         return RunResult(claimed=True, status=status, event_id=self.finished_event_id)
 
     async def _still_ours(self, execution_id: str) -> tuple[bool, str | None]:
-        async with self.database.session() as session:
-            row = (
-                await session.execute(
-                    select(WorkflowExecution.status, WorkflowExecution.lease_owner).where(
-                        WorkflowExecution.id == execution_id
-                    )
-                )
-            ).one_or_none()
+        async with self._db() as conn:
+            row = await store.status_of(conn, execution_id)
         if row is None:
             return False, None
-        return row.status == "running" and row.lease_owner == self.owner, row.status
+        status, owner = row
+        return status == "running" and owner == self.owner, status
 
     async def _advance(
-        self, execution: WorkflowExecution, runs: list[StepRun], lost: asyncio.Event
+        self, execution: ExecutionState, runs: list[StepState], lost: asyncio.Event
     ) -> str | None:
         # While we hold the lease nobody else writes these rows (a cancel only
         # flips the execution's status), so the step rows are read once and kept
@@ -299,8 +293,8 @@ class ExecutionRunner:
                 return "failed"
 
             to_skip: list[str] = []
-            ready: list[StepRun] = []
-            waiting: list[StepRun] = []
+            ready: list[StepState] = []
+            waiting: list[StepState] = []
             for run in runs:
                 if run.status == "pending":
                     step_deps = deps[run.step_id]
@@ -331,7 +325,7 @@ class ExecutionRunner:
                 continue
             if waiting:
                 resume_at = min(r.next_attempt_at for r in waiting if r.next_attempt_at)
-                if await self._release(execution_id, status="waiting", resume_at=resume_at):
+                if await self._close(execution_id, status="waiting", resume_at=resume_at):
                     wait = (resume_at - utcnow()).total_seconds()
                     if wait <= self.settings.max_countdown_seconds:
                         dispatch(self.send, execution_id, execution.priority, max(0.0, wait))
@@ -343,26 +337,19 @@ class ExecutionRunner:
             return "failed"
 
     async def _skip(
-        self, execution: WorkflowExecution, step_ids: list[str], by_id: dict[str, StepRun]
+        self, execution: ExecutionState, step_ids: list[str], by_id: dict[str, StepState]
     ) -> None:
-        async with self.database.session() as session:
-            await session.execute(
-                update(StepRun)
-                .where(
-                    StepRun.execution_id == execution.id,
-                    StepRun.step_id.in_(step_ids),
-                    StepRun.status == "pending",
-                )
-                .values(status="skipped", finished_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
-            await self._flush_deferred(session)
-            await session.commit()
+        # Written with the next write: a skip lost in a crash is worked out again
+        # from the same (persisted or re-run) outputs.
+        now = utcnow()
         for step_id in step_ids:
-            if step_id in by_id and by_id[step_id].status == "pending":
-                by_id[step_id].status = "skipped"
+            run = by_id.get(step_id)
+            if run is not None and run.status == "pending":
+                run.status = "skipped"
+                run.finished_at = now
+                self._dirty[run.id] = run
 
-    def _scope(self, execution: WorkflowExecution, by_id: dict[str, StepRun]) -> dict[str, Any]:
+    def _scope(self, execution: ExecutionState, by_id: dict[str, StepState]) -> dict[str, Any]:
         steps = {
             sid: {"output": r.output, "status": r.status, "error": r.error}
             for sid, r in by_id.items()
@@ -381,44 +368,22 @@ class ExecutionRunner:
             },
         }
 
-    async def _flush_deferred(self, session: AsyncSession) -> None:
-        if not self._deferred:
-            return
-        # Rows with the same columns go out as one executemany (one round trip
-        # on asyncpg) instead of one UPDATE each.
-        batches: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for run_id, values in self._deferred:
-            batches.setdefault(tuple(sorted(values)), []).append({"id": run_id, **values})
-        self._deferred.clear()
-        for rows in batches.values():
-            await session.execute(
-                update(StepRun).execution_options(synchronize_session=False), rows
-            )
-
-    async def _save_step(self, run: StepRun, *, defer: bool = False, **values: Any) -> None:
-        """Write a step's new state (with any deferred ones), and keep the in-memory
-        row the same. ``defer`` holds the write for the next one (pure steps)."""
+    async def _save_step(self, run: StepState, *, defer: bool = False, **values: Any) -> None:
+        """Change a step's state, and write it (with any deferred ones) unless
+        ``defer`` holds it for the next write (pure steps)."""
         for key, value in values.items():
             setattr(run, key, value)
-        if defer:
-            self._deferred.append((run.id, values))
-            return
-        async with self.database.session() as session:
-            await self._flush_deferred(session)
-            await session.execute(
-                update(StepRun)
-                .where(StepRun.id == run.id)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            await session.commit()
+        self._dirty[run.id] = run
+        if not defer:
+            async with self._db() as conn:
+                await store.write_steps(conn, self._take_dirty())
 
     async def _run_step(
         self,
-        execution: WorkflowExecution,
-        run: StepRun,
+        execution: ExecutionState,
+        run: StepState,
         spec: dict[str, Any],
-        by_id: dict[str, StepRun],
+        by_id: dict[str, StepState],
     ) -> None:
         scope = self._scope(execution, by_id)
         action_type = registry.get(spec["type"])
@@ -557,57 +522,38 @@ class ExecutionRunner:
                 run, **started, status="failed", error=error[:4000], finished_at=utcnow()
             )
 
-    async def _finish(self, execution: WorkflowExecution, status: str, error: str | None) -> None:
+    async def _finish(self, execution: ExecutionState, status: str, error: str | None) -> None:
         """Close the execution and record its ``workflow.completed``/``workflow.failed``
-        event in one transaction (only if we still hold it), then queue the event."""
+        event, all or nothing (only if we still hold it)."""
         event_type = "workflow.completed" if status == "succeeded" else "workflow.failed"
-        async with self.database.session() as session:
-            result = await session.execute(
-                update(WorkflowExecution)
-                .where(
-                    WorkflowExecution.id == execution.id,
-                    WorkflowExecution.lease_owner == self.owner,
-                    WorkflowExecution.status == "running",
-                )
-                .values(
-                    lease_owner=None,
-                    lease_until=None,
-                    status=status,
-                    error=error,
-                    finished_at=utcnow(),
-                )
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(result, "rowcount", 0) != 1:
-                await session.rollback()
-                self._deferred.clear()
-                return
-            await self._flush_deferred(session)
-            # Most completion events wake nothing up: when no enabled rule or
-            # event workflow of the tenant matches, the event is recorded as
-            # already processed and nobody evaluates it again.
-            listened = await has_listeners(session, execution.tenant_id, event_type)
-            # A Core INSERT (no unit-of-work flush) with the id made here.
-            event_id = new_id()
-            await session.execute(
-                insert(Event).values(
-                    id=event_id,
-                    tenant_id=execution.tenant_id,
-                    type=event_type,
-                    status="received" if listened else "processed",
-                    processed_at=None if listened else utcnow(),
-                    source="workflow",
-                    data={
-                        "workflow_id": execution.workflow_id,
-                        "execution_id": execution.id,
-                        "status": status,
-                        "error": error,
-                    },
-                    request_id=execution.request_id,
-                )
-            )
-            await session.commit()
-        log.info("execution %s of workflow %s %s", execution.id, execution.workflow_id, status)
+        # Most completion events wake nothing up: when no enabled rule or event
+        # workflow of the tenant matched at the claim, the event is recorded as
+        # already processed and nobody evaluates it again. (So a rule applies to
+        # runs claimed after it was saved.)
+        listened = any_listens(self._listener_patterns, event_type)
+        now = utcnow()
+        event_id = new_id()
+        event: dict[str, Any] = {
+            "id": event_id,
+            "tenant_id": execution.tenant_id,
+            "type": event_type,
+            "source": "workflow",
+            "data": {
+                "workflow_id": execution.workflow_id,
+                "execution_id": execution.id,
+                "status": status,
+                "error": error,
+            },
+            "status": "received" if listened else "processed",
+            "request_id": execution.request_id,
+            "created_at": now,
+            "processed_at": None if listened else now,
+        }
+        if not await self._close(
+            execution.id, status=status, error=error, finished_at=now, event=event
+        ):
+            return
+        log.debug("execution %s of workflow %s %s", execution.id, execution.workflow_id, status)
         self.finished_event_id = event_id if listened else None
 
 
