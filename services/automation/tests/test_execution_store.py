@@ -10,10 +10,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Table, insert, select, text
 
 from automation import migrate
 from automation.db import Database, utcnow
@@ -191,5 +191,34 @@ async def test_claim_is_retried_when_the_pooled_connection_was_closed(
         second = await _new_execution(database, tenant)
         result = await _runner(database, []).run(second)
         assert (result.claimed, result.status) == (True, "succeeded")
+    finally:
+        await database.dispose()
+
+
+async def test_execute_once_is_retried_when_the_pooled_connection_was_closed(
+    migrated_postgres: str,
+) -> None:
+    # The path every submitted event takes (one INSERT on the autocommit pool).
+    database = Database(_async_url(migrated_postgres))
+    try:
+        tenant = await _tenant_with_listeners(database)
+        events = cast(Table, Event.__table__)
+
+        async def add_event() -> str:
+            event_id = str(uuid.uuid4())
+            row = {"id": event_id, "tenant_id": tenant, "type": "x.y", "source": "api",
+                   "data": {}, "status": "received", "request_id": None,
+                   "created_at": utcnow(), "processed_at": None}  # fmt: skip
+            await database.execute_once(insert(events), row)
+            return event_id
+
+        await add_event()
+        async with database.autocommit_engine.connect() as conn:
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with database.session() as session:
+            await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        second = await add_event()
+        async with database.session() as session:
+            assert await session.get(Event, second) is not None
     finally:
         await database.dispose()

@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event
+from sqlalchemy import JSON, DateTime, Executable, MetaData, TypeDecorator, event
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -138,6 +139,21 @@ class Database:
                 self.url, *self._pool_args, isolation_level="AUTOCOMMIT", pre_ping=False
             )
         return self._autocommit
+
+    async def execute_once(
+        self, statement: Executable, params: dict[str, Any] | None = None
+    ) -> None:
+        """Run one write statement by itself on the autocommit pool: one round trip,
+        no session, no BEGIN/COMMIT. A pooled connection the server had closed
+        fails before the statement ran and is retried once on a new one."""
+        for attempt in (1, 2):
+            try:
+                async with self.autocommit_engine.connect() as conn:
+                    await conn.execute(statement, params)
+                    return
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
 
     @property
     def is_sqlite(self) -> bool:

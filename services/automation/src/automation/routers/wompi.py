@@ -78,7 +78,6 @@ async def receive_wompi_event(tenant_id: str, request: Request, session: Session
     event_type = f"wompi.{event_name}"
     event = await accept_event(
         request,
-        session,
         tenant_id,
         event_type,
         {
