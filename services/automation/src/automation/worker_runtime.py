@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from automation.db import Database
+from automation.eventloop import new_event_loop
 from automation.settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -29,7 +30,7 @@ class _ProcessRuntime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.pid = os.getpid()
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         self.database = Database(
             settings.effective_database_url,
             pool_size=settings.database_pool_size,

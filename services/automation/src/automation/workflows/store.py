@@ -195,7 +195,9 @@ WITH done AS (
     FROM jsonb_to_recordset(CAST(:steps AS jsonb)) AS r(
         id text, status text, input jsonb, output jsonb, error text, attempts integer,
         next_attempt_at timestamptz, started_at timestamptz, finished_at timestamptz)
-    WHERE s.id = r.id AND EXISTS (SELECT FROM done)
+    -- execution_id first: it is indexed, and keeps the planner off a scan of every
+    -- step row (it cannot know the recordset holds only this run's steps)
+    WHERE s.execution_id = :id AND s.id = r.id AND EXISTS (SELECT FROM done)
 ), recorded AS (
     INSERT INTO events (id, tenant_id, type, source, data, status, request_id, created_at,
                         processed_at)
