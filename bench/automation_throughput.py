@@ -292,6 +292,12 @@ async def steady_seconds_per_run(dsn: str, sql: str) -> float:
     return (times[-1] - times[first]) / (len(times) - 1 - first)
 
 
+def _print_rounds(label: str, seconds: list[tuple[float, float]]) -> None:
+    """One line of (ours, anchor) seconds per operation, round by round."""
+    cells = [f"{1 / o:.0f}/{1 / a:.0f} ({o / a:.2f}x)" for o, a in seconds]
+    print(f"  {label:<11} " + "  ".join(cells), flush=True)
+
+
 async def measure(args: argparse.Namespace) -> None:
     admin = _admin_dsn()
     db_name = f"bench_automation_{uuid.uuid4().hex[:8]}"
@@ -502,22 +508,10 @@ async def run_all(args: argparse.Namespace, dsn: str, prefix: str) -> None:
     wf_ratios = [o[0] / a[0] for o, a in zip(ours_runs, anchor_runs, strict=True)]
     accept_ratios = [o / a for o, a in zip(ours_accept, anchor_accept, strict=True)]
     print("rounds, ours/anchor:", flush=True)
-    print(
-        "  workflows/s "
-        + "  ".join(
-            f"{1 / o[0]:.0f}/{1 / a[0]:.0f} ({r:.2f}x)"
-            for o, a, r in zip(ours_runs, anchor_runs, wf_ratios, strict=True)
-        ),
-        flush=True,
+    _print_rounds(
+        "workflows/s", [(o[0], a[0]) for o, a in zip(ours_runs, anchor_runs, strict=True)]
     )
-    print(
-        "  events/s    "
-        + "  ".join(
-            f"{1 / o:.0f}/{1 / a:.0f} ({r:.2f}x)"
-            for o, a, r in zip(ours_accept, anchor_accept, accept_ratios, strict=True)
-        ),
-        flush=True,
-    )
+    _print_rounds("events/s", list(zip(ours_accept, anchor_accept, strict=True)))
     ours_wf = statistics.median(r[0] for r in ours_runs)
     anchor_wf = statistics.median(r[0] for r in anchor_runs)
     ours_wf_cold = statistics.median(r[1] for r in ours_runs)

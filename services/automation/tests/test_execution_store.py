@@ -174,6 +174,15 @@ async def test_runner_runs_and_records_completion(database: Database) -> None:
     assert event is not None and event.status == "received"
 
 
+async def _server_drops_pooled_connection(database: Database) -> None:
+    """What a server restart or an idle timeout does to the autocommit pool's
+    (only) connection: closes it under the pool's feet."""
+    async with database.autocommit_engine.connect() as conn:
+        pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    async with database.session() as session:
+        await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+
 async def test_claim_is_retried_when_the_pooled_connection_was_closed(
     migrated_postgres: str,
 ) -> None:
@@ -182,12 +191,8 @@ async def test_claim_is_retried_when_the_pooled_connection_was_closed(
         tenant = await _tenant_with_listeners(database)
         first = await _new_execution(database, tenant)
         assert (await _runner(database, []).run(first)).status == "succeeded"
-        # The server drops the runner's pooled connection (a restart, an idle
-        # timeout...); the pool does not ping, so the next claim meets it dead.
-        async with database.autocommit_engine.connect() as conn:
-            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        async with database.session() as session:
-            await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        # The pool does not ping, so the next claim meets the dead connection.
+        await _server_drops_pooled_connection(database)
         second = await _new_execution(database, tenant)
         result = await _runner(database, []).run(second)
         assert (result.claimed, result.status) == (True, "succeeded")
@@ -213,10 +218,7 @@ async def test_execute_once_is_retried_when_the_pooled_connection_was_closed(
             return event_id
 
         await add_event()
-        async with database.autocommit_engine.connect() as conn:
-            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        async with database.session() as session:
-            await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await _server_drops_pooled_connection(database)
         second = await add_event()
         async with database.session() as session:
             assert await session.get(Event, second) is not None
