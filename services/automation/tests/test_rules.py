@@ -293,6 +293,15 @@ def test_operators(field: str, operator: str, value: Any, expected: bool) -> Non
     assert passed is expected and record["passed"] is expected
 
 
+def test_a_catastrophic_pattern_fails_its_check_in_bounded_time() -> None:
+    # ^(a|aa)+$ against "aaa...ab" backtracks exponentially (days with re.search).
+    check = FieldCheck(field="name", operator="matches", value=r"^(a|aa)+$")
+    started = time.perf_counter()
+    passed, record = evaluate(check, {"name": "a" * 60 + "b"})
+    assert time.perf_counter() - started < 2
+    assert passed is False and "took longer than" in record["error"]
+
+
 def test_and_or_groups_record_every_check() -> None:
     either = ConditionGroup(type="group", logic="or", conditions=[
         FieldCheck(field="status", operator="equals", value="refunded"),

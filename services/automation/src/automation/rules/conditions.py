@@ -7,10 +7,10 @@ outcome is recorded, so a rule execution shows which conditions passed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
+import regex
 from pydantic import BaseModel, ConfigDict, Field
 
 from automation.steps.builtin import lookup
@@ -34,6 +34,9 @@ Operator = Literal[
 ]
 MAX_PATTERN = 500
 MAX_SUBJECT = 10_000
+# Patterns come from tenants: a backtracking bomb such as (a+)+$ must fail its
+# check, not hold a worker. The regex package stops a match after this long.
+MATCH_TIMEOUT_SECONDS = 0.05
 
 
 class FieldCheck(BaseModel):
@@ -70,8 +73,8 @@ def check_problems(condition: Condition, where: str) -> list[str]:
         if not isinstance(value, str) or len(value) > MAX_PATTERN:
             return [f"{where}.value: operator 'matches' needs a regex of at most {MAX_PATTERN}"]
         try:
-            re.compile(value)
-        except re.error as exc:
+            regex.compile(value)
+        except regex.error as exc:
             return [f"{where}.value: not a valid regular expression ({exc})"]
     if op in ("starts_with", "ends_with") and not isinstance(value, str):
         return [f"{where}.value: operator {op!r} needs a string"]
@@ -107,7 +110,13 @@ def _compare(op: str, actual: Any, expected: Any) -> bool:
     if op == "matches":
         if not isinstance(actual, str):
             raise TypeError(f"cannot match a {type(actual).__name__} against a pattern")
-        return re.search(expected, actual[:MAX_SUBJECT]) is not None
+        try:
+            found = regex.search(expected, actual[:MAX_SUBJECT], timeout=MATCH_TIMEOUT_SECONDS)
+        except TimeoutError:
+            raise TypeError(
+                f"pattern took longer than {MATCH_TIMEOUT_SECONDS * 1000:.0f} ms on this value"
+            ) from None
+        return found is not None
     if op == "starts_with":
         return isinstance(actual, str) and actual.startswith(expected)
     if op == "ends_with":
@@ -140,7 +149,7 @@ def evaluate(condition: Condition, data: Mapping[str, Any]) -> tuple[bool, dict[
     else:
         try:
             passed = _compare(condition.operator, actual, condition.value)
-        except (TypeError, re.error) as exc:
+        except (TypeError, regex.error) as exc:
             passed = False
             record["error"] = str(exc)
     record["passed"] = passed
