@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, Executable, MetaData, TypeDecorator, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+
+T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -140,20 +143,34 @@ class Database:
             )
         return self._autocommit
 
+    async def with_autocommit(
+        self,
+        work: Callable[[AsyncConnection], Awaitable[T]],
+        retry: Callable[[], bool] = lambda: True,
+    ) -> T:
+        """``work(conn)`` on a connection of the autocommit pool. That pool does not
+        ping, so a connection the server closed while it sat in the pool fails the
+        first statement, before anything ran; the pool drops it (and its peers)
+        and, when ``retry()`` agrees, ``work`` runs once more on a new one."""
+        for attempt in (1, 2):
+            try:
+                async with self.autocommit_engine.connect() as conn:
+                    return await work(conn)
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated or not retry():
+                    raise
+        raise AssertionError("unreachable")
+
     async def execute_once(
         self, statement: Executable, params: dict[str, Any] | None = None
     ) -> None:
         """Run one write statement by itself on the autocommit pool: one round trip,
-        no session, no BEGIN/COMMIT. A pooled connection the server had closed
-        fails before the statement ran and is retried once on a new one."""
-        for attempt in (1, 2):
-            try:
-                async with self.autocommit_engine.connect() as conn:
-                    await conn.execute(statement, params)
-                    return
-            except DBAPIError as exc:
-                if attempt == 2 or not exc.connection_invalidated:
-                    raise
+        no session, no BEGIN/COMMIT."""
+
+        async def execute(conn: AsyncConnection) -> None:
+            await conn.execute(statement, params)
+
+        await self.with_autocommit(execute)
 
     @property
     def is_sqlite(self) -> bool:

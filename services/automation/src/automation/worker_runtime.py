@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from automation.db import Database
 from automation.eventloop import new_event_loop
@@ -59,14 +59,12 @@ def _process_runtime() -> _ProcessRuntime:
     return runtime
 
 
-def run(work: Callable[[Database, Settings], Awaitable[T]]) -> T:
+def run(work: Callable[[Database, Settings], Coroutine[Any, Any, T]]) -> T:
     """Run ``work(database, settings)`` on this process's task loop and return its
     result (or raise its exception) in the calling thread."""
     runtime = _process_runtime()
     if threading.current_thread() is runtime.thread:
         raise RuntimeError("worker_runtime.run() called from the task loop itself; await instead")
 
-    async def call() -> T:
-        return await work(runtime.database, runtime.settings)
-
-    return asyncio.run_coroutine_threadsafe(call(), runtime.loop).result()
+    coroutine = work(runtime.database, runtime.settings)
+    return asyncio.run_coroutine_threadsafe(coroutine, runtime.loop).result()

@@ -34,7 +34,8 @@ def workflow_listens(pattern: str | None, event_type: str) -> bool:
 
 
 # Every event pattern a tenant's enabled rules and event workflows listen on; built
-# once, since the engine asks at the end of every run.
+# once, since the engine asks at every claim (on databases other than PostgreSQL,
+# whose claim statement reads the same patterns itself).
 _LISTENER_PATTERNS = union_all(
     select(AutomationRule.trigger["event_type"].as_string().label("pattern")).where(
         AutomationRule.tenant_id == bindparam("p_tenant_id"),
@@ -56,11 +57,3 @@ async def listener_patterns(db: AsyncSession | AsyncConnection, tenant_id: str) 
 
 def any_listens(patterns: list[str | None], event_type: str) -> bool:
     return any(workflow_listens(p, event_type) for p in patterns)
-
-
-async def has_listeners(
-    db: AsyncSession | AsyncConnection, tenant_id: str, event_type: str
-) -> bool:
-    """Whether any enabled rule or event-triggered workflow of the tenant matches
-    ``event_type``: one query for both patterns, read in the caller's transaction."""
-    return any_listens(await listener_patterns(db, tenant_id), event_type)

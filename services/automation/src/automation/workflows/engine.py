@@ -27,7 +27,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from automation import templating
@@ -198,23 +197,15 @@ class ExecutionRunner:
     # -- running ---------------------------------------------------------------
 
     async def run(self, execution_id: str) -> RunResult:
-        for attempt in (1, 2):
+        async def on(conn: AsyncConnection) -> RunResult:
+            self._conn = conn
             try:
-                async with self.database.autocommit_engine.connect() as conn:
-                    self._conn = conn
-                    try:
-                        return await self._run(execution_id)
-                    finally:
-                        self._conn = None
-            except DBAPIError as exc:
-                # The pool does not ping: a connection the server closed while it
-                # sat in the pool fails the claim, before anything happened. The
-                # pool has dropped it (and its peers); claim again on a new one.
-                if attempt == 1 and exc.connection_invalidated and not self._claimed:
-                    log.info("database connection was closed; claiming %s again", execution_id)
-                    continue
-                raise
-        raise AssertionError("unreachable")
+                return await self._run(execution_id)
+            finally:
+                self._conn = None
+
+        # A connection found closed is only retried before the claim succeeded.
+        return await self.database.with_autocommit(on, retry=lambda: not self._claimed)
 
     async def _run(self, execution_id: str) -> RunResult:
         now = utcnow()
