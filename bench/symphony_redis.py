@@ -107,7 +107,7 @@ async def repository_bench(url: str, pairs: int) -> dict[str, float]:
     RedisClient.install(client)
     user = RedisUser(tenant="bench", user_id="u1", ttl_default=3600)
     state = RedisSharedState(tenant="bench", user_id="u1")
-    user_key = user._key
+    user_key = user.key()
     state_key = state.key("conversation")
     profile = {"name": "Alice", "score": 100, "active": True, "plan": "pro", "city": "Bogota"}
     raw_profile: dict[Any, Any] = {

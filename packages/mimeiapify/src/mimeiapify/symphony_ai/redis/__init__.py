@@ -6,10 +6,17 @@ quick-start guide uses for ``RedisSharedState``, ``RedisStateHandler`` and ``Red
 
 from mimeiapify.symphony_ai.redis import (
     context,
+    listeners,
     ops,
+    redis_handler,
 )
 from mimeiapify.symphony_ai.redis.context import _current_ss, current_shared_state
-from mimeiapify.symphony_ai.redis.redis_client import ALIASES, RedisClient, RedisSettings
+from mimeiapify.symphony_ai.redis.redis_client import (
+    ALIASES,
+    POOL_DB_MAPPING,
+    RedisClient,
+    RedisSettings,
+)
 from mimeiapify.symphony_ai.redis.redis_handler import (
     RedisBatch,
     RedisGeneric,
@@ -21,6 +28,7 @@ from mimeiapify.symphony_ai.redis.redis_handler import (
     RedisUsers,
 )
 from mimeiapify.symphony_ai.redis.redis_handler.utils import KeyFactory, TenantCache, dumps, loads
+from mimeiapify.symphony_ai.redis.redis_handler.utils.tenant_cache import DEFAULT_TTL, NO_EXPIRY
 
 SharedStateRepo = RedisSharedState
 HandlerRepo = RedisStateHandler
@@ -28,6 +36,9 @@ TableRepo = RedisTable
 
 __all__ = [
     "ALIASES",
+    "DEFAULT_TTL",
+    "NO_EXPIRY",
+    "POOL_DB_MAPPING",
     "HandlerRepo",
     "KeyFactory",
     "RedisBatch",
@@ -47,6 +58,8 @@ __all__ = [
     "context",
     "current_shared_state",
     "dumps",
+    "listeners",
     "loads",
     "ops",
+    "redis_handler",
 ]

@@ -41,15 +41,13 @@ class _Script:
 
 
 # Increment a hash field that holds a number in serde's encoding (" 0"/" 1" for the
-# ints 0 and 1); booleans ("1"/"0") and text are refused instead of coerced.
+# ints 0 and 1) or in 1.4's (HINCRBY's plain "0", "1", "2", ...); text is refused
+# instead of coerced. The result keeps serde's encoding, so 0 and 1 read back as ints.
 _INCREMENT = _Script(
     """
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 local n = 0
 if v then
-  if v == '1' or v == '0' then
-    return redis.error_reply('SYMPHONY: field ' .. ARGV[1] .. ' holds a boolean')
-  end
   n = tonumber(v)
   if n == nil then return redis.error_reply('SYMPHONY: field ' .. ARGV[1] .. ' is not a number') end
 end
