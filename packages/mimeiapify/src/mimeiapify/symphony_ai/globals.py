@@ -156,12 +156,12 @@ class GlobalSymphony:
         instance = cls(cfg, loop)
         cls._instance = instance
         try:
-            if cfg.redis_url and cfg.redis_enable_key_events:
-                await _enable_key_events(cfg.redis_keyevent_flags, cfg.redis_connect_timeout)
-            if cfg.enable_metrics:
+            if cfg.enable_metrics:  # first: clients made from here on report their timings
                 from mimeiapify.symphony_ai.metrics import SymphonyMetrics
 
                 instance.metrics = SymphonyMetrics.start(instance)
+            if cfg.redis_url and cfg.redis_enable_key_events:
+                await _enable_key_events(cfg.redis_keyevent_flags, cfg.redis_connect_timeout)
             if cfg.enable_expiry_listener:
                 from mimeiapify.symphony_ai.redis.listeners import ExpirationListener
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mimeiapify.wompi.protocol import CHECKOUT_URL, WompiProtocol, generate_reference, verify_event
+from mimeiapify.wompi.protocol import WompiProtocol, generate_reference, verify_event
 
 
 class ClientAttributes:
@@ -34,10 +34,18 @@ class ClientAttributes:
     def api_url(self) -> str:
         return self.protocol.api_url
 
+    @api_url.setter
+    def api_url(self, url: str) -> None:  # 1.4 code points clients elsewhere this way
+        self.protocol.api_url = url.rstrip("/")
+
     @property
     def base_url(self) -> str:
         """The Web Checkout page URLs start with."""
-        return self.protocol.checkout_url or CHECKOUT_URL
+        return self.protocol.checkout_url
+
+    @base_url.setter
+    def base_url(self, url: str) -> None:
+        self.protocol.checkout_url = url
 
     @staticmethod
     def generate_reference() -> str:

@@ -124,7 +124,11 @@ class RedisSettings:
         out gets its 1.4 database on the ``default`` server.
         """
         if isinstance(redis_url, str):
-            if _db_of(redis_url) not in ("", *map(str, DEFAULT_DBS.values())):
+            chosen = {canonical_alias(a) for a in (dbs or {}) if a in ALIASES or a in _OTHER_NAMES}
+            if chosen != set(ALIASES) and _db_of(redis_url) not in (
+                "",
+                *map(str, DEFAULT_DBS.values()),
+            ):
                 logger.warning(
                     "redis_url names database %s; as in 1.4 each alias uses its own "
                     "database (default 15, user 11, ...); set redis_dbs to choose",

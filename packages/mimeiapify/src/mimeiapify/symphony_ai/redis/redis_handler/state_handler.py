@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mimeiapify.symphony_ai.redis.redis_handler._named_state import Models, NamedStateRepo
-from mimeiapify.symphony_ai.redis.redis_handler.utils.tenant_cache import KEEP_TTL
+from mimeiapify.symphony_ai.redis.redis_handler.utils import serde
+from mimeiapify.symphony_ai.redis.redis_handler.utils.tenant_cache import KEEP_TTL, check_field
 
 
 class RedisStateHandler(NamedStateRepo):
@@ -93,12 +94,13 @@ class RedisStateHandler(NamedStateRepo):
         decode: bool = False,
         model: Any = None,
     ) -> Any:
-        """The field as stored (text, as 1.4 returned it); ``decode=True`` (or a
-        ``model``) decodes it like every other repository does."""
+        """The field as text, the way 1.4 stored and returned it (``"2"`` for 2);
+        ``decode=True`` (or a ``model``) decodes it like every other repository does."""
         key = self.key(handler_name, user_id)
         if decode or model is not None:
             return await self._hash_get_field(key, field, model)
-        return await self.redis.hget(key, field)
+        stored: str | None = await self.redis.hget(key, check_field(field))  # type: ignore[assignment]
+        return serde.legacy_text(stored)
 
     async def update_field(
         self,

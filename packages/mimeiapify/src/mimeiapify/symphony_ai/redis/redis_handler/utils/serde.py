@@ -142,6 +142,15 @@ def legacy_dumps(value: Any) -> str | None:
     return None
 
 
+def legacy_text(raw: str | None) -> str | None:
+    """A stored value as 1.4 would have stored it (``" 1"`` -> ``"1"``, ``'"42"'`` ->
+    ``"42"``); for the one 1.4 API that returned stored text undecoded."""
+    if raw is None:
+        return None
+    legacy = legacy_dumps(_loads(raw))
+    return legacy if legacy is not None else raw
+
+
 def stored_forms(value: Any) -> set[str]:
     """Every text a hash field holding ``value`` may contain (ours and 1.4's)."""
     forms = {dumps(value)}
