@@ -37,7 +37,7 @@ from mimeiapify.symphony_ai.redis import (
     RedisClient,
     RedisSharedState,
     RedisUser,
-    ops,
+    atomic,
 )
 
 TARGET = 1.3
@@ -159,7 +159,7 @@ async def repository_bench(url: str, pairs: int) -> dict[str, float]:
             pairs,
         )
     finally:
-        await ops.delete_pattern(client, f"{prefix}*")
+        await atomic.delete_pattern(client, f"{prefix}*")
         await client.aclose()
         RedisClient.reset()
         KeyFactory.set_namespace("")

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import io
+import re
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -59,7 +60,8 @@ def shape(value: Any, depth: int = 0) -> Any:
         return type(value).__name__
     if isinstance(value, dict):
         return {
-            str(k): shape(v, depth + 1) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+            _key_kind(k): shape(v, depth + 1)
+            for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
         }
     if isinstance(value, list | tuple | set | frozenset):
         items = sorted(value, key=repr) if isinstance(value, set | frozenset) else list(value)
@@ -68,6 +70,15 @@ def shape(value: Any, depth: int = 0) -> Any:
             "item": shape(items[0], depth + 1) if items else None,
         }
     return type(value).__name__
+
+
+_AIRTABLE_ID = re.compile(r"(app|tbl|fld|rec|att)[A-Za-z0-9]{14}")
+
+
+def _key_kind(key: Any) -> str:
+    """Airtable ids as keys (fields by id) differ per base; their kind does not."""
+    text = str(key)
+    return f"<{text[:3]} id>" if _AIRTABLE_ID.fullmatch(text) else text
 
 
 def _quiet(fn: Callable[[], Any]) -> Any:
@@ -515,6 +526,7 @@ async def redis_calls(redis_url: Any, tenant: str, service: str, tmp_dir: str) -
             ("RedisGeneric.get(key, model=)", generic.get("flags", model=Flags)),
             ("RedisGeneric.delete(key)", generic.delete("cfg")),
         ]
+        calls += _ops_calls(tenant)
         for name, coro in calls:
             await _arecord(out, name, coro)
         await generic.delete("tmp")
@@ -584,6 +596,52 @@ async def redis_calls(redis_url: Any, tenant: str, service: str, tmp_dir: str) -
     finally:
         await GlobalSymphony.shutdown()
     return out
+
+
+def _ops_calls(tenant: str) -> list[tuple[str, Awaitable[Any]]]:
+    from mimeiapify.symphony_ai.redis import ops
+
+    k1, k2, h, lst, st = (f"{tenant}:ops:{n}" for n in ("k1", "k2", "h", "list", "set"))
+
+    async def scan_all() -> list[str]:
+        cursor, found = "0", []
+        while True:
+            cursor, keys = await ops.scan_keys(f"{tenant}:ops:*", cursor, 1000)
+            found += keys
+            if str(cursor) == "0":
+                return sorted(_strip(k, tenant) for k in found)
+
+    return [
+        ("ops.set(key, value, ex=)", ops.set(k1, "v", ex=60)),
+        ("ops.get(key)", ops.get(k1)),
+        ("ops.setex(key, seconds, value)", ops.setex(k2, 60, 5)),
+        ("ops.exists(k1, k2)", ops.exists(k1, k2)),
+        ("ops.expire(key, ttl)", ops.expire(k1, 30)),
+        ("ops.get_ttl(key)", ops.get_ttl(k1)),
+        ("ops.hset(key, field, value)", ops.hset(h, "a", "1")),
+        ("ops.hset(key, mapping=)", ops.hset(h, mapping={"b": 2, "c": "x"})),
+        ("ops.hset(key) without field or mapping", ops.hset(h)),
+        ("ops.hget(key, field)", ops.hget(h, "a")),
+        ("ops.hgetall(key)", ops.hgetall(h)),
+        ("ops.hexists(key, field)", ops.hexists(h, "b")),
+        ("ops.hincrby(key, field, 5)", ops.hincrby(h, "b", 5)),
+        ("ops.hdel(key, *fields)", ops.hdel(h, "a", "c")),
+        ("ops.hset_with_expire(key, mapping, ttl)", ops.hset_with_expire(h, {"d": "4"}, 60)),
+        ("ops.hincrby_with_expire(key, field, n, ttl)", ops.hincrby_with_expire(h, "b", 1, 60)),
+        ("ops.rpush(key, *values)", ops.rpush(lst, "a", "b", "c")),
+        ("ops.lrange(key, 0, -1)", ops.lrange(lst, 0, -1)),
+        ("ops.llen(key)", ops.llen(lst)),
+        ("ops.lpop(key)", ops.lpop(lst)),
+        ("ops.lpop(key, 2)", ops.lpop(lst, 2)),
+        ("ops.ltrim(key, 0, 0)", ops.ltrim(lst, 0, 0)),
+        ("ops.sadd(key, *members)", ops.sadd(st, "x", "y")),
+        ("ops.smembers(key)", ops.smembers(st)),
+        ("ops.srem(key, member)", ops.srem(st, "x")),
+        ("ops.rpush_and_sadd(...)", ops.rpush_and_sadd(lst, ["z"], st, ["w"])),
+        ("ops.rpush_and_sadd(empty)", ops.rpush_and_sadd(lst, [], st, ["w"])),
+        ("ops.scan_keys(pattern) until done", scan_all()),
+        ("ops.delete(*keys)", ops.delete(k1, k2, h, lst, st)),
+    ]
 
 
 async def _tool_calls(tenant: str) -> list[Any]:

@@ -5,6 +5,7 @@ quick-start guide uses for ``RedisSharedState``, ``RedisStateHandler`` and ``Red
 """
 
 from mimeiapify.symphony_ai.redis import (
+    atomic,
     context,
     listeners,
     ops,
@@ -55,6 +56,7 @@ __all__ = [
     "TableRepo",
     "TenantCache",
     "_current_ss",
+    "atomic",
     "context",
     "current_shared_state",
     "dumps",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mimeiapify.symphony_ai.redis import ops
+from mimeiapify.symphony_ai.redis import atomic
 from mimeiapify.symphony_ai.redis.redis_handler.utils import serde
 from mimeiapify.symphony_ai.redis.redis_handler.utils.key_factory import unescape
 from mimeiapify.symphony_ai.redis.redis_handler.utils.tenant_cache import TenantCache, check_ttl
@@ -27,7 +27,9 @@ class RedisGeneric(TenantCache):
     async def set(self, key_base: str, value: Any, ex: int | None = None) -> bool:
         """Store ``value`` (hash-field encoding, types survive), expiring after ``ex`` s."""
         seconds = check_ttl(ex, "ex") if ex is not None else None
-        return await ops.set_with_ttl(self.redis, self.key(key_base), serde.dumps(value), seconds)
+        return await atomic.set_with_ttl(
+            self.redis, self.key(key_base), serde.dumps(value), seconds
+        )
 
     async def get(self, key_base: str, model: Any = None) -> Any:
         return serde.loads(await self.redis.get(self.key(key_base)), model)

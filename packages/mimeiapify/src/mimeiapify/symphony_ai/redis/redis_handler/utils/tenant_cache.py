@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Final
 from redis.asyncio import Redis
 
 from mimeiapify.symphony_ai.errors import InvalidKeyPartError
-from mimeiapify.symphony_ai.redis import ops
+from mimeiapify.symphony_ai.redis import atomic
 from mimeiapify.symphony_ai.redis.redis_client import RedisClient
 from mimeiapify.symphony_ai.redis.redis_handler.utils import serde
 from mimeiapify.symphony_ai.redis.redis_handler.utils.key_factory import DEFAULT_KEYS, KeyFactory
@@ -124,11 +124,11 @@ class TenantCache:
         client, seconds = self._client_for(alias), self._ttl(ttl)
         if seconds is None:
             return bool(await client.persist(self._own(key)))
-        return await ops.renew_ttl(client, self._own(key), seconds)
+        return await atomic.renew_ttl(client, self._own(key), seconds)
 
     async def get_ttl(self, key: str, *, alias: str | None = None) -> int:
         """Seconds left; -1 when the key has no expiry, -2 when it is missing."""
-        return await ops.get_ttl(self._client_for(alias), self._own(key))
+        return await atomic.get_ttl(self._client_for(alias), self._own(key))
 
     async def delete_key(self, key: str, *, alias: str | None = None) -> int:
         return int(await self._client_for(alias).unlink(self._own(key)))
@@ -141,17 +141,17 @@ class TenantCache:
         return int(await self.redis.unlink(key))
 
     async def _scan(self, pattern: str) -> list[str]:
-        return [key async for key in ops.scan_keys(self.redis, pattern)]
+        return [key async for key in atomic.scan_keys(self.redis, pattern)]
 
     async def _delete_pattern(self, pattern: str) -> int:
-        return await ops.delete_pattern(self.redis, pattern)
+        return await atomic.delete_pattern(self.redis, pattern)
 
     # -- hash helpers (the core every hash-backed repository maps onto) ------------------
     async def _hash_set(
         self, key: str, data: Mapping[str, Any], ttl: Any = None, *, replace: bool = False
     ) -> bool:
         encoded = serde.encode_mapping(data)
-        await ops.hset_with_ttl(self.redis, key, encoded, self._ttl(ttl), replace=replace)
+        await atomic.hset_with_ttl(self.redis, key, encoded, self._ttl(ttl), replace=replace)
         return True
 
     async def _hash_get(
@@ -169,7 +169,7 @@ class TenantCache:
         if seconds is KEEP_TTL:
             await self.redis.hset(key, mapping=encoded)  # type: ignore[arg-type]
         else:
-            await ops.hset_with_ttl(self.redis, key, encoded, seconds)
+            await atomic.hset_with_ttl(self.redis, key, encoded, seconds)
         return True
 
     async def _hash_merge(
@@ -179,7 +179,7 @@ class TenantCache:
         ttl: Any = None,
         models: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        merged = await ops.hset_and_getall(
+        merged = await atomic.hset_and_getall(
             self.redis, key, serde.encode_mapping(data), self._ttl(ttl)
         )
         return serde.decode_mapping(merged, models)
@@ -194,13 +194,13 @@ class TenantCache:
             raise InvalidKeyPartError(
                 "increment", f"expected an int or float, got {type(amount).__name__}"
             )
-        stored = await ops.hincr(self.redis, key, check_field(field), amount, self._ttl(ttl))
+        stored = await atomic.hincr(self.redis, key, check_field(field), amount, self._ttl(ttl))
         result: int | float = serde.loads(stored)
         return result
 
     async def _hash_append(self, key: str, field: str, value: Any, ttl: Any = None) -> int:
         element = serde.dumps_json(value)
-        return await ops.happend(self.redis, key, check_field(field), element, self._ttl(ttl))
+        return await atomic.happend(self.redis, key, check_field(field), element, self._ttl(ttl))
 
     async def _find_all(
         self,
