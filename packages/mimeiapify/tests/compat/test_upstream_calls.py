@@ -425,3 +425,30 @@ def test_catalogue_covers_what_1_4_exports() -> None:
     ]
     assert not missing
     assert asyncio.iscoroutinefunction(redis_calls)
+
+
+def test_setup_logging_configures_the_root_logger_as_1_4(tmp_path: Path) -> None:
+    import logging
+
+    from mimeiapify.utils.logger import setup_logging
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        setup_logging("DEBUG", "DEV", str(tmp_path), console_fmt="%(message)s",
+                      file_fmt="%(levelname)s|%(name)s|%(message)s")  # fmt: skip
+        assert root.level == logging.DEBUG
+        assert [type(h).__name__ for h in root.handlers] == ["RichHandler", "FileHandler"]
+        logging.getLogger("app.orders").debug("hello %s", "file")
+        (log_file,) = tmp_path.glob("app_logs_*.log")
+        assert "DEBUG|app.orders|hello file" in log_file.read_text()
+        setup_logging(level="WARNING", mode="PROD")  # console only, replacing the file
+        assert [type(h).__name__ for h in root.handlers] == ["RichHandler"]
+        assert root.level == logging.WARNING
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+            handler.close()
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
