@@ -93,7 +93,7 @@ def run_ours(url: str, writes: int, reads: int) -> Result:
         async with AirtableAsync(base_id, KEY, api_url=f"{url}/v0") as airtable:
             await airtable.create_records("Rows", rows(writes))
             listings = await asyncio.gather(
-                *(airtable.fetch_records("Rows") for _ in range(reads // writes))
+                *(airtable.fetch_records("Rows", raw=True) for _ in range(reads // writes))
             )
         return sum(len(x) for x in listings)
 
@@ -125,7 +125,7 @@ def run_concurrent_tasks(url: str, tasks: int) -> Result:
         airtable = AirtableAsync(base_id, KEY, api_url=f"{url}/v0")
         created = await airtable.create_records("Rows", [{"Name": f"task {i}"}])
         await airtable.update_single_record("Rows", created[0]["id"], {"Amount": i})
-        return len(await airtable.fetch_records("Rows", max_records=5))
+        return len(await airtable.fetch_records("Rows", raw=True, max_records=5))
 
     async def job() -> None:
         await asyncio.gather(*(worker(i) for i in range(tasks)))

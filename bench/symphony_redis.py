@@ -37,7 +37,7 @@ from mimeiapify.symphony_ai.redis import (
     RedisClient,
     RedisSharedState,
     RedisUser,
-    ops,
+    atomic,
 )
 
 TARGET = 1.3
@@ -107,7 +107,7 @@ async def repository_bench(url: str, pairs: int) -> dict[str, float]:
     RedisClient.install(client)
     user = RedisUser(tenant="bench", user_id="u1", ttl_default=3600)
     state = RedisSharedState(tenant="bench", user_id="u1")
-    user_key = user._key
+    user_key = user.key()
     state_key = state.key("conversation")
     profile = {"name": "Alice", "score": 100, "active": True, "plan": "pro", "city": "Bogota"}
     raw_profile: dict[Any, Any] = {
@@ -159,7 +159,7 @@ async def repository_bench(url: str, pairs: int) -> dict[str, float]:
             pairs,
         )
     finally:
-        await ops.delete_pattern(client, f"{prefix}*")
+        await atomic.delete_pattern(client, f"{prefix}*")
         await client.aclose()
         RedisClient.reset()
         KeyFactory.set_namespace("")

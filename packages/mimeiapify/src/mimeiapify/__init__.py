@@ -39,12 +39,15 @@ if TYPE_CHECKING:
     from mimeiapify._plan import RetryPolicy
     from mimeiapify.airtable.async_client import AirtableAsync
     from mimeiapify.airtable.sync_client import Airtable
+    from mimeiapify.symphony_ai.globals import GlobalSymphony, GlobalSymphonyConfig
     from mimeiapify.wompi.async_client import WompiAsync
     from mimeiapify.wompi.sync_client import Wompi
 
 _LAZY = {
     "Airtable": "mimeiapify.airtable.sync_client",
     "AirtableAsync": "mimeiapify.airtable.async_client",
+    "GlobalSymphony": "mimeiapify.symphony_ai.globals",
+    "GlobalSymphonyConfig": "mimeiapify.symphony_ai.globals",
     "RetryPolicy": "mimeiapify._plan",
     "Wompi": "mimeiapify.wompi.sync_client",
     "WompiAsync": "mimeiapify.wompi.async_client",
@@ -73,6 +76,8 @@ __all__ = [
     "AirtableValidationError",
     "Field",
     "Formula",
+    "GlobalSymphony",
+    "GlobalSymphonyConfig",
     "MimeiapifyError",
     "RetryPolicy",
     "Wompi",

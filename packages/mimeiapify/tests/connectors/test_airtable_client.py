@@ -45,15 +45,13 @@ def test_crud_sync(base: dict[str, Any], airtable_env: Any) -> None:
         many = at.update_multiple_records(
             "Tasks", [{"id": r["id"], "fields": {"Status": "Done"}} for r in created[:12]]
         )
-        assert len(many["records"]) == 12 and "createdRecords" not in many
+        assert len(many["records"]) == 12
+        assert many["createdRecords"] == many["updatedRecords"] == []
 
         deleted = at.delete_multiple_records("Tasks", [r["id"] for r in created[:15]])
         assert len(deleted) == 15 and all(d["deleted"] for d in deleted)
-        assert at.delete_single_record("Tasks", created[20]["id"]) == {
-            "id": created[20]["id"],
-            "deleted": True,
-        }
-        remaining = at.fetch_records("Tasks", page_size=3)
+        assert at.delete_single_record("Tasks", created[20]["id"]) is True
+        remaining = at.fetch_records("Tasks", raw=True, page_size=3)
         assert len(remaining) == 23 - 16
 
 
@@ -61,19 +59,22 @@ def test_listing_options(base: dict[str, Any]) -> None:
     with Airtable(base["id"], KEY) as at:
         at.create_records("Tasks", [{"Name": n, "Hours": h} for n, h in
                                     [("b", 3), ("a", 3), ("c", 1), ("d", 7)]])  # fmt: skip
-        rows = at.fetch_records("Tasks", sort=["-Hours", "Name"], fields=["Name"])
+        rows = at.fetch_records("Tasks", raw=True, sort=["-Hours", "Name"], fields=["Name"])
         assert [r["fields"] for r in rows] == [{"Name": n} for n in "dabc"]
         assert len(at.fetch_records("Tasks", max_records=2, page_size=1)) == 2
-        by_id = at.fetch_records("Tasks", return_fields_by_field_id=True, max_records=1)
+        by_id = at.fetch_records("Tasks", raw=True, return_fields_by_field_id=True, max_records=1)
         assert all(k.startswith("fld") for k in by_id[0]["fields"])
         as_text = at.fetch_records(
-            "Tasks", cell_format="string", time_zone="America/Bogota", user_locale="es-co",
-            filter_by_formula=Field("Name") == "d",
+            "Tasks", raw=True, cell_format="string", time_zone="America/Bogota",
+            user_locale="es-co", filter_by_formula=Field("Name") == "d",
         )  # fmt: skip
         assert as_text[0]["fields"]["Hours"] == "7"
-        frame = at.fetch_records("Tasks", as_dataframe=True, sort=["Name"])
+        frame = at.fetch_records("Tasks", sort=["Name"])  # 1.4's default: a DataFrame
         assert isinstance(frame, pd.DataFrame)
-        assert list(frame["Name"]) == ["a", "b", "c", "d"] and "id" in frame.columns
+        assert list(frame["Name"]) == ["a", "b", "c", "d"]
+        assert all(r.startswith("rec") for r in frame["record_id"])
+        as_json = at.fetch_records("Tasks", True, sort=["Name"])
+        assert as_json["records"][0]["Name"] == "a" and "record_id" in as_json["records"][0]
         pages = list(at.iterate_pages("Tasks", page_size=3))
         assert [len(p) for p in pages] == [3, 1]
         assert at.extract_table_ids() == {"Tasks": base["tables"][0]["id"]}
@@ -83,17 +84,18 @@ def test_formula_builder_cannot_be_broken(base: dict[str, Any]) -> None:
     nasty = 'x", TRUE(), "{Name}\\'
     with Airtable(base["id"], KEY) as at:
         at.create_records("Tasks", [{"Name": nasty, "Hours": 1}, {"Name": "plain", "Hours": 5}])
-        exact = at.fetch_filtered_records("Tasks", match({"Name": nasty}))
+        exact = at.fetch_filtered_records("Tasks", match({"Name": nasty}), raw=True)
         assert [r["fields"]["Name"] for r in exact] == [nasty]
         either = at.fetch_filtered_records(
-            "Tasks", OR(Field("Hours") > 4, AND(Field("Name") == nasty, NOT(Field("Done"))))
-        )
+            "Tasks", OR(Field("Hours") > 4, AND(Field("Name") == nasty, NOT(Field("Done")))), True
+        )["records"]
         assert len(either) == 2
-        assert at.fetch_filtered_records("Tasks", (Field("Hours") >= 5) & ~Field("Name").is_blank())
-        assert (
-            at.fetch_filtered_records("Tasks", Field("Name").contains("lai"))[0]["fields"]["Name"]
-            == "plain"
+        assert len(
+            at.fetch_filtered_records("Tasks", (Field("Hours") >= 5) & ~Field("Name").is_blank())
         )
+        assert list(at.fetch_filtered_records("Tasks", Field("Name").contains("lai"))["Name"]) == [
+            "plain"
+        ]
     assert str(Field("a}b") == 'q"') == '{a\\}b}="q\\""'
 
 
@@ -103,7 +105,7 @@ def test_long_formula_goes_as_post(base: dict[str, Any], airtable_env: Any) -> N
     assert len(str(formula)) > 16_000
     with Airtable(base["id"], KEY) as at:
         at.create_records("Tasks", [{"Name": names[7]}, {"Name": "other"}])
-        found = at.fetch_filtered_records("Tasks", formula)
+        found = at.fetch_filtered_records("Tasks", formula, raw=True)
     assert [r["fields"]["Name"] for r in found] == [names[7]]
     # the emulator refuses such a GET the way Airtable does
     import requests
@@ -125,6 +127,7 @@ async def test_upsert_rules(base: dict[str, Any], airtable_env: Any) -> None:
             "Tasks",
             [{"fields": {"Name": "a", "Hours": 10}}]
             + [{"fields": {"Name": f"new{i}", "Hours": i}} for i in range(11)],
+            perform_upsert=True,
             fields_to_merge_on=["Name"],
         )
         assert len(result["updatedRecords"]) == 1 and len(result["createdRecords"]) == 11
@@ -134,6 +137,7 @@ async def test_upsert_rules(base: dict[str, Any], airtable_env: Any) -> None:
             await at.update_multiple_records(
                 "Tasks",
                 [{"fields": {"Name": "ok"}}] * 12 + [{"fields": {"Hours": 3}}],
+                perform_upsert=True,
                 fields_to_merge_on=["Name"],
             )
         assert missing.value.field == "fields_to_merge_on"
@@ -141,7 +145,7 @@ async def test_upsert_rules(base: dict[str, Any], airtable_env: Any) -> None:
         assert airtable_env.stats(base["id"])["requests"] == before
         with pytest.raises(AirtableValidationError) as several:
             await at.update_multiple_records(
-                "Tasks", [{"fields": {"Name": "dup", "Hours": 2}}], fields_to_merge_on=["Name"]
+                "Tasks", [{"fields": {"Name": "dup", "Hours": 2}}], False, False, True, ["Name"]
             )
         assert (
             several.value.status == 422 and several.value.error_type == "INVALID_VALUE_FOR_COLUMN"
@@ -169,22 +173,22 @@ async def test_attachments(base: dict[str, Any], tmp_path: Path) -> None:
     path.write_bytes(b"hello attachment")
     async with AirtableAsync(base["id"], KEY) as at:
         rec = (await at.create_records("Tasks", [{"Name": "with file"}]))[0]
-        result = await at.upload_attachment(rec["id"], "Files", path)
+        result = await at.upload_attachment(rec["id"], "Files", file_path=path)
         files = next(iter(result["fields"].values()))
         assert files[0]["filename"] == "hello.txt" and files[0]["size"] == 16
         assert files[0]["type"] == "text/plain"
-        await at.upload_attachment(rec["id"], "Files", content=b"\x89PNG", filename="x.png")
+        await at.upload_attachment(rec["id"], "Files", "image/png", b"\x89PNG", "x.png")
         fetched = await at.get_record("Tasks", rec["id"])
         assert [f["filename"] for f in fetched["fields"]["Files"]] == ["hello.txt", "x.png"]
 
         big = tmp_path / "big.bin"
         big.write_bytes(b"\0" * (5 * 1024 * 1024 + 1))
         with pytest.raises(AirtableValidationError, match="5 MB") as too_big:
-            await at.upload_attachment(rec["id"], "Files", big)
+            await at.upload_attachment(rec["id"], "Files", file_path=big)
         assert too_big.value.field == "file_path"
         with pytest.raises(AirtableValidationError, match="5 MB"):
             await at.upload_attachment(
-                rec["id"], "Files", content=b"\0" * (5 * 1024 * 1024 + 1), filename="b.bin"
+                rec["id"], "Files", file_bytes=b"\0" * (5 * 1024 * 1024 + 1), filename="b.bin"
             )
 
 
@@ -201,16 +205,20 @@ def test_bad_inputs_are_refused_before_sending(base: dict[str, Any], airtable_en
             (lambda: at.get_record("Tasks", "recSHORT"), "record_id"),
             (lambda: at.get_record("", "rec" + "a" * 14), "table_id"),
             (lambda: at.get_record("tbl!!!!!!!!!!!!!!", "rec" + "a" * 14), "table_id"),
-            (lambda: at.create_records("Tasks", {"Name": "not a list"}), "records"),
+            (lambda: at.create_records("Tasks", "not a record"), "records"),
             (lambda: at.create_records("Tasks", ["text"]), "records[0]"),
             (lambda: at.update_multiple_records("Tasks", [{"fields": {"Name": "x"}}]), "records"),
-            (lambda: at.delete_multiple_records("Tasks", "recAAAAAAAAAAAAAA"), "record_ids"),
+            (lambda: at.delete_multiple_records("Tasks", 7), "record_ids"),  # type: ignore[arg-type]
             (lambda: at.delete_multiple_records("Tasks", ["recA"]), "record_ids[0]"),
             (lambda: at.fetch_records("Tasks", page_size=101), "page_size"),
             (lambda: at.fetch_records("Tasks", sort="Name"), "sort"),
             (lambda: at.fetch_records("Tasks", cell_format="string"), "cell_format"),
             (lambda: at.fetch_records("Tasks", filter_by_formula=3), None),
             (lambda: at.create_fields("Tasks", []), "fields"),
+            (
+                lambda: at.update_multiple_records("Tasks", [], perform_upsert=True),
+                "fields_to_merge_on",
+            ),
             (lambda: at.update_field("Tasks", "fldAAAAAAAAAAAAAA"), "name"),
         ]
         for call, field in cases:

@@ -136,7 +136,7 @@ def test_upsert_is_retried_because_it_is_idempotent(scripted: Any) -> None:
     server = scripted("drop", "ok")
     with Airtable(BASE, KEY, api_url=server.url, retry=FAST) as at:
         result = at.update_multiple_records(
-            "Tasks", [{"fields": {"Name": "x"}}], fields_to_merge_on=["Name"]
+            "Tasks", [{"fields": {"Name": "x"}}], perform_upsert=True, fields_to_merge_on=["Name"]
         )
     assert len(result["records"]) == 1 and server.seen == ["PATCH", "PATCH"]
 
@@ -216,7 +216,7 @@ async def test_a_429_waits_the_penalty_and_retries(short_penalty_emulator: str) 
         base_id, KEY, api_url=f"{short_penalty_emulator}/v0", rate_limit=50, rate_limit_penalty=1.1
     )
     started = time.monotonic()
-    results = await asyncio.gather(*(greedy.fetch_records("T") for _ in range(12)))
+    results = await asyncio.gather(*(greedy.fetch_records("T", raw=True) for _ in range(12)))
     elapsed = time.monotonic() - started
     assert results == [[]] * 12
     stats = requests.get(f"{short_penalty_emulator}/_emulator/stats", timeout=5).json()[base_id]
@@ -252,4 +252,4 @@ async def test_cancelled_requests_give_their_turn_back(base: dict[str, Any]) -> 
             task.cancel()
         await asyncio.gather(*doomed, return_exceptions=True)
         # had a cancelled request kept its place, this would wait for it forever
-        assert await asyncio.wait_for(at.fetch_records("Tasks"), timeout=5) == []
+        assert await asyncio.wait_for(at.fetch_records("Tasks", True), timeout=5) == {"records": []}

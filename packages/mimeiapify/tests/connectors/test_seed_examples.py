@@ -167,7 +167,9 @@ def test_three_session_modes(
     reference = "shared-session-ref-1"
 
     async def pay() -> None:
-        async with WompiAsync(merchant["public_key"], merchant["integrity_secret"]) as wompi:
+        async with WompiAsync(
+            merchant["public_key"], integrity_key=merchant["integrity_secret"]
+        ) as wompi:
             token = await wompi.tokenize_card("4242424242424242", "123", "08", "29", "Ana")
             await wompi.create_transaction(
                 2000, "ana@example.com", {"type": "CARD", "token": token, "installments": 1},
@@ -302,19 +304,20 @@ def test_fastapi_examples(two_table_base: dict[str, Any], served: Any) -> None:
         FASTAPI_MANAGER_SHORT, {k: values[k] for k in ('"your_base_id"', '"your_api_key"')}, ns
     )
     app_url = served(ns["app"])
+    # fetch_records gives a DataFrame (as in 1.4); FastAPI encodes it column by column
     records = requests.get(f"{app_url}/records", timeout=30).json()["records"]
-    assert [r["fields"]["Name"] for r in records] == ["task"]
+    assert records["Name"] == {"0": "task"} and records["record_id"]["0"].startswith("rec")
     parallel = requests.get(f"{app_url}/parallel", timeout=30).json()
-    assert len(parallel["table1"]) == 12 and len(parallel["table2"]) == 1
+    assert len(parallel["table1"]["Name"]) == 12 and len(parallel["table2"]["Name"]) == 1
     manager = requests.get(f"{app_url}/manager-example", timeout=30).json()
-    assert len(manager["table1"]) == 12 and manager["table2"][0]["fields"] == {"Name": "two"}
+    assert len(manager["table1"]["Name"]) == 12 and manager["table2"]["Name"] == {"0": "two"}
 
     full = run_snippet(
         FASTAPI_MANAGER_FULL, {k: values[k] for k in ('"your_base_id"', '"your_api_key"')}
     )
     full_url = served(full["app"])
     manager = requests.get(f"{full_url}/manager-example", timeout=30).json()
-    assert len(manager["table1"]) == 12 and len(manager["table2"]) == 1
+    assert len(manager["table1"]["Name"]) == 12 and len(manager["table2"]["Name"]) == 1
 
 
 RATE_LIMIT_SLEEP = """
@@ -387,9 +390,7 @@ def test_rate_limiting_examples(base: dict[str, Any], airtable_env: Any) -> None
     ns = run_snippet(RATE_LIMIT_SEMAPHORE, short)
     results = asyncio.run(ns["main"]())
     assert len(results) == 20
-    assert all(
-        sorted(r["fields"]["Name"] for r in rows) == ["Decorated", "Test"] for rows in results
-    )
+    assert all(sorted(rows["Name"]) == ["Decorated", "Test"] for rows in results)
     assert airtable_env.stats(base["id"])["rate_limited"] == 0
 
 
@@ -559,7 +560,9 @@ def test_wompi_webhook_example(merchant: dict[str, str], wompi_server: Any, serv
     ).raise_for_status()
 
     async def pay() -> dict[str, Any]:
-        async with WompiAsync(merchant["public_key"], merchant["integrity_secret"]) as wompi:
+        async with WompiAsync(
+            merchant["public_key"], integrity_key=merchant["integrity_secret"]
+        ) as wompi:
             token = await wompi.tokenize_card("4242424242424242", "123", "08", "29", "Ana")
             return await wompi.create_transaction(
                 4490000, "ana@example.com", {"type": "CARD", "token": token, "installments": 1},
@@ -621,7 +624,9 @@ def test_wompi_transaction_example(merchant: dict[str, str]) -> None:
     )  # fmt: skip
 
     async def pay() -> None:
-        async with WompiAsync(merchant["public_key"], merchant["integrity_secret"]) as wompi:
+        async with WompiAsync(
+            merchant["public_key"], integrity_key=merchant["integrity_secret"]
+        ) as wompi:
             await wompi.create_transaction(
                 125000, "b@example.com", {"type": "NEQUI", "phone_number": "3991111111"},
                 reference="nequi-1",

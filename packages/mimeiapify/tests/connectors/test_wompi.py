@@ -126,15 +126,16 @@ def test_old_events_can_be_refused() -> None:
 def test_bad_verify_inputs() -> None:
     assert WompiAsync.verify_webhook_event("not a dict", EVENTS_SECRET) is False
     assert WompiAsync.verify_webhook_event(signed_event(), "prod_events_wrong") is False
-    with pytest.raises(WompiConfigurationError):
-        WompiAsync.verify_webhook_event(signed_event(), "")
+    # as in 1.4, an empty secret verifies nothing
+    assert WompiAsync.verify_webhook_event(signed_event(), "") is False
+    assert Wompi.verify_webhook_event(signed_event(), None) is False  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- checkout URLs
 
 
 def test_checkout_url_carries_every_parameter() -> None:
-    wompi = Wompi("pub_test_fixedvector", "test_integrity_fixedvector")
+    wompi = Wompi("pub_test_fixedvector", integrity_key="test_integrity_fixedvector")
     out = wompi.generate_checkout_url(
         amount_in_cents=15000,
         currency="COP",
@@ -184,7 +185,7 @@ def test_checkout_url_carries_every_parameter() -> None:
 
 
 def test_generated_references_are_unique() -> None:
-    wompi = Wompi("pub_test_x", "test_integrity_x")
+    wompi = Wompi("pub_test_x", integrity_key="test_integrity_x")
     refs = {wompi.generate_checkout_url(amount_in_cents=100)["reference"] for _ in range(50)}
     assert len(refs) == 50
 
@@ -209,7 +210,7 @@ def test_generated_references_are_unique() -> None:
     ],
 )
 def test_checkout_bad_inputs(kwargs: dict[str, Any], field: str) -> None:
-    wompi = Wompi("pub_test_x", "test_integrity_x")
+    wompi = Wompi("pub_test_x", integrity_key="test_integrity_x")
     with pytest.raises(WompiValidationError) as bad:
         wompi.generate_checkout_url(**kwargs)
     assert bad.value.field == field
@@ -218,7 +219,9 @@ def test_checkout_bad_inputs(kwargs: dict[str, Any], field: str) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"public_key": "pub_prod_abc"}, "public_key"),
+        ({"public_key": "pub_prod_abc", "environment": "sandbox"}, "public_key"),
+        # the environment follows the public key; the sandbox secret then does not fit
+        ({"public_key": "pub_prod_abc"}, "integrity_key"),
         ({"public_key": "prv_test_abc"}, "public_key"),
         ({"public_key": ""}, "public_key"),
         ({"private_key": "prv_prod_abc"}, "private_key"),
@@ -226,6 +229,10 @@ def test_checkout_bad_inputs(kwargs: dict[str, Any], field: str) -> None:
         ({"integrity_key": "prod_integrity_abc"}, "integrity_key"),
         ({"integrity_key": ""}, "integrity_key"),
         ({"environment": "staging"}, "environment"),
+        ({"public_key": "your_key"}, "public_key"),  # no environment and no known prefix
+        ({"private_key": "test_integrity_abc"}, "private_key"),  # 1.3-style key order
+        ({"integrity_key": "prv_test_abc"}, "integrity_key"),
+        ({"integrity_key": None}, "integrity_key"),
     ],
 )
 def test_keys_must_match_the_environment(kwargs: dict[str, Any], field: str) -> None:
@@ -233,18 +240,26 @@ def test_keys_must_match_the_environment(kwargs: dict[str, Any], field: str) -> 
     with pytest.raises(WompiConfigurationError) as bad:
         WompiAsync(**{**args, **kwargs})
     assert bad.value.field == field
-    prod = Wompi("pub_prod_abc", "prod_integrity_abc", "prv_prod_abc", environment="production")
+    prod = Wompi("pub_prod_abc", "prv_prod_abc", "prod_integrity_abc", environment="production")
     assert prod.protocol.environment == "production"
 
 
 def test_default_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WOMPI_API_URL", raising=False)
-    assert Wompi("pub_test_a", "test_integrity_a").protocol.api_url == "https://sandbox.wompi.co/v1"
-    prod = Wompi("pub_prod_a", "prod_integrity_a", environment="production")
+    assert (
+        Wompi("pub_test_a", integrity_key="test_integrity_a").protocol.api_url
+        == "https://sandbox.wompi.co/v1"
+    )
+    prod = Wompi("pub_prod_a", integrity_key="prod_integrity_a", environment="production")
     assert prod.protocol.api_url == "https://production.wompi.co/v1"
     monkeypatch.setenv("WOMPI_API_URL", "http://127.0.0.1:9/v1/")
-    assert Wompi("pub_test_a", "test_integrity_a").protocol.api_url == "http://127.0.0.1:9/v1"
-    assert "test_integrity_a" not in repr(Wompi("pub_test_a", "test_integrity_a").protocol)
+    assert (
+        Wompi("pub_test_a", integrity_key="test_integrity_a").protocol.api_url
+        == "http://127.0.0.1:9/v1"
+    )
+    assert "test_integrity_a" not in repr(
+        Wompi("pub_test_a", integrity_key="test_integrity_a").protocol
+    )
 
 
 # ---------------------------------------------------------------- against the emulator
@@ -252,7 +267,7 @@ def test_default_urls(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.integration
 def test_transactions_sync(merchant: dict[str, str]) -> None:
-    with Wompi(merchant["public_key"], merchant["integrity_secret"]) as wompi:
+    with Wompi(merchant["public_key"], integrity_key=merchant["integrity_secret"]) as wompi:
         tokens = wompi.get_acceptance_tokens()
         assert tokens["acceptance_token"] and tokens["presigned_acceptance"]["permalink"]
         good = wompi.tokenize_card("4242424242424242", "123", "12", "29", "Ana Gómez")
@@ -292,7 +307,7 @@ def test_transactions_sync(merchant: dict[str, str]) -> None:
 
 @pytest.mark.integration
 def test_sandbox_checkout_opens_a_transaction(merchant: dict[str, str]) -> None:
-    wompi = Wompi(merchant["public_key"], merchant["integrity_secret"])
+    wompi = Wompi(merchant["public_key"], integrity_key=merchant["integrity_secret"])
     checkout = wompi.generate_checkout_url(
         amount_in_cents=15000, reference="co-1", expiration_time="2099-01-01T00:00:00+00:00",
         tax_vat_in_cents=2850, tax_consumption_in_cents=0,
@@ -315,13 +330,13 @@ def test_sandbox_checkout_opens_a_transaction(merchant: dict[str, str]) -> None:
 @pytest.mark.integration
 def test_merchants_cannot_see_each_other(merchant: dict[str, str], wompi_server: Any) -> None:
     other = wompi_server.new_merchant()
-    with Wompi(merchant["public_key"], merchant["integrity_secret"]) as mine:
+    with Wompi(merchant["public_key"], integrity_key=merchant["integrity_secret"]) as mine:
         mine.create_transaction(
             1000, "a@example.com", {"type": "NEQUI", "phone_number": "3991111111"},
             reference="private-ref",
         )  # fmt: skip
         assert len(mine.get_transaction_by_reference("private-ref")) == 1
-    with Wompi(other["public_key"], other["integrity_secret"], other["private_key"]) as theirs:
+    with Wompi(other["public_key"], other["private_key"], other["integrity_secret"]) as theirs:
         assert theirs.get_transaction_by_reference("private-ref") == []
     # raw requests the API refuses: no key, a public key where a private one is needed,
     # malformed JSON
@@ -343,27 +358,31 @@ def test_merchants_cannot_see_each_other(merchant: dict[str, str], wompi_server:
 
 @pytest.mark.integration
 async def test_wrong_integrity_key_is_refused_by_the_sandbox(merchant: dict[str, str]) -> None:
-    async with WompiAsync(merchant["public_key"], "test_integrity_wrong") as wompi:
+    async with WompiAsync(merchant["public_key"], integrity_key="test_integrity_wrong") as wompi:
         with pytest.raises(WompiValidationError) as bad:
             await wompi.create_transaction(
                 5000, "x@example.com", {"type": "NEQUI", "phone_number": "3991111111"}
             )
     assert bad.value.status == 422 and bad.value.field == "signature"
-    checkout = Wompi(merchant["public_key"], "test_integrity_wrong").generate_checkout_url(
-        amount_in_cents=5000
-    )
+    checkout = Wompi(
+        merchant["public_key"], integrity_key="test_integrity_wrong"
+    ).generate_checkout_url(amount_in_cents=5000)
     assert requests.get(checkout["checkout_url"], timeout=5).status_code == 422
 
 
 @pytest.mark.integration
 async def test_private_key_rules(merchant: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WOMPI_PRIVATE_KEY")
-    async with WompiAsync(merchant["public_key"], merchant["integrity_secret"]) as wompi:
+    async with WompiAsync(
+        merchant["public_key"], integrity_key=merchant["integrity_secret"]
+    ) as wompi:
         with pytest.raises(WompiConfigurationError) as needs_private:
             await wompi.get_transaction_by_reference("x")
     assert needs_private.value.field == "private_key"
     async with WompiAsync(
-        merchant["public_key"], merchant["integrity_secret"], private_key="prv_test_not_a_real_key"
+        merchant["public_key"],
+        integrity_key=merchant["integrity_secret"],
+        private_key="prv_test_not_a_real_key",
     ) as wompi:
         with pytest.raises(WompiAuthError) as wrong:
             await wompi.get_transaction_by_reference("x")
@@ -372,7 +391,9 @@ async def test_private_key_rules(merchant: dict[str, str], monkeypatch: pytest.M
 
 @pytest.mark.integration
 async def test_payment_links(merchant: dict[str, str]) -> None:
-    async with WompiAsync(merchant["public_key"], merchant["integrity_secret"]) as wompi:
+    async with WompiAsync(
+        merchant["public_key"], integrity_key=merchant["integrity_secret"]
+    ) as wompi:
         link = await wompi.create_payment_link(
             "Plan mensual", "Suscripción", single_use=True, amount_in_cents=990000,
             redirect_url="https://example.com/thanks", sku="PLAN-1",
@@ -409,7 +430,9 @@ def test_webhook_dependency_receives_emulator_events(
     ).raise_for_status()
 
     async def pay() -> dict[str, Any]:
-        async with WompiAsync(merchant["public_key"], merchant["integrity_secret"]) as wompi:
+        async with WompiAsync(
+            merchant["public_key"], integrity_key=merchant["integrity_secret"]
+        ) as wompi:
             return await wompi.create_transaction(
                 7000, "c@example.com", {"type": "NEQUI", "phone_number": "3992222222"}
             )

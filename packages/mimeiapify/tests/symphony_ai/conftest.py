@@ -2,18 +2,28 @@
 
 Every test gets its own key namespace under the run's ``redis_prefix`` (deleted
 by the harness at the end), so tests never see each other's keys and never
-touch anyone else's.
+touch anyone else's. Every alias is kept in the harness's database (1.4's
+layout spreads them over databases 7-15; ``test_compat_redis_layout`` covers
+that layout with its own clean-up).
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit
 
 import pytest
 
 from mimeiapify.symphony_ai import GlobalSymphony, GlobalSymphonyConfig
-from mimeiapify.symphony_ai.redis import KeyFactory, RedisClient
+from mimeiapify.symphony_ai.redis import ALIASES, KeyFactory, RedisClient
+
+
+def harness_dbs(redis_url: str) -> dict[str, int]:
+    """Every alias in the database of the harness's URL (whose keys it cleans up)."""
+    db = int(urlsplit(redis_url).path.strip("/") or 0)
+    return {alias: db for alias in ALIASES}
 
 
 @pytest.fixture
@@ -22,9 +32,11 @@ def key_prefix(redis_prefix: str) -> str:
 
 
 @pytest.fixture
-def symphony_env(key_prefix: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point configs built without arguments (as in the seed examples) at our namespace."""
+def symphony_env(key_prefix: str, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point configs built without arguments (as in the seed examples) at our namespace
+    in the harness's database."""
     monkeypatch.setenv("SYMPHONY_KEY_PREFIX", key_prefix)
+    monkeypatch.setenv("SYMPHONY_REDIS_DBS", json.dumps(harness_dbs(redis_url)))
     yield key_prefix
     KeyFactory.set_namespace("")
     RedisClient.reset()
@@ -53,7 +65,7 @@ async def backend(
         RedisClient.configure("redis://fakeredis.invalid:6379/0")
         RedisClient.install(fakeredis.FakeAsyncRedis(decode_responses=True, max_connections=1000))
     else:
-        RedisClient.configure(redis_url)
+        RedisClient.configure(redis_url, dbs=harness_dbs(redis_url))
     try:
         yield request.param
     finally:

@@ -12,18 +12,23 @@ import contextlib
 import json
 import uuid
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from mimeia.testing import free_port, run_server
+from mimeiapify.symphony_ai.redis import ALIASES
 
 
 @pytest.fixture(scope="module")
 def app_url(redis_url: str, redis_prefix: str) -> Iterator[str]:
     port = free_port()
+    db = int(urlsplit(redis_url).path.strip("/") or 0)
     env = {
         "SYMPHONY_REDIS_URL": redis_url,
+        # every alias in the harness's database, whose keys it deletes at the end
+        "SYMPHONY_REDIS_DBS": json.dumps({alias: db for alias in ALIASES}),
         "SYMPHONY_KEY_PREFIX": f"{redis_prefix}app{uuid.uuid4().hex[:6]}:",
         "SYMPHONY_WORKERS_TOOL": "16",
     }

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -39,13 +40,15 @@ async def test_channels_deliver_only_to_their_user(symphony: GlobalSymphony) -> 
             await ana.publish(object())
 
 
-def test_setup_logging_prod_writes_json_lines_and_rotates(
+def test_setup_logging_json_lines_on_our_logger_and_rotates(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     log = setup_logging(
-        level="DEBUG", mode="PROD", log_dir=tmp_path / "logs", max_bytes=2000, backup_count=2
-    )
+        level="DEBUG", mode="DEV", log_dir=tmp_path / "logs", json_lines=True,
+        logger_name="mimeiapify", max_bytes=2000, backup_count=2,
+    )  # fmt: skip
     try:
+        capsys.readouterr()
         log.info("hello %s", "world", extra={"tenant": "acme"})
         try:
             raise ValueError("bad")
@@ -62,20 +65,27 @@ def test_setup_logging_prod_writes_json_lines_and_rotates(
         )
         assert "ValueError: bad" in json.loads(err[1])["exc_info"]
         files = sorted(p.name for p in (tmp_path / "logs").iterdir())
-        assert files == ["mimeiapify.log", "mimeiapify.log.1", "mimeiapify.log.2"]
-        for line in (tmp_path / "logs" / "mimeiapify.log").read_text().splitlines():
+        daily = f"app_logs_{datetime.now():%Y%m%d}.log"
+        assert files == [daily, f"{daily}.1", f"{daily}.2"]
+        for line in (tmp_path / "logs" / daily).read_text().splitlines():
             json.loads(line)
-        again = setup_logging(level="INFO", mode="DEV")
+        assert log.propagate is False  # not handled twice by the root
+        again = setup_logging(level="INFO", mode="DEV", logger_name="mimeiapify")
         assert len(again.handlers) == 1  # replaced, not stacked
         assert type(again.handlers[0]).__name__ == "RichHandler"
     finally:
         for handler in list(logging.getLogger("mimeiapify").handlers):
             handler.close()
             logging.getLogger("mimeiapify").removeHandler(handler)
-    with pytest.raises(ValueError, match="mode"):
-        setup_logging(mode="TEST")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="level"):
-        setup_logging(level="LOUD")
+        logging.getLogger("mimeiapify").propagate = True
+    # as in 1.4: an unknown level is INFO
+    quiet = setup_logging(level="LOUD", logger_name="mimeiapify.level-check")
+    try:
+        assert quiet.level == logging.INFO
+    finally:
+        for handler in list(quiet.handlers):
+            handler.close()
+            quiet.removeHandler(handler)
     assert isinstance(
         JsonLinesFormatter().format(logging.LogRecord("x", 20, "", 0, "m", (), None)), str
     )

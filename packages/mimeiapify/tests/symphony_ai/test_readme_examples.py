@@ -1,6 +1,7 @@
 """The code blocks of the symphony_ai README, executed as written against the real Redis."""
 
 import asyncio
+import logging
 import re
 import textwrap
 from pathlib import Path
@@ -35,7 +36,12 @@ def test_startup_and_request_example(
             "/chat", params={"text": "hi"}, headers={"x-tenant-id": "t", "x-user-id": "ana"}
         )
         assert reply.json() == "ana said hi"
-    assert (tmp_path / "logs" / "mimeiapify.log").exists()
+    assert list((tmp_path / "logs").glob("app_logs_*.log"))
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_mimeiapify_installed", False):
+            root.removeHandler(handler)
+            handler.close()
 
 
 async def test_tool_example(symphony: GlobalSymphony) -> None:
@@ -65,9 +71,8 @@ async def test_triggers_example(
     exec(body, namespace)
     try:
         local = await namespace["example"]()
-        assert (
-            await local["RedisTrigger"](tenant="acme").get_ttl("send_reminder", "user_123") > 3500
-        )
+        triggers = local["RedisTrigger"](tenant="acme")
+        assert await triggers.get_ttl(triggers.key("send_reminder", "user_123")) > 3500
         channel = local["UserChannel"]("acme", "user_123")
         async with channel.subscription(poll_interval=0.1) as messages:
             await local["RedisTrigger"](tenant="acme").set(

@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from mimeiapify.symphony_ai import InvalidKeyPartError, SerializationError, StoredValueError
-from mimeiapify.symphony_ai.redis import KeyFactory, RedisClient
+from mimeiapify.symphony_ai.redis import NO_EXPIRY, KeyFactory, RedisClient
 from mimeiapify.symphony_ai.redis.redis_handler import (
     RedisBatch,
     RedisGeneric,
@@ -59,7 +59,7 @@ async def test_values_keep_their_type(backend: str) -> None:
     assert stored == values
     for name, value in values.items():
         assert type(stored[name]) is type(value), name
-    raw = await RedisClient.get("user").hgetall(KeyFactory.user(KeyFactory.tenant("t"), "u"))
+    raw = await RedisClient.get("user").hgetall(KeyFactory().user("t", "u"))
     assert raw["true"] == "1" and raw["false"] == "0"  # booleans stay compact
 
 
@@ -90,23 +90,23 @@ async def test_increment_is_lossless_and_atomic(backend: str) -> None:
     assert await user.increment_field("price", 0.5) == 0.5
     assert await user.increment_field("price", 0.5) == 1.0
     assert type(await user.get_field("price")) is float
-    await user.update_field("flag", True)
-    with pytest.raises(StoredValueError, match="boolean"):
-        await user.increment_field("flag")
+    await user.update_field("flag", True)  # stored "1", which 1.4's HINCRBY counts as 1
+    assert await user.increment_field("flag", increment=2) == 3
     await user.update_field("name", "bob")
     with pytest.raises(StoredValueError, match="not a number"):
         await user.increment_field("name")
-    with pytest.raises(InvalidKeyPartError, match="amount"):
+    with pytest.raises(InvalidKeyPartError, match="increment"):
         await user.increment_field("n", "1")  # type: ignore[arg-type]
 
 
 async def test_hundred_concurrent_appenders_lose_nothing(backend: str) -> None:
     state = RedisSharedState(tenant="t", user_id="u")
-    lengths = await asyncio.gather(
+    done = await asyncio.gather(
         *(state.append_to_list("log", "events", {"i": i, "s": f'x,]{i}"'}) for i in range(100))
     )
-    assert sorted(lengths) == list(range(1, 101))
+    assert done == [True] * 100
     events = await state.get_field("log", "events")
+    assert len(events) == 100
     assert sorted(e["i"] for e in events) == list(range(100))
     assert all(e["s"] == f'x,]{e["i"]}"' for e in events)
     await state.set_field("log", "text", "abc")
@@ -116,7 +116,9 @@ async def test_hundred_concurrent_appenders_lose_nothing(backend: str) -> None:
 
 async def test_concurrent_merges_keep_every_field(backend: str) -> None:
     handler = RedisStateHandler(tenant="t", user_id="u")
-    results = await asyncio.gather(*(handler.upsert("flow", {f"f{i}": i}) for i in range(50)))
+    results = await asyncio.gather(
+        *(handler.merge("flow", {f"f{i}": i}, stamp=False) for i in range(50))
+    )
     final = await handler.get("flow")
     assert final == {f"f{i}": i for i in range(50)}
     assert max(len(r) for r in results) == 50
@@ -124,20 +126,30 @@ async def test_concurrent_merges_keep_every_field(backend: str) -> None:
 
 async def test_upsert_sets_ttl_and_overrides(backend: str) -> None:
     user = RedisUser(tenant="t", user_id="ttl", ttl_default=100)
+    key = user.key()
     await user.upsert({"a": 1})
-    assert 95 <= await user.get_ttl() <= 100
+    assert 95 <= await user.get_ttl(key) <= 100
     await user.upsert({"b": 2}, ttl=5000)
-    assert 4990 <= await user.get_ttl() <= 5000
-    assert await user.renew_ttl() is True
-    assert 95 <= await user.get_ttl() <= 100
-    assert await user.renew_ttl(ttl=None) is True  # persist
-    assert await user.get_ttl() == -1
-    assert await RedisUser(tenant="t", user_id="missing").get_ttl() == -2
-    for bad in (0, -1, 1.5, "10", True):
+    assert 4990 <= await user.get_ttl(key) <= 5000
+    assert await user.renew_ttl(key) is True
+    assert 95 <= await user.get_ttl(key) <= 100
+    assert await user.renew_ttl(key, ttl=NO_EXPIRY) is True  # persist
+    assert await user.get_ttl(key) == -1
+    missing = RedisUser(tenant="t", user_id="missing")
+    assert await missing.get_ttl(missing.key()) == -2
+    for bad in (-1, 1.5, "10", True):
         with pytest.raises(InvalidKeyPartError, match="ttl"):
             await user.upsert({"a": 1}, ttl=bad)
     with pytest.raises(InvalidKeyPartError, match="ttl_default"):
-        RedisUser(tenant="t", user_id="u", ttl_default=0)
+        RedisUser(tenant="t", user_id="u", ttl_default=-5)
+    # 1.4's defaults: a day, and None (or 0) means the default
+    assert RedisUser(tenant="t", user_id="u").ttl_default == 86_400
+    assert RedisUser(tenant="t", user_id="u", ttl_default=0).ttl_default == 86_400
+    await user.upsert({"c": 3}, ttl=None)
+    assert 95 <= await user.get_ttl(key) <= 100
+    # the key helpers only take this tenant's keys
+    with pytest.raises(InvalidKeyPartError, match="not a key of tenant"):
+        await user.get_ttl(RedisUser(tenant="other", user_id="ttl").key())
 
 
 @pytest.mark.parametrize("name", TRICKY_NAMES)
@@ -203,17 +215,19 @@ async def test_bad_inputs_are_rejected_with_the_field_named(backend: str) -> Non
 
 async def test_state_handler_user_override_and_crud(backend: str) -> None:
     handlers = RedisStateHandler(tenant="t")
-    await handlers.set("chat", {"step": 1}, "u1")
-    await handlers.set("chat", {"step": 9}, "u2")
+    await handlers.set("chat", {"step": 1}, user_id="u1")
+    await handlers.set("chat", {"step": 9}, user_id="u2")
     assert await handlers.get("chat", "u1") == {"step": 1}
+    assert await handlers.get("chat", user_id="u1") == {"step": 1}
     bound = RedisStateHandler(tenant="t", user_id="u1")
     await bound.update_field("chat", "step", 2)
-    assert await bound.get_field("chat", "step") == 2
+    assert await bound.get_field("chat", "step") == "2"  # as stored, like 1.4
+    assert await bound.get_field("chat", "step", decode=True) == 2
     assert await bound.increment_field("chat", "step") == 3
-    assert await bound.append_to_list("chat", "hist", "a") == 1
-    assert await bound.delete_field("chat", "hist") is True
+    assert await bound.append_to_list("chat", "hist", "a") is True
+    assert await bound.delete_field("chat", "hist") == 1
     assert await bound.list_states() == ["chat"]
-    assert await bound.exists("chat") and await bound.delete("chat")
+    assert await bound.exists("chat") and await bound.delete("chat") == 1
     assert await handlers.get("chat", "u2") == {"step": 9}
 
 
@@ -223,7 +237,7 @@ async def test_set_replaces_while_update_merges(backend: str) -> None:
     await state.set("s", {"c": 3})
     assert await state.get("s") == {"c": 3}
     assert await state.update("s", {"d": 4}) == {"c": 3, "d": 4}
-    assert await state.delete_field("s", "c") is True
+    assert await state.delete_field("s", "c") == 1
     assert await state.get("s") == {"d": 4}
 
 
@@ -235,14 +249,19 @@ async def test_users_directory_and_search(backend: str) -> None:
     assert await users.find_by_field("email", "7@x.io") == {"email": "7@x.io", "vip": False}
     vips = await users.find_all_by_field("vip", True)
     assert sorted(v["email"] for v in vips) == ["0@x.io", "10@x.io", "20@x.io"]
-    assert await users.find_by_field("vip", "1") is None  # the string "1" is not True
-    assert await users.delete("u0") and not await users.exists("u0")
+    assert await users.delete("u0") == 1 and not await users.exists("u0")
 
 
 async def test_table_rows(backend: str) -> None:
     tables = RedisTable(tenant="t")
     await tables.set("products", "p1", {"name": "W", "price": 1})
-    assert await tables.upsert("products", "p1", {"price": 2}) == {"name": "W", "price": 2}
+    assert await tables.upsert("products", "p1", {"price": 2}) is True
+    assert await tables.update("products", "p1", {"stock": 0}) == {
+        "name": "W",
+        "price": 2,
+        "stock": 0,
+    }
+    assert await tables.find_by_field("products", "price", 2) == await tables.get("products", "p1")
     await tables.set("products", "p:2", {"name": "V"})
     assert await tables.list_pkids("products") == ["p1", "p:2"]
     assert await tables.delete_table("products") == 2
@@ -252,16 +271,16 @@ async def test_batch_queue_and_pending(backend: str) -> None:
     a, b = RedisBatch(tenant="ta"), RedisBatch(tenant="tb")
     await asyncio.gather(*(a.enqueue("mail", "daily", "send", {"n": i}) for i in range(150)))
     await b.enqueue("mail", "daily", "send", {"n": 0})
-    assert await RedisBatch.get_pending_tenants("mail") == ["ta", "tb"]
+    assert await RedisBatch.get_pending_tenants("mail") == {"ta", "tb"}
     first = await a.get_chunk("mail", "daily", "send", 0, 99)
     assert len(first) == 100 and sorted(
         x["n"] for x in first + await a.get_chunk("mail", "daily", "send", 100, -1)
     ) == list(range(150))
     await a.trim("mail", "daily", "send", 100, -1)
-    assert await a.length("mail", "daily", "send") == 50
-    assert await b.length("mail", "daily", "send") == 1
-    assert await RedisBatch.remove_from_pending("mail", "ta") is True
-    assert await RedisBatch.remove_from_pending("mail", "ta") is False
+    assert await a.get_length("mail", "daily", "send") == 50
+    assert await b.get_length("mail", "daily", "send") == 1
+    assert await RedisBatch.remove_from_pending("mail", "ta") == 1
+    assert await RedisBatch.remove_from_pending("mail", "ta") == 0
 
 
 async def test_triggers(backend: str) -> None:
@@ -274,14 +293,15 @@ async def test_triggers(backend: str) -> None:
     with pytest.raises(InvalidKeyPartError, match="ttl_seconds"):
         await triggers.set("remind", "u", ttl_seconds=0)
     key = triggers.key("remind", "u:10")
-    assert KeyFactory.parse_trigger(key) == ("t", "remind", "u:10")
-    assert KeyFactory.parse_trigger(KeyFactory.trigger_claim(key)) is None
+    keys = KeyFactory()
+    assert keys.parse_trigger(key) == ("t", "remind", "u:10")
+    assert keys.parse_trigger(keys.trigger_claim(key)) is None
 
 
 async def test_generic_values(backend: str) -> None:
     generic = RedisGeneric(tenant="t")
     await generic.set("flag", True)
-    await generic.set("one", 1, ttl=60)
+    await generic.set("one", 1, ex=60)
     await generic.set("text:1", "1")
     await generic.set(
         "profile", Profile(name="n", active=True, born=datetime(2020, 1, 1, tzinfo=UTC))
@@ -290,21 +310,21 @@ async def test_generic_values(backend: str) -> None:
     assert await generic.get("one") == 1 and await generic.get("one") is not True
     assert await generic.get("text:1") == "1"
     assert (await generic.get("profile", model=Profile)).active is True
-    assert 55 <= await generic.get_ttl("one") <= 60
-    assert await generic.keys("text*") == ["text:1"]
+    assert 55 <= await generic.get_ttl(generic.key("one")) <= 60
+    assert await generic.get_ttl(generic.key("flag")) == -1  # 1.4: no expiry unless ex=
+    assert await generic.keys_matching("text*") == ["text:1"]
     assert await generic.increment("hits", 5) == 5
     assert await generic.delete_pattern("*") == 5
-    assert json.loads(json.dumps(await generic.keys())) == []
+    assert json.loads(json.dumps(await generic.keys_matching())) == []
 
 
-async def test_corrupt_stored_data_is_reported_not_guessed(backend: str) -> None:
+async def test_stored_text_that_is_not_json_stays_text(backend: str) -> None:
     batch = RedisBatch(tenant="t")
     await batch.enqueue("svc", "b", "a", {"ok": 1})
-    await RedisClient.get("default").rpush(batch.key("svc", "b", "a"), "{not json")
-    with pytest.raises(SerializationError, match="not valid JSON"):
-        await batch.get_chunk("svc", "b", "a")
+    await RedisClient.get("handlers").rpush(batch.key("svc", "b", "a"), "{not json")
+    assert await batch.get_chunk("svc", "b", "a") == [{"ok": 1}, "{not json"]  # as 1.4 read it
     user = RedisUser(tenant="t", user_id="raw")
-    await RedisClient.get("user").hset(user._key, mapping={"odd": "[1, 2", "n": "12"})
+    await RedisClient.get("user").hset(user.key(), mapping={"odd": "[1, 2", "n": "12"})
     assert await user.get() == {"odd": "[1, 2", "n": 12}  # text that is not JSON stays text
     with pytest.raises(StoredValueError, match="list"):
         await user.append_to_list("odd", 3)

@@ -57,7 +57,7 @@ def test_config_defaults_and_validation() -> None:
     assert (cfg.workers_tool, cfg.workers_agent, cfg.max_concurrent) == (32, 16, 128)
     with pytest.raises(ValidationError, match="workers_tool"):
         GlobalSymphonyConfig(workers_tool=0)
-    with pytest.raises(ValidationError, match="unknown alias"):
+    with pytest.raises(ValidationError, match="unknown Redis alias 'users'"):
         GlobalSymphonyConfig(redis_url={"default": "redis://x/0", "users": "redis://y/0"})
     with pytest.raises(ValueError, match="not a redis:// URL"):
         RedisClient.configure({"default": "http://x"})
@@ -178,7 +178,8 @@ def test_bridge_refuses_a_stopped_loop() -> None:
 
 async def test_aliases_map_to_databases(redis_url: str, symphony_env: str) -> None:
     base = redis_url.rsplit("/", 1)[0]
-    cfg = GlobalSymphonyConfig(redis_url=f"{base}/0", redis_dbs={"user": 3, "shared_state": 4})
+    dbs = {"default": 0, "handlers": 0, "expiry": 0, "pubsub": 0, "user": 3, "shared_state": 4}
+    cfg = GlobalSymphonyConfig(redis_url=f"{base}/0", redis_dbs=dbs)
     runtime = await GlobalSymphony.create(cfg)
     tenant = f"alias-{uuid.uuid4().hex[:6]}"
     direct = redis.Redis.from_url(f"{base}/3", decode_responses=True)
@@ -187,7 +188,7 @@ async def test_aliases_map_to_databases(redis_url: str, symphony_env: str) -> No
         await user.upsert({"a": 1})
         assert RedisClient.url("user").endswith("/3")
         assert RedisClient.url("default").endswith("/0")
-        key = user._key
+        key = user.key()
         assert direct.hget(key, "a") == " 1"
         assert await runtime.redis.exists(key) == 0  # not in the default database
         assert runtime.redis_for("user") is not runtime.redis
@@ -195,7 +196,7 @@ async def test_aliases_map_to_databases(redis_url: str, symphony_env: str) -> No
         assert runtime.redis_for("user").connection_pool.max_connections == 21
         assert runtime.redis_for("handlers") is runtime.redis
     finally:
-        direct.delete(user._key)
+        direct.delete(user.key())
         direct.close()
         await GlobalSymphony.shutdown()
 

@@ -80,7 +80,11 @@ async def test_quick_start_lifespan_handler_and_tool(
                 assert step == i
     finally:
         await GlobalSymphony.shutdown()
-        for handler in list(logging.getLogger("mimeiapify").handlers):
-            handler.close()
-    log_file = tmp_path / "logs" / "mimeiapify.log"
-    assert '"message": "GlobalSymphony ready"' in log_file.read_text()
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            if getattr(handler, "_mimeiapify_installed", False):
+                root.removeHandler(handler)
+                handler.close()
+    # as in 1.4: the root logger writes a daily file in DEV mode
+    (log_file,) = (tmp_path / "logs").glob("app_logs_*.log")
+    assert "| INFO | mimeiapify | GlobalSymphony ready" in log_file.read_text()

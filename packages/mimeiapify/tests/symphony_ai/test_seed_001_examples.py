@@ -73,10 +73,12 @@ async def test_quick_start_basic_repository_usage(symphony: GlobalSymphony) -> N
 
     assert user_data == {"name": "Alice", "score": 100}
     assert await user.get_field("score") == 110
-    assert 3500 < await user.get_ttl() <= 3600
+    assert 3500 < await user.get_ttl(user.key()) <= 3600
     assert state == {"step": 1, "data": PLACEHOLDER}
-    assert final_state == {"step": 3, "data": PLACEHOLDER}
-    assert 1700 < await handler.get_ttl("chat_handler") <= 1800
+    # 1.4's upsert returns True (the guide's "final_state"); the merge kept "data"
+    assert final_state is True
+    assert await handler.get("chat_handler") == {"step": 3, "data": PLACEHOLDER}
+    assert 1700 < await handler.get_ttl(handler.key("chat_handler")) <= 1800
     assert row == {"name": "Bob", "active": True}
     assert step == 1
 
@@ -181,7 +183,11 @@ async def test_redis_state_handler_responsibilities(symphony: GlobalSymphony) ->
     # --- end seed
 
     assert state == {"step": 1, "data": PLACEHOLDER}
-    assert final_state == {"step": 3, "data": PLACEHOLDER}
+    assert final_state is True  # as 1.4's upsert returns; the merge kept "data":
+    assert await handler.get("chat_handler") == {"step": 3, "data": PLACEHOLDER}
+    merged = await handler.merge("chat_handler", {"step": 4})  # 1.4's merge returns it
+    assert merged["step"] == 4 and merged["data"] == PLACEHOLDER
+    assert merged["handler_type"] == "chat_handler" and merged["timestamp"]
 
 
 async def test_redis_table_responsibilities(symphony: GlobalSymphony) -> None:
@@ -253,7 +259,7 @@ async def test_redis_trigger_responsibilities(symphony: GlobalSymphony) -> None:
     await triggers.set("send_reminder", "user_123", ttl_seconds=3600)  # 1 hour
     await triggers.set("cleanup_temp", "session_456", ttl_seconds=300)   # 5 minutes
     # --- end seed
-    assert 3590 < await triggers.get_ttl("send_reminder", "user_123") <= 3600
+    assert 3590 < await triggers.get_ttl(triggers.key("send_reminder", "user_123")) <= 3600
     await triggers.set("cleanup_temp", "user_123", ttl_seconds=300)
     # --- seed
     # Cleanup
@@ -285,9 +291,9 @@ async def test_redis_batch_responsibilities(symphony: GlobalSymphony) -> None:
 
     assert items == [{"user_id": "123", "template": "daily_summary"}]
     assert await batch.length("email_service", "daily_reports", "send") == 0
-    assert pending_tenants == ["your_tenant"]
-    assert await RedisBatch.remove_from_pending("email_service", "your_tenant") is True
-    assert await RedisBatch.get_pending_tenants("email_service") == []
+    assert pending_tenants == {"your_tenant"}
+    assert await RedisBatch.remove_from_pending("email_service", "your_tenant") == 1
+    assert await RedisBatch.get_pending_tenants("email_service") == set()
 
 
 async def test_pydantic_typed_operations(symphony: GlobalSymphony) -> None:
@@ -314,7 +320,7 @@ async def test_pydantic_typed_operations(symphony: GlobalSymphony) -> None:
     # the guide's `users` and `handlers` are the tenant-wide views (user id per call)
     users = RedisUsers(tenant="your_tenant")
     handlers = RedisStateHandler(tenant="your_tenant")
-    await handlers.set("chat_handler", {"context": ConversationContext(topic="billing", turns=2)}, "user123")
+    await handlers.set("chat_handler", {"context": ConversationContext(topic="billing", turns=2)}, user_id="user123")
     await users.update_field("user123", "settings", UserSettings(notifications=True))
     await users.update_field("user123", "active", True)
 

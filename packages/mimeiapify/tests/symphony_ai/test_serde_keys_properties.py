@@ -52,13 +52,13 @@ def test_escaping_is_reversible_and_glob_free(part: str) -> None:
     st.text(min_size=1, max_size=50),
 )
 def test_distinct_identities_never_share_a_key(tenant: str, user: str, state: str) -> None:
-    full = KeyFactory.shared_state(KeyFactory.tenant(tenant), user, state)
+    full = KeyFactory().shared_state(tenant, state, user)
     key = full[len(KeyFactory.namespace) :]
     assert key.count(":") == 3
-    root, kind, user_part, state_part = key.split(":")
-    assert (unescape(root), kind, unescape(user_part), unescape(state_part)) == (
+    root, kind, state_part, user_part = key.split(":")
+    assert (unescape(root), kind, unescape(state_part), unescape(user_part)) == (
         tenant,
-        "state",
-        user,
+        "SS",
         state,
+        user,
     )

@@ -1,17 +1,15 @@
-"""Pieces both Airtable clients share: list options, attachment reading, DataFrames."""
+"""Pieces both Airtable clients share: options, 1.4's result shapes and attributes,
+attachment reading."""
 
 from __future__ import annotations
 
 import mimetypes
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import Any, TypedDict
 
-from mimeiapify.airtable.protocol import MAX_ATTACHMENT_BYTES, Record
+from mimeiapify.airtable.protocol import MAX_ATTACHMENT_BYTES, AirtableProtocol, Record
 from mimeiapify.errors import AirtableValidationError
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 
 class ListOptions(TypedDict, total=False):
@@ -28,36 +26,42 @@ class ListOptions(TypedDict, total=False):
     return_fields_by_field_id: bool
 
 
-class CreateOptions(TypedDict, total=False):
-    typecast: bool
-    return_fields_by_field_id: bool
+def flatten(records: list[Record]) -> list[dict[str, Any]]:
+    """1.4's row shape: each record's fields plus ``record_id``."""
+    return [{**r.get("fields", {}), "record_id": r.get("id")} for r in records]
 
 
-class UpdateOneOptions(TypedDict, total=False):
-    typecast: bool
-    destructive: bool
+def shape(records: list[Record], json_format: bool, raw: bool) -> Any:
+    """What ``fetch_records`` returns: a DataFrame of :func:`flatten` rows (1.4's
+    default), ``{"records": rows}`` with ``json_format``, or the API's own
+    records (``id``, ``createdTime``, ``fields``) with ``raw``."""
+    if raw:
+        return records
+    rows = flatten(records)
+    if json_format:
+        return {"records": rows}
+    import pandas as pd  # heavy; loaded on the first DataFrame
+
+    return pd.DataFrame(rows)
 
 
-class UpdateManyOptions(TypedDict, total=False):
-    typecast: bool
-    destructive: bool
-    fields_to_merge_on: Sequence[str] | None
-    return_fields_by_field_id: bool
+class ClientAttributes:
+    """The attributes 1.4's clients had (``base_id``, ``api_key``, ``headers``),
+    read from the client's protocol."""
 
+    protocol: AirtableProtocol
 
-def records_to_dataframe(records: list[Record]) -> pd.DataFrame:
-    """One row per record: ``id``, ``createdTime`` and one column per field."""
-    import pandas as pd  # heavy; only loaded when a DataFrame is asked for
+    @property
+    def base_id(self) -> str:
+        return self.protocol.base_id
 
-    rows = [
-        {"id": r.get("id"), "createdTime": r.get("createdTime"), **r.get("fields", {})}
-        for r in records
-    ]
-    return pd.DataFrame(rows, columns=None if rows else ["id", "createdTime"])
+    @property
+    def api_key(self) -> str:
+        return self.protocol.api_key
 
-
-def shape(records: list[Record], as_dataframe: bool) -> Any:
-    return records_to_dataframe(records) if as_dataframe else records
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.protocol.api_key}"}
 
 
 def read_attachment(

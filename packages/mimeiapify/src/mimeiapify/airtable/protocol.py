@@ -203,6 +203,10 @@ class AirtableProtocol:
     def __repr__(self) -> str:  # never show the token
         return f"AirtableProtocol(base_id={self.base_id!r}, api_url={self.api_url!r})"
 
+    @property
+    def api_key(self) -> str:
+        return self._api_key
+
     # ------------------------------------------------------------ plumbing
 
     @property
@@ -435,15 +439,17 @@ class AirtableProtocol:
     def create_records(
         self,
         table_id: str,
-        records: Sequence[Mapping[str, Any]],
+        records: Mapping[str, Any] | Sequence[Mapping[str, Any]],
         *,
         typecast: bool = False,
         return_fields_by_field_id: bool = False,
     ) -> Plan[list[Record]]:
-        """Create any number of records, 10 per request, in order."""
+        """Create one record (a mapping) or any number (a list), 10 per request, in order."""
         check_table(table_id)
-        if isinstance(records, Mapping) or not isinstance(records, Sequence):
-            raise AirtableValidationError("records must be a list", field="records")
+        if isinstance(records, Mapping):
+            records = [records]
+        if isinstance(records, str) or not isinstance(records, Sequence):
+            raise AirtableValidationError("records must be a mapping or a list", field="records")
         rows = [{"fields": self._fields_of(r, i)} for i, r in enumerate(records)]
         created: list[Record] = []
         for chunk in _chunks(rows, BATCH_SIZE):
@@ -468,12 +474,15 @@ class AirtableProtocol:
         fields: Mapping[str, Any],
         *,
         typecast: bool = False,
+        return_fields_by_field_id: bool = False,
         destructive: bool = False,
     ) -> Plan[Record]:
         """PATCH one record (PUT with ``destructive=True``, clearing unlisted fields)."""
         check_table(table_id)
         check_record_id(record_id)
         body = {"fields": _check_fields(fields, "fields"), "typecast": typecast}
+        if return_fields_by_field_id:
+            body["returnFieldsByFieldId"] = True
         result = yield from self._call(
             "PUT" if destructive else "PATCH",
             f"{self._table_url(table_id)}/{record_id}",
@@ -487,31 +496,34 @@ class AirtableProtocol:
         records: Sequence[Mapping[str, Any]],
         *,
         typecast: bool = False,
-        destructive: bool = False,
-        fields_to_merge_on: Sequence[str] | None = None,
         return_fields_by_field_id: bool = False,
+        perform_upsert: bool = False,
+        fields_to_merge_on: Sequence[str] | None = None,
+        destructive: bool = False,
     ) -> Plan[dict[str, Any]]:
         """Update (or upsert) any number of records, 10 per request.
 
-        Without ``fields_to_merge_on`` each record needs ``id`` and ``fields``.
-        With it, records are upserted: those whose merge fields match one
-        existing record update it, the others are created. Every record is
-        checked for its merge fields before the first request is sent.
+        Each record needs ``id`` and ``fields``. With ``perform_upsert`` (and
+        ``fields_to_merge_on``, 1 to 3 field names) records without an id are
+        upserted: those whose merge fields match one existing record update
+        it, the others are created. Every record is checked before the first
+        request is sent; ``fields_to_merge_on`` alone does not upsert (as in 1.4).
 
-        Returns ``{"records": [...]}`` plus, for an upsert, ``createdRecords``
-        and ``updatedRecords`` (lists of ids).
+        Returns ``records``, ``createdRecords`` and ``updatedRecords`` (the
+        last two are lists of ids, empty unless upserting).
         """
         check_table(table_id)
         if isinstance(records, Mapping) or not isinstance(records, Sequence):
             raise AirtableValidationError("records must be a list", field="records")
         rows: list[dict[str, Any]] = []
-        merge = list(fields_to_merge_on) if fields_to_merge_on is not None else None
-        if merge is not None and (
-            not merge or isinstance(fields_to_merge_on, str) or len(merge) > 3
-        ):
-            raise AirtableValidationError(
-                "fields_to_merge_on must list 1 to 3 field names", field="fields_to_merge_on"
-            )
+        merge: list[str] | None = None
+        if perform_upsert:
+            merge = list(fields_to_merge_on or ())
+            if not merge or isinstance(fields_to_merge_on, str) or len(merge) > 3:
+                raise AirtableValidationError(
+                    "fields_to_merge_on must list 1 to 3 field names when perform_upsert is True",
+                    field="fields_to_merge_on",
+                )
         for i, rec in enumerate(records):
             if not isinstance(rec, Mapping):
                 raise AirtableValidationError(f"records[{i}] must be a mapping", field="records")
@@ -521,7 +533,7 @@ class AirtableProtocol:
                 row["id"] = check_record_id(rec["id"], f"records[{i}].id")
             elif merge is None:
                 raise AirtableValidationError(
-                    f"records[{i}] has no 'id' (needed unless fields_to_merge_on is given)",
+                    f"records[{i}] has no 'id' (needed unless perform_upsert is True)",
                     field="records",
                 )
             if merge is not None and "id" not in row:
@@ -531,10 +543,7 @@ class AirtableProtocol:
                         f"records[{i}] lacks merge field(s) {missing}", field="fields_to_merge_on"
                     )
             rows.append(row)
-        out: dict[str, Any] = {"records": []}
-        if merge is not None:
-            out["createdRecords"] = []
-            out["updatedRecords"] = []
+        out: dict[str, Any] = {"records": [], "createdRecords": [], "updatedRecords": []}
         for chunk in _chunks(rows, BATCH_SIZE):
             body: dict[str, Any] = {"records": list(chunk), "typecast": typecast}
             if merge is not None:
@@ -557,10 +566,12 @@ class AirtableProtocol:
         return result
 
     def delete_multiple_records(
-        self, table_id: str, record_ids: Sequence[str]
+        self, table_id: str, record_ids: str | Sequence[str]
     ) -> Plan[list[dict[str, Any]]]:
-        """Delete any number of records, 10 per request."""
+        """Delete one record (an id) or any number (a list), 10 per request."""
         check_table(table_id)
+        if isinstance(record_ids, str):
+            record_ids = [record_ids]
         if isinstance(record_ids, str) or not isinstance(record_ids, Sequence):
             raise AirtableValidationError("record_ids must be a list of ids", field="record_ids")
         ids = [check_record_id(r, f"record_ids[{i}]") for i, r in enumerate(record_ids)]

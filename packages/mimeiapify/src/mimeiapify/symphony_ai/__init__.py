@@ -6,6 +6,7 @@ pools, a capacity limiter and the Redis clients; the repositories in
 the request's shared state so tools in worker threads find it.
 """
 
+from mimeiapify.symphony_ai import openai_utils, redis
 from mimeiapify.symphony_ai.bridge import run_sync
 from mimeiapify.symphony_ai.errors import (
     BridgeError,
@@ -31,5 +32,7 @@ __all__ = [
     "SerializationError",
     "StoredValueError",
     "SymphonyError",
+    "openai_utils",
+    "redis",
     "run_sync",
 ]

@@ -107,7 +107,7 @@ def create_app(config: GlobalSymphonyConfig | None = None) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
-        return {"redis": await GlobalSymphony.get().redis.ping()}
+        return {"redis": await GlobalSymphony.get().redis_for("default").ping()}
 
     @app.post("/chat")
     async def chat(body: ChatIn) -> dict[str, Any]:

@@ -1,8 +1,12 @@
 """The package logger and a one-call logging set-up.
 
-``setup_logging`` installs handlers on the ``mimeiapify`` logger only (never the
-root logger), so an application keeps control of its own logging. Calling it
-again replaces the handlers it installed before instead of stacking them.
+``setup_logging`` configures the root logger as 1.4 did: a rich console handler
+(``console_fmt``), plus in ``"DEV"`` mode with a ``log_dir`` a daily file
+``app_logs_YYYYMMDD.log`` (``file_fmt``), replacing the root's handlers. Keyword
+options keep it from reaching past what you want: ``logger_name="mimeiapify"``
+configures only that logger, ``json_lines=True`` writes one JSON object per line
+(for log collectors), ``replace_handlers=False`` removes only handlers an
+earlier call installed, ``max_bytes`` rotates the file by size.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ import logging.handlers
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 LOGGER_NAME = "mimeiapify"
-LOG_FILE_NAME = "mimeiapify.log"
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+CONSOLE_FORMAT = "[%(levelname)s] [%(name)s] • %(message)s"
+FILE_FORMAT = "%(asctime)s | %(levelname)s | %(name)s | %(message)s"
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -44,54 +50,80 @@ class JsonLinesFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def _console_handler(mode: str) -> logging.Handler:
-    if mode == "DEV":
-        from rich.logging import RichHandler
+def _resolve_level(level: str | int) -> int:
+    if isinstance(level, int) and not isinstance(level, bool):
+        return level
+    name = str(level).upper()
+    # as in 1.4, an unknown level name falls back to INFO
+    return int(logging.getLevelName(name if name in LEVELS else "INFO"))
 
-        return RichHandler(rich_tracebacks=True, show_path=False, log_time_format="[%X]")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonLinesFormatter())
+
+def _console_handler(fmt: str, json_lines: bool) -> logging.Handler:
+    if json_lines:
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonLinesFormatter())
+        return handler
+    from rich.logging import RichHandler
+
+    handler = RichHandler(rich_tracebacks=True, show_time=True, show_level=True, markup=False)
+    handler.setFormatter(logging.Formatter(fmt))
     return handler
 
 
 def setup_logging(
     level: str | int = "INFO",
-    mode: Literal["DEV", "PROD"] = "DEV",
+    mode: str = "PROD",
     log_dir: str | Path | None = None,
+    console_fmt: str | None = None,
+    file_fmt: str | None = None,
     *,
-    max_bytes: int = 10 * 1024 * 1024,
+    json_lines: bool = False,
+    logger_name: str | None = None,
+    replace_handlers: bool = True,
+    max_bytes: int | None = None,
     backup_count: int = 5,
 ) -> logging.Logger:
-    """Configure the ``mimeiapify`` logger and return it.
+    """Configure logging once at start-up (1.4's arguments); returns the logger set up.
 
-    DEV prints with rich to the console; PROD prints JSON lines to stderr. With
-    ``log_dir`` the same records also go, as JSON lines, to a size-rotated
-    ``mimeiapify.log`` in that folder (created if missing).
+    ``level``: DEBUG, INFO, WARNING or ERROR (anything else is INFO). ``mode``:
+    ``"DEV"`` with ``log_dir`` also writes ``app_logs_YYYYMMDD.log`` there (the
+    folder is created; ``max_bytes`` rotates it by size, keeping ``backup_count``
+    old files); any other mode logs to the console only.
     """
-    mode_upper = str(mode).upper()
-    if mode_upper not in ("DEV", "PROD"):
-        raise ValueError(f"mode: expected 'DEV' or 'PROD', got {mode!r}")
-    resolved = logging.getLevelName(level.upper()) if isinstance(level, str) else level
-    if not isinstance(resolved, int):
-        raise ValueError(f"level: unknown logging level {level!r}")
-
-    for handler in list(logger.handlers):
-        if getattr(handler, _INSTALLED_FLAG, False):
-            logger.removeHandler(handler)
+    target = logging.getLogger(logger_name)  # None: the root logger, as in 1.4
+    resolved = _resolve_level(level)
+    for handler in list(target.handlers):
+        if replace_handlers or getattr(handler, _INSTALLED_FLAG, False):
+            target.removeHandler(handler)
             handler.close()
 
-    handlers = [_console_handler(mode_upper)]
-    if log_dir is not None:
+    handlers = [_console_handler(console_fmt or CONSOLE_FORMAT, json_lines)]
+    logfile: Path | None = None
+    if str(mode).upper() == "DEV" and log_dir:
         folder = Path(log_dir)
         folder.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.handlers.RotatingFileHandler(
-            folder / LOG_FILE_NAME, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8"
+        logfile = folder / f"app_logs_{datetime.now():%Y%m%d}.log"
+        file_handler: logging.FileHandler = (
+            logging.handlers.RotatingFileHandler(
+                logfile, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8"
+            )
+            if max_bytes
+            else logging.FileHandler(logfile, encoding="utf-8")
         )
-        file_handler.setFormatter(JsonLinesFormatter())
+        file_handler.setFormatter(
+            JsonLinesFormatter() if json_lines else logging.Formatter(file_fmt or FILE_FORMAT)
+        )
         handlers.append(file_handler)
     for handler in handlers:
         setattr(handler, _INSTALLED_FLAG, True)
-        logger.addHandler(handler)
-    logger.setLevel(resolved)
-    logger.propagate = False
-    return logger
+        target.addHandler(handler)
+    target.setLevel(resolved)
+    if logger_name is not None:
+        target.propagate = False  # its records are handled here, not again at the root
+    target.info(
+        "logging configured (%s, mode %s%s)",
+        logging.getLevelName(resolved),
+        mode,
+        f", file {logfile}" if logfile else "",
+    )
+    return target

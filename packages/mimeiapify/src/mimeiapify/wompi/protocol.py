@@ -41,6 +41,7 @@ _KEY_PREFIXES = {
     "sandbox": {"public_key": "pub_test_", "private_key": "prv_test_"},
     "production": {"public_key": "pub_prod_", "private_key": "prv_prod_"},
 }
+_KEY_ORDER = "public_key, private_key, integrity_key"  # 1.4's positional order
 _SECRET_ENV = {"sandbox": "test_", "production": "prod_"}
 CUSTOMER_DATA_KEYS = (
     "email", "full-name", "phone-number", "phone-number-prefix", "legal-id", "legal-id-type",
@@ -58,21 +59,6 @@ class WompiSettings(TypedDict, total=False):
     api_url: str | None
     checkout_url: str | None
     retry: RetryPolicy | None
-
-
-class CheckoutOptions(TypedDict, total=False):
-    """Optional parameters of the Web Checkout (see :meth:`WompiProtocol.checkout`)."""
-
-    currency: str
-    reference: str | None
-    redirect_url: str | None
-    expiration_time: str | None
-    tax_vat_in_cents: int | None
-    tax_consumption_in_cents: int | None
-    customer_data: Mapping[str, Any] | None
-    shipping_address: Mapping[str, Any] | None
-    collect_shipping: bool | None
-    collect_customer_legal_id: bool | None
 
 
 class TransactionOptions(TypedDict, total=False):
@@ -148,10 +134,10 @@ def event_checksum(event: Mapping[str, Any], events_secret: str) -> str:
 
 def verify_event(event: Any, events_secret: str, checksum: str | None = None) -> bool:
     """True when the event's checksum (or ``checksum``, e.g. the ``X-Event-Checksum``
-    header) matches; the comparison takes constant time. Malformed events are False."""
+    header) matches; the comparison takes constant time. Malformed events, and an
+    empty ``events_secret``, are False."""
     if not isinstance(events_secret, str) or not events_secret:
-        raise WompiConfigurationError("events_secret must be a non-empty string",
-                                      field="events_secret")  # fmt: skip
+        return False  # as 1.4: no secret configured means nothing can be verified
     if not isinstance(event, Mapping):
         return False
     try:
@@ -260,6 +246,28 @@ def _dashed(data: Mapping[str, Any], allowed: tuple[str, ...], field: str) -> di
     return out
 
 
+# ---------------------------------------------------------------- keys
+
+
+def environment_of(public_key: Any) -> Environment:
+    """The environment a public key belongs to (``pub_test_`` sandbox, ``pub_prod_``
+    production), which is what 1.4 clients get when they name none."""
+    if isinstance(public_key, str):
+        for env, prefixes in _KEY_PREFIXES.items():
+            if public_key.startswith(prefixes["public_key"]):
+                return env  # type: ignore[return-value]
+    raise WompiConfigurationError(
+        "public_key must start with 'pub_test_' (sandbox) or 'pub_prod_' (production), "
+        "or pass environment=",
+        field="public_key",
+    )
+
+
+def generate_reference() -> str:
+    """A fresh payment reference: 32 hex digits (a UUID4 without dashes)."""
+    return uuid.uuid4().hex
+
+
 # ---------------------------------------------------------------- the protocol
 
 
@@ -276,14 +284,16 @@ class WompiProtocol:
     def __init__(
         self,
         public_key: str,
-        integrity_key: str,
+        integrity_key: str | None,
         *,
         private_key: str | None = None,
-        environment: Environment = "sandbox",
+        environment: Environment | None = None,
         api_url: str | None = None,
         checkout_url: str | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
+        if environment is None:
+            environment = environment_of(public_key)
         if environment not in API_URLS:
             raise WompiConfigurationError(
                 f"environment must be 'sandbox' or 'production', got {environment!r}",
@@ -299,6 +309,11 @@ class WompiProtocol:
         if not isinstance(integrity_key, str) or not integrity_key:
             raise WompiConfigurationError("integrity_key must be a non-empty string",
                                           field="integrity_key")  # fmt: skip
+        if integrity_key.startswith(("prv_test_", "prv_prod_")):
+            raise WompiConfigurationError(
+                f"integrity_key is a private key; the order is ({_KEY_ORDER})",
+                field="integrity_key",
+            )
         other = "production" if environment == "sandbox" else "sandbox"
         if integrity_key.startswith(f"{_SECRET_ENV[other]}integrity_"):
             raise WompiConfigurationError(
@@ -325,8 +340,11 @@ class WompiProtocol:
                         f"{self.environment!r}",
                         field=name,
                     )
+            hint = ""
+            if "_integrity_" in value:
+                hint = "; it looks like an integrity secret (the order is " + _KEY_ORDER + ")"
             raise WompiConfigurationError(
-                f"{name} must start with {expected!r} (a {kind} key for {self.environment})",
+                f"{name} must start with {expected!r} (a {kind} key for {self.environment}){hint}",
                 field=name,
             )
         return value
@@ -334,13 +352,21 @@ class WompiProtocol:
     def __repr__(self) -> str:  # keys stay out of logs
         return f"WompiProtocol(environment={self.environment!r}, api_url={self.api_url!r})"
 
+    @property
+    def private_key(self) -> str | None:
+        return self._private_key
+
+    @property
+    def integrity_key(self) -> str:
+        return self._integrity_key
+
     # ------------------------------------------------------------ checkout (no I/O)
 
     def checkout(
         self,
         amount_in_cents: int,
-        currency: str = "COP",
         reference: str | None = None,
+        currency: str = "COP",
         redirect_url: str | None = None,
         expiration_time: str | None = None,
         tax_vat_in_cents: int | None = None,
@@ -354,7 +380,7 @@ class WompiProtocol:
         amount = _check_positive_int(amount_in_cents, "amount_in_cents")
         currency = _check_currency(currency)
         if reference is None:
-            reference = uuid.uuid4().hex
+            reference = generate_reference()
         _check_text(reference, "reference")
         params: list[tuple[str, str]] = [
             ("public-key", self.public_key),
@@ -497,7 +523,7 @@ class WompiProtocol:
             raise _bad("customer_email", "is not an email address")
         if not isinstance(payment_method, Mapping) or not payment_method.get("type"):
             raise _bad("payment_method", "must be a mapping with a 'type'")
-        reference = reference or uuid.uuid4().hex
+        reference = reference or generate_reference()
         _check_text(reference, "reference")
         if expiration_time is not None:
             _check_time(expiration_time, "expiration_time")

@@ -12,30 +12,31 @@ from typing import Any, Unpack
 import requests
 
 from mimeiapify._drivers import SyncSession
+from mimeiapify.wompi._client import ClientAttributes
 from mimeiapify.wompi.protocol import (
-    CheckoutOptions,
     Environment,
     TransactionOptions,
     WompiProtocol,
     WompiSettings,
-    verify_event,
 )
 
 
-class Wompi(SyncSession):
+class Wompi(ClientAttributes, SyncSession):
     """Sync client for one Wompi merchant.
 
-    ``private_key`` (or ``$WOMPI_PRIVATE_KEY``) is needed for searching
-    transactions by reference and for payment links. ``api_url`` defaults to
+    Keys in 1.4's order: ``public_key``, ``private_key`` (or ``$WOMPI_PRIVATE_KEY``;
+    needed to search transactions by reference and for payment links),
+    ``integrity_key``. With no ``environment`` the public key's prefix decides
+    (``pub_test_`` sandbox, ``pub_prod_`` production). ``api_url`` defaults to
     ``$WOMPI_API_URL``, then the environment's public URL.
     """
 
     def __init__(
         self,
         public_key: str,
-        integrity_key: str,
         private_key: str | None = None,
-        environment: Environment = "sandbox",
+        integrity_key: str | None = None,
+        environment: Environment | None = None,
         session: requests.Session | None = None,
         *,
         timeout: float = 30.0,
@@ -50,20 +51,42 @@ class Wompi(SyncSession):
         return f"Wompi(environment={self.protocol.environment!r})"
 
     def generate_checkout_url(
-        self, amount_in_cents: int, **options: Unpack[CheckoutOptions]
+        self,
+        amount_in_cents: int,
+        reference: str | None = None,
+        currency: str = "COP",
+        redirect_url: str | None = None,
+        expiration_time: str | None = None,
+        tax_vat_in_cents: int | None = None,
+        tax_consumption_in_cents: int | None = None,
+        customer_data: Mapping[str, Any] | None = None,
+        shipping_address: Mapping[str, Any] | None = None,
+        collect_shipping: bool | None = None,
+        collect_customer_legal_id: bool | None = None,
     ) -> dict[str, Any]:
         """A Web Checkout URL with every parameter given and its integrity signature.
 
-        Options: currency (default "COP"), reference (generated when not given),
-        redirect_url, expiration_time (ISO 8601 with a zone), tax_vat_in_cents,
-        tax_consumption_in_cents (0 is kept), customer_data (email, full-name,
-        phone-number, phone-number-prefix, legal-id, legal-id-type),
-        shipping_address (address-line-1, address-line-2, country, phone-number,
-        city, region, name, postal-code), collect_shipping, collect_customer_legal_id.
-        Returns ``checkout_url``, ``reference``, ``signature``, ``amount_in_cents``,
-        ``currency`` and the ``params``. Sends no request.
+        ``reference`` is generated when not given; ``expiration_time`` is ISO 8601
+        with a zone; a tax of 0 is kept. ``customer_data`` keys: email, full-name,
+        phone-number, phone-number-prefix, legal-id, legal-id-type.
+        ``shipping_address`` keys: address-line-1, address-line-2, country,
+        phone-number, city, region, name, postal-code. Returns ``checkout_url`` and
+        ``reference`` (as 1.4) plus ``signature``, ``amount_in_cents``, ``currency``
+        and the ``params``. Sends no request.
         """
-        return self.protocol.checkout(amount_in_cents, **options)
+        return self.protocol.checkout(
+            amount_in_cents,
+            reference,
+            currency,
+            redirect_url,
+            expiration_time,
+            tax_vat_in_cents,
+            tax_consumption_in_cents,
+            customer_data,
+            shipping_address,
+            collect_shipping,
+            collect_customer_legal_id,
+        )
 
     def get_transaction(self, transaction_id: str) -> dict[str, Any]:
         """Wompi's answer for one transaction: ``{"data": {...}}``."""
@@ -103,14 +126,3 @@ class Wompi(SyncSession):
 
     def get_payment_link(self, link_id: str) -> dict[str, Any]:
         return self._run(self.protocol.get_payment_link(link_id))
-
-    @staticmethod
-    def verify_webhook_event(
-        event_data: Any, events_secret: str, checksum: str | None = None
-    ) -> bool:
-        """True when the event is authentic (constant-time checksum comparison).
-
-        ``checksum`` lets you pass the ``X-Event-Checksum`` header instead of
-        the body's ``signature.checksum``.
-        """
-        return verify_event(event_data, events_secret, checksum)

@@ -58,6 +58,7 @@ async def airtable(ctx: ActionContext, config: dict[str, Any]) -> Any:
                     table,
                     config["records"],
                     typecast=typecast,
+                    perform_upsert=True,
                     fields_to_merge_on=list(config["merge_on"]),
                 )
             if operation == "update":
@@ -67,13 +68,19 @@ async def airtable(ctx: ActionContext, config: dict[str, Any]) -> Any:
             if operation == "get":
                 return await client.get_record(table, str(config["record_id"]))
             if operation == "delete":
-                return await client.delete_single_record(table, str(config["record_id"]))
+                record_id = str(config["record_id"])
+                return {
+                    "id": record_id,
+                    "deleted": await client.delete_single_record(table, record_id),
+                }
             options: dict[str, Any] = {}
             if config.get("max_records"):
                 options["max_records"] = int(config["max_records"])
             if config.get("fields"):
                 options["fields"] = list(config["fields"])
-            records = await client.fetch_records(table, config.get("formula") or None, **options)
+            records = await client.fetch_records(
+                table, raw=True, filter_by_formula=config.get("formula") or None, **options
+            )
             return {"records": records}
     except MimeiapifyError as exc:
         raise ActionError(f"airtable {operation} on {table!r} failed: {exc}") from None

@@ -5,11 +5,19 @@ quick-start guide uses for ``RedisSharedState``, ``RedisStateHandler`` and ``Red
 """
 
 from mimeiapify.symphony_ai.redis import (
+    atomic,
     context,
+    listeners,
     ops,
+    redis_handler,
 )
 from mimeiapify.symphony_ai.redis.context import _current_ss, current_shared_state
-from mimeiapify.symphony_ai.redis.redis_client import ALIASES, RedisClient, RedisSettings
+from mimeiapify.symphony_ai.redis.redis_client import (
+    ALIASES,
+    POOL_DB_MAPPING,
+    RedisClient,
+    RedisSettings,
+)
 from mimeiapify.symphony_ai.redis.redis_handler import (
     RedisBatch,
     RedisGeneric,
@@ -21,6 +29,7 @@ from mimeiapify.symphony_ai.redis.redis_handler import (
     RedisUsers,
 )
 from mimeiapify.symphony_ai.redis.redis_handler.utils import KeyFactory, TenantCache, dumps, loads
+from mimeiapify.symphony_ai.redis.redis_handler.utils.tenant_cache import DEFAULT_TTL, NO_EXPIRY
 
 SharedStateRepo = RedisSharedState
 HandlerRepo = RedisStateHandler
@@ -28,6 +37,9 @@ TableRepo = RedisTable
 
 __all__ = [
     "ALIASES",
+    "DEFAULT_TTL",
+    "NO_EXPIRY",
+    "POOL_DB_MAPPING",
     "HandlerRepo",
     "KeyFactory",
     "RedisBatch",
@@ -44,9 +56,12 @@ __all__ = [
     "TableRepo",
     "TenantCache",
     "_current_ss",
+    "atomic",
     "context",
     "current_shared_state",
     "dumps",
+    "listeners",
     "loads",
     "ops",
+    "redis_handler",
 ]

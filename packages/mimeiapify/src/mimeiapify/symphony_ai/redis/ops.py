@@ -1,185 +1,201 @@
-"""Low-level atomic Redis operations shared by every repository.
+"""1.4's small Redis helpers: one function per command, on the pool of an alias.
 
-Each helper is one round trip: MULTI/EXEC pipelines for "write + TTL" and
-"write + read back", Lua scripts where a read-modify-write must not lose a
-concurrent update (increment with lossless encoding, append to a JSON list).
+::
+
+    from mimeiapify.symphony_ai.redis import ops
+
+    await ops.set("acme:greeting", "hola", ex=60)
+    await ops.hset_with_expire("acme:profile:42", {"name": "Ana"}, ttl=3600, alias="user")
+
+Keys are used as given (build them with :class:`KeyFactory`); values that are
+not text or numbers are stored as their ``str()``, as in 1.4. Unlike 1.4, a
+Redis failure raises (redis-py's typed errors) instead of being logged and
+answered with ``False``/``None``/``0``. The repositories use
+:mod:`mimeiapify.symphony_ai.redis.atomic` instead.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, Final
+import builtins
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, ResponseError
+from mimeiapify.symphony_ai.redis.redis_client import RedisClient
 
-from mimeiapify.symphony_ai.errors import StoredValueError
-
-SCAN_COUNT: Final = 500
-DELETE_BATCH: Final = 500
+Scalar = str | bytes | int | float
 
 
-class _Script:
-    """A Lua script called by SHA, loaded on first NOSCRIPT."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
-
-    async def __call__(self, client: Redis, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        try:
-            try:
-                return await client.evalsha(self.sha, len(keys), *keys, *args)
-            except NoScriptError:
-                return await client.eval(self.source, len(keys), *keys, *args)
-        except ResponseError as exc:
-            text = str(exc)
-            if "SYMPHONY:" in text:
-                raise StoredValueError(text.split("SYMPHONY:", 1)[1].strip()) from None
-            raise
+def _client(alias: str) -> Any:
+    # typed loosely: the pools decode responses, so every reply here is text
+    return RedisClient.get(alias)
 
 
-# Increment a hash field that holds a number in serde's encoding (" 0"/" 1" for the
-# ints 0 and 1); booleans ("1"/"0") and text are refused instead of coerced.
-_INCREMENT = _Script(
-    """
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-local n = 0
-if v then
-  if v == '1' or v == '0' then
-    return redis.error_reply('SYMPHONY: field ' .. ARGV[1] .. ' holds a boolean')
-  end
-  n = tonumber(v)
-  if n == nil then return redis.error_reply('SYMPHONY: field ' .. ARGV[1] .. ' is not a number') end
-end
-local is_float = ARGV[3] == 'f' or (v and string.find(v, '[%.eEnN]') ~= nil)
-n = n + tonumber(ARGV[2])
-local s
-if is_float then
-  s = string.format('%.17g', n)
-  if not string.find(s, '[%.eEnN]') then s = s .. '.0' end
-else
-  s = string.format('%d', n)
-  if s == '0' or s == '1' then s = ' ' .. s end
-end
-redis.call('HSET', KEYS[1], ARGV[1], s)
-if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
-return s
-"""
-)
-
-# Append one JSON-encoded element to a hash field holding a JSON list, as text
-# surgery (no decode/re-encode, so numbers and nesting are kept exactly).
-_APPEND = _Script(
-    """
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-local out
-if not v or v == 'null' then
-  out = '[' .. ARGV[2] .. ']'
-else
-  if string.sub(v, 1, 1) ~= '[' or string.sub(v, -1) ~= ']' then
-    return redis.error_reply('SYMPHONY: field ' .. ARGV[1] .. ' does not hold a list')
-  end
-  if string.match(v, '^%[%s*%]$') then
-    out = '[' .. ARGV[2] .. ']'
-  else
-    out = string.sub(v, 1, -2) .. ',' .. ARGV[2] .. ']'
-  end
-end
-redis.call('HSET', KEYS[1], ARGV[1], out)
-if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
-local count = 0
-local depth = 0
-local in_str = false
-local esc = false
-for i = 2, #out - 1 do
-  local c = string.sub(out, i, i)
-  if in_str then
-    if esc then esc = false
-    elseif c == '\\\\' then esc = true
-    elseif c == '"' then in_str = false end
-  elseif c == '"' then in_str = true
-  elseif c == '[' or c == '{' then depth = depth + 1
-  elseif c == ']' or c == '}' then depth = depth - 1
-  elseif c == ',' and depth == 0 then count = count + 1 end
-end
-return count + 1
-"""
-)
+def _plain(value: Any) -> Scalar:
+    return value if isinstance(value, str | bytes | int | float) else str(value)
 
 
-async def hset_with_ttl(
-    client: Redis, key: str, mapping: Mapping[str, str], ttl: int | None, *, replace: bool = False
-) -> None:
-    """HSET (optionally replacing the whole hash) and EXPIRE, atomically, one round trip."""
-    if not replace and not ttl:
-        await client.hset(key, mapping=mapping)  # type: ignore[arg-type]
-        return
-    pipe = client.pipeline(transaction=True)
-    if replace:
-        pipe.unlink(key)
-    pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
-    if ttl:
-        pipe.expire(key, ttl)
-    await pipe.execute()
+# ---------------------------------------------------------------- strings and keys
 
 
-async def hset_and_getall(
-    client: Redis, key: str, mapping: Mapping[str, str], ttl: int | None
-) -> dict[str, str]:
-    """Merge fields into a hash and return the merged hash, atomically, one round trip."""
-    pipe = client.pipeline(transaction=True)
-    pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
-    if ttl:
-        pipe.expire(key, ttl)
-    pipe.hgetall(key)
+async def set(key: str, value: Any, ex: int | None = None, *, alias: str = "default") -> bool:
+    return bool(await _client(alias).set(key, _plain(value), ex=ex))
+
+
+async def setex(key: str, seconds: int, value: Any, *, alias: str = "default") -> bool:
+    return bool(await _client(alias).set(key, _plain(value), ex=seconds))
+
+
+async def get(key: str, *, alias: str = "default") -> str | None:
+    value: str | None = await _client(alias).get(key)
+    return value
+
+
+async def exists(*keys: str, alias: str = "default") -> int:
+    return int(await _client(alias).exists(*keys)) if keys else 0
+
+
+async def delete(*keys: str, alias: str = "default") -> int:
+    return int(await _client(alias).delete(*keys)) if keys else 0
+
+
+async def expire(key: str, ttl: int, *, alias: str = "default") -> bool:
+    return bool(await _client(alias).expire(key, ttl))
+
+
+async def get_ttl(key: str, *, alias: str = "default") -> int:
+    """Seconds left; -1 without expiry, -2 when the key is missing."""
+    return int(await _client(alias).ttl(key))
+
+
+async def scan_keys(
+    match_pattern: str, cursor: str | int = 0, count: int | None = None, *, alias: str = "default"
+) -> tuple[str, list[str]]:
+    """One SCAN step: ``(next_cursor, keys)``; ``"0"`` means the scan is complete."""
+    next_cursor, keys = await _client(alias).scan(
+        cursor=int(cursor), match=match_pattern, count=count
+    )
+    return str(next_cursor), [str(k) for k in keys]
+
+
+# ---------------------------------------------------------------- hashes
+
+
+async def hset(
+    key: str,
+    field: str | None = None,
+    value: Any = None,
+    mapping: Mapping[str, Any] | None = None,
+    *,
+    alias: str = "default",
+) -> int:
+    """Fields added; -1 when neither ``field`` and ``value`` nor ``mapping`` is given."""
+    if mapping is None and (field is None or value is None):
+        return -1
+    pairs = mapping if mapping is not None else {field: value}
+    return int(await _client(alias).hset(key, mapping={k: _plain(v) for k, v in pairs.items()}))
+
+
+async def hget(key: str, field: str, *, alias: str = "default") -> str | None:
+    value: str | None = await _client(alias).hget(key, field)
+    return value
+
+
+async def hgetall(key: str, *, alias: str = "default") -> dict[str, str]:
+    return dict(await _client(alias).hgetall(key))
+
+
+async def hexists(key: str, field: str, *, alias: str = "default") -> bool:
+    return bool(await _client(alias).hexists(key, field))
+
+
+async def hdel(key: str, *fields: str, alias: str = "default") -> int:
+    return int(await _client(alias).hdel(key, *fields)) if fields else 0
+
+
+async def hincrby(key: str, field: str, increment: int = 1, *, alias: str = "default") -> int:
+    return int(await _client(alias).hincrby(key, field, increment))
+
+
+async def hset_with_expire(
+    key: str, mapping: Mapping[str, Any], ttl: int, *, alias: str = "default"
+) -> tuple[int | None, bool]:
+    """HSET and EXPIRE in one MULTI: ``(fields added, expiry set)``."""
+    pipe = _client(alias).pipeline(transaction=True)
+    if mapping:
+        pipe.hset(key, mapping={k: _plain(v) for k, v in mapping.items()})
+    pipe.expire(key, ttl)
     results = await pipe.execute()
-    merged: dict[str, str] = results[-1]
-    return merged
+    return (int(results[0]) if mapping else 0), bool(results[-1])
 
 
-async def hincr(client: Redis, key: str, field: str, amount: int | float, ttl: int | None) -> str:
-    """Atomically add ``amount`` to a numeric field; returns the stored text."""
-    kind = "f" if isinstance(amount, float) else "i"
-    result: str = await _INCREMENT(client, [key], [field, repr(amount), kind, ttl or 0])
-    return result
+async def hincrby_with_expire(
+    key: str, field: str, increment: int, ttl: int, *, alias: str = "default"
+) -> tuple[int | None, bool]:
+    """HINCRBY and EXPIRE in one MULTI: ``(new value, expiry set)``."""
+    pipe = _client(alias).pipeline(transaction=True)
+    pipe.hincrby(key, field, increment)
+    pipe.expire(key, ttl)
+    value, expired = await pipe.execute()
+    return int(value), bool(expired)
 
 
-async def happend(client: Redis, key: str, field: str, element_json: str, ttl: int | None) -> int:
-    """Atomically append a JSON element to a JSON-list field; returns the new length."""
-    return int(await _APPEND(client, [key], [field, element_json, ttl or 0]))
+# ---------------------------------------------------------------- lists and sets
 
 
-async def set_with_ttl(client: Redis, key: str, value: str, ttl: int | None) -> bool:
-    """SET with an optional EX in the same command."""
-    return bool(await client.set(key, value, ex=ttl or None))
+async def rpush(key: str, *values: Any, alias: str = "default") -> int:
+    if not values:
+        return await llen(key, alias=alias)
+    return int(await _client(alias).rpush(key, *(_plain(v) for v in values)))
 
 
-async def scan_keys(client: Redis, pattern: str, count: int = SCAN_COUNT) -> AsyncIterator[str]:
-    """SCAN (never KEYS) for keys matching ``pattern``."""
-    async for key in client.scan_iter(match=pattern, count=count):
-        yield key
+async def lpop(
+    key: str, count: int | None = None, *, alias: str = "default"
+) -> str | list[str] | None:
+    value: str | list[str] | None = await _client(alias).lpop(key, count)
+    return value
 
 
-async def delete_pattern(client: Redis, pattern: str) -> int:
-    """UNLINK every key matching ``pattern`` in batches; returns how many were removed."""
-    removed = 0
-    batch: list[str] = []
-    async for key in scan_keys(client, pattern):
-        batch.append(key)
-        if len(batch) >= DELETE_BATCH:
-            removed += await client.unlink(*batch)
-            batch.clear()
-    if batch:
-        removed += await client.unlink(*batch)
-    return removed
+async def lrange(key: str, start: int, end: int, *, alias: str = "default") -> list[str]:
+    return list(await _client(alias).lrange(key, start, end))
 
 
-async def renew_ttl(client: Redis, key: str, ttl: int) -> bool:
-    return bool(await client.expire(key, ttl))
+async def ltrim(key: str, start: int, end: int, *, alias: str = "default") -> bool:
+    return bool(await _client(alias).ltrim(key, start, end))
 
 
-async def get_ttl(client: Redis, key: str) -> int:
-    """Seconds left, as Redis reports it: -1 when the key has no expiry, -2 when it is missing."""
-    return int(await client.ttl(key))
+async def llen(key: str, *, alias: str = "default") -> int:
+    return int(await _client(alias).llen(key))
+
+
+async def sadd(key: str, *members: Any, alias: str = "default") -> int:
+    if not members:
+        return 0
+    return int(await _client(alias).sadd(key, *(_plain(m) for m in members)))
+
+
+async def smembers(key: str, *, alias: str = "default") -> builtins.set[str]:
+    return {str(m) for m in await _client(alias).smembers(key)}
+
+
+async def srem(key: str, *members: Any, alias: str = "default") -> int:
+    if not members:
+        return 0
+    return int(await _client(alias).srem(key, *(_plain(m) for m in members)))
+
+
+async def rpush_and_sadd(
+    list_key: str,
+    list_values: Sequence[Any],
+    set_key: str,
+    set_members: Sequence[Any],
+    *,
+    alias: str = "default",
+) -> tuple[int | None, int | None]:
+    """RPUSH and SADD in one MULTI; ``(None, None)`` (nothing done) when either is empty."""
+    if not list_values or not set_members:
+        return None, None
+    pipe = _client(alias).pipeline(transaction=True)
+    pipe.rpush(list_key, *(_plain(v) for v in list_values))
+    pipe.sadd(set_key, *(_plain(m) for m in set_members))
+    pushed, added = await pipe.execute()
+    return int(pushed), int(added)

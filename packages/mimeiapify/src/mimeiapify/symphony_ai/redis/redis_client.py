@@ -1,9 +1,11 @@
 """Redis connection management: one pool per (process, event loop, URL), shared by aliases.
 
-Repositories ask for a client by *alias* (``user``, ``handlers``, ``shared_state``,
-``expiry``, ``pubsub``, ``default``); the configuration maps each alias to a
-database of one server or to its own URL. Aliases that resolve to the same URL
-share one pool.
+Repositories ask for a client by *alias* (``user``, ``handlers``, ``shared_state``
+(1.4's ``symphony_shared_state`` names it too), ``expiry``, ``pubsub``,
+``default``). As in 1.4, one URL puts each alias in its own database of that
+server: default 15, user 11, handlers 10, shared_state 9, expiry 8, pubsub 7
+(``dbs=`` moves any of them); a mapping gives aliases their own URLs. Aliases
+that resolve to the same URL share one pool.
 
 Connection cap: ``max_connections`` (64) is per process; when aliases resolve
 to several URLs (e.g. different databases), the pools share it evenly, so the
@@ -22,7 +24,8 @@ import asyncio
 import os
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 from urllib.parse import urlsplit, urlunsplit
@@ -34,9 +37,33 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from mimeiapify.symphony_ai.errors import NotInitializedError
+from mimeiapify.utils.logger import logger
 
 ALIASES: Final = ("default", "user", "handlers", "shared_state", "expiry", "pubsub")
+# 1.4's database of each alias when one URL is given
+DEFAULT_DBS: Final = {
+    "default": 15,
+    "user": 11,
+    "handlers": 10,
+    "shared_state": 9,
+    "expiry": 8,
+    "pubsub": 7,
+}
+_OTHER_NAMES: Final = {"symphony_shared_state": "shared_state"}  # 1.4's spelling
+POOL_DB_MAPPING: Final = {
+    {v: k for k, v in _OTHER_NAMES.items()}.get(alias, alias): db
+    for alias, db in DEFAULT_DBS.items()
+}  # 1.4's name and spelling of DEFAULT_DBS
 DEFAULT_MAX_CONNECTIONS: Final = 64
+
+
+def canonical_alias(alias: str) -> str:
+    """Our name of an alias (``symphony_shared_state`` is ``shared_state``)."""
+    name = _OTHER_NAMES.get(alias, alias)
+    if name not in ALIASES:
+        known = ", ".join((*ALIASES, *_OTHER_NAMES))
+        raise ValueError(f"unknown Redis alias {alias!r} (known: {known})")
+    return name
 
 
 def redact(url: str) -> str:
@@ -52,6 +79,10 @@ def redact(url: str) -> str:
 def _with_db(url: str, db: int) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+def _db_of(url: str) -> str:
+    return urlsplit(url).path.strip("/")
 
 
 @dataclass(frozen=True)
@@ -86,31 +117,53 @@ class RedisSettings:
         dbs: Mapping[str, int] | None = None,
         **limits: float,
     ) -> RedisSettings:
-        """Resolve ``redis_url`` (one URL or alias→URL) plus ``dbs`` (alias→db) for every alias."""
+        """Resolve ``redis_url`` plus ``dbs`` (alias→db) into one URL per alias.
+
+        One URL: each alias in its 1.4 database of that server (a database in the
+        URL is ignored, as in 1.4). A mapping: the URLs as given; an alias left
+        out gets its 1.4 database on the ``default`` server.
+        """
         if isinstance(redis_url, str):
+            chosen = {canonical_alias(a) for a in (dbs or {}) if a in ALIASES or a in _OTHER_NAMES}
+            if chosen != set(ALIASES) and _db_of(redis_url) not in (
+                "",
+                *map(str, DEFAULT_DBS.values()),
+            ):
+                logger.warning(
+                    "redis_url names database %s; as in 1.4 each alias uses its own "
+                    "database (default 15, user 11, ...); set redis_dbs to choose",
+                    _db_of(redis_url),
+                )
             base = {"default": redis_url}
+            derived: tuple[str, ...] = ALIASES
         elif isinstance(redis_url, Mapping):
-            base = dict(redis_url)
+            base = {}
+            for alias, url in redis_url.items():
+                try:
+                    base[canonical_alias(alias)] = url
+                except ValueError as exc:
+                    raise ValueError(f"redis_url: {exc}") from None
+            if "default" not in base:
+                raise ValueError("redis_url: a mapping must contain the 'default' alias")
+            derived = tuple(a for a in ALIASES if a not in base)
         else:
             raise TypeError(
                 f"redis_url: expected a URL or a mapping, got {type(redis_url).__name__}"
             )
         for alias, url in base.items():
-            if alias not in ALIASES:
-                raise ValueError(
-                    f"redis_url: unknown alias {alias!r} (known: {', '.join(ALIASES)})"
-                )
             if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
                 raise ValueError(f"redis_url[{alias}]: not a redis:// URL: {url!r}")
-        if "default" not in base:
-            raise ValueError("redis_url: a mapping must contain the 'default' alias")
-        urls = {alias: base.get(alias, base["default"]) for alias in ALIASES}
+        urls = dict(base)
+        for alias in derived:
+            urls[alias] = _with_db(base["default"], DEFAULT_DBS[alias])
         for alias, db in (dbs or {}).items():
-            if alias not in ALIASES:
-                raise ValueError(f"redis_dbs: unknown alias {alias!r}")
+            try:
+                name = canonical_alias(alias)
+            except ValueError as exc:
+                raise ValueError(f"redis_dbs: {exc}") from None
             if not isinstance(db, int) or isinstance(db, bool) or db < 0:
                 raise ValueError(f"redis_dbs[{alias}]: expected a database number >= 0, got {db!r}")
-            urls[alias] = _with_db(urls[alias], db)
+            urls[name] = _with_db(urls[name], db)
         return cls(urls=urls, **limits)  # type: ignore[arg-type]
 
 
@@ -194,12 +247,20 @@ class RedisClient:
         return settings
 
     @classmethod
+    def setup_single_url(cls, base_url: str, *, max_connections: int = 64) -> None:
+        """1.4's set-up: every alias in its own database of the server at ``base_url``."""
+        cls.configure(base_url, max_connections=max_connections)
+
+    @classmethod
+    def setup_multiple_urls(cls, urls: Mapping[str, str], *, max_connections: int = 64) -> None:
+        """1.4's set-up with one URL per alias (``symphony_shared_state`` or ``shared_state``)."""
+        cls.configure(urls, max_connections=max_connections)
+
+    @classmethod
     def install(cls, client: Redis, aliases: tuple[str, ...] = ALIASES) -> None:
         """Use a ready-made client (e.g. ``fakeredis.FakeAsyncRedis``) for the given aliases."""
         for alias in aliases:
-            if alias not in ALIASES:
-                raise ValueError(f"aliases: unknown alias {alias!r}")
-            cls._installed[alias] = client
+            cls._installed[canonical_alias(alias)] = client
 
     @classmethod
     def settings(cls) -> RedisSettings:
@@ -211,12 +272,21 @@ class RedisClient:
         return cls._settings
 
     @classmethod
+    def is_configured(cls) -> bool:
+        return cls._settings is not None
+
+    @classmethod
     def url(cls, alias: str = "default") -> str:
-        return cls.settings().urls[alias]
+        return cls.settings().urls[canonical_alias(alias)]
 
     @classmethod
     def get(cls, alias: str = "default") -> Redis:
-        """The client for ``alias`` in this process, on the running event loop."""
+        """The client for ``alias`` in this process, on the running event loop.
+
+        1.4 code awaits it (``await RedisClient.get("user")``); a client is awaitable
+        and gives itself back, so both spellings work.
+        """
+        alias = canonical_alias(alias)
         installed = cls._installed.get(alias)
         if installed is not None:
             return installed
@@ -266,13 +336,30 @@ class RedisClient:
         cls._per_loop = weakref.WeakKeyDictionary()
 
     @classmethod
-    async def close(cls) -> None:
-        """Close the pools opened on the running loop and forget installed clients."""
+    @asynccontextmanager
+    async def connection(cls, alias: str = "default") -> AsyncIterator[Redis]:
+        """1.4's ``async with RedisClient.connection("handlers") as r:`` (the pool
+        lends and takes back connections per command; nothing to release here)."""
+        yield cls.get(alias)
+
+    @classmethod
+    async def close(cls, alias: str | None = None) -> None:
+        """Close the pools opened on the running loop (only ``alias``'s when given; a
+        pool other aliases share stays open) and forget installed clients."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        clients = cls._per_loop.pop(loop, {}) if loop is not None else {}
+        clients = cls._per_loop.get(loop, {}) if loop is not None else {}
+        if alias is not None:
+            name = canonical_alias(alias)
+            client = clients.pop(name, None)
+            cls._installed.pop(name, None)
+            if client is not None and all(c is not client for c in clients.values()):
+                await client.aclose(close_connection_pool=True)
+            return
+        if loop is not None:
+            cls._per_loop.pop(loop, None)
         for client in {id(c): c for c in clients.values()}.values():
             await client.aclose(close_connection_pool=True)
         cls._installed = {}

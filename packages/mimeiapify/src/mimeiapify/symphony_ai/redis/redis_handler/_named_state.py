@@ -1,8 +1,8 @@
 """Core shared by the two "named state per user" repositories.
 
 ``RedisSharedState`` (tool/agent scratch space) and ``RedisStateHandler``
-(conversation handlers) both keep one hash per (user, state name); they differ
-only in key layout, alias, TTL default and a few method names.
+(conversation handlers) both keep one hash per (state name, user); they differ
+only in key layout, alias and a few method names.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from mimeiapify.symphony_ai.errors import InvalidKeyPartError
-from mimeiapify.symphony_ai.redis.redis_handler.utils.key_factory import KeyFactory
-from mimeiapify.symphony_ai.redis.redis_handler.utils.tenant_cache import _UNSET, TenantCache
+from mimeiapify.symphony_ai.redis.redis_handler.utils.key_factory import KeyFactory, escape
+from mimeiapify.symphony_ai.redis.redis_handler.utils.tenant_cache import TenantCache
 
 Models = Mapping[str, Any] | None
 
@@ -23,19 +23,19 @@ Models = Mapping[str, Any] | None
 class NamedStateRepo(TenantCache, ABC):
     """Named hashes per user. Subclasses define the key layout."""
 
-    __slots__ = ("user_id",)
-
     def __init__(
         self,
         tenant: str,
         user_id: str | None = None,
-        ttl_default: int | None = _UNSET,
+        ttl_default: int | None = None,
         *,
+        redis_alias: str | None = None,
+        keys: KeyFactory | None = None,
         redis: Redis | None = None,
     ) -> None:
-        super().__init__(tenant, ttl_default, redis=redis)
+        super().__init__(tenant, ttl_default, redis_alias=redis_alias, keys=keys, redis=redis)
         if user_id is not None:
-            KeyFactory.user(self._root, user_id)  # validates early
+            escape(user_id, "user_id")  # validates early
         self.user_id = user_id
 
     def __repr__(self) -> str:
@@ -51,6 +51,9 @@ class NamedStateRepo(TenantCache, ABC):
     def key(self, state_name: str, user_id: str | None = None) -> str:
         """The key of one state of one user."""
 
+    def _key(self, state_name: str, user_id: str | None = None) -> str:  # 1.4's name
+        return self.key(state_name, user_id)
+
     @abstractmethod
     def pattern(self, user_id: str | None = None) -> str:
         """A SCAN pattern matching every state of one user."""
@@ -58,7 +61,7 @@ class NamedStateRepo(TenantCache, ABC):
     async def list_states(self, user_id: str | None = None) -> list[str]:
         """The exact names of this user's states (SCAN, never KEYS)."""
         keys = await self._scan(self.pattern(user_id))
-        return sorted(KeyFactory.last_part(key) for key in keys)
+        return sorted(KeyFactory.part(key, -2) for key in keys)
 
     async def clear_all_states(self, user_id: str | None = None) -> int:
         """Delete every state of this user; returns how many were removed."""

@@ -7,8 +7,10 @@ from mimeiapify.symphony_ai.redis.redis_handler.utils.key_factory import (
 )
 from mimeiapify.symphony_ai.redis.redis_handler.utils.serde import (
     dumps,
+    dumps_hash,
     dumps_json,
     loads,
+    loads_hash,
     loads_json,
     to_model,
 )
@@ -18,9 +20,11 @@ __all__ = [
     "KeyFactory",
     "TenantCache",
     "dumps",
+    "dumps_hash",
     "dumps_json",
     "escape",
     "loads",
+    "loads_hash",
     "loads_json",
     "to_model",
     "unescape",

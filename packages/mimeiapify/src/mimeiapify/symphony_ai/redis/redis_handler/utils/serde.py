@@ -98,8 +98,21 @@ def dumps(value: Any) -> str:
         raise SerializationError(f"cannot store a value of type {kind.__name__}: {exc}") from exc
 
 
-def loads(raw: str | bytes | None) -> Any:
-    """Decode a value written by :func:`dumps` (``None`` stays ``None``)."""
+def loads(raw: str | bytes | None, model: Any = None) -> Any:
+    """Decode a value written by :func:`dumps` or by 1.4 (``None`` and ``"null"`` are
+    ``None``), validated into ``model`` (a pydantic model or any annotated type)
+    when one is given.
+
+    ``"1"``/``"0"`` are booleans, JSON is decoded, anything else is the text
+    itself, as 1.4 read them. Booleans that 1.4 stored inside a model as
+    ``"1"``/``"0"`` validate into the model's ``bool`` fields; unlike 1.4, a ``str``
+    field holding ``"1"`` stays the text ``"1"``.
+    """
+    value = _loads(raw)
+    return to_model(value, model) if model is not None else value
+
+
+def _loads(raw: str | bytes | None) -> Any:
     if raw is None:
         return None
     if isinstance(raw, bytes):
@@ -114,6 +127,49 @@ def loads(raw: str | bytes | None) -> Any:
         except ValueError:
             return raw
     return raw
+
+
+def legacy_dumps(value: Any) -> str | None:
+    """How 1.4 stored ``value`` in a hash field, for the scalar types where that
+    differs from :func:`dumps` (``None`` otherwise). Lookups by value
+    (``find_by_field``) match either form, so they find 1.4's records too."""
+    if type(value) is bool:
+        return "1" if value else "0"
+    if type(value) is int:
+        return str(value)
+    if type(value) is str:
+        return value
+    return None
+
+
+def legacy_text(raw: str | None) -> str | None:
+    """A stored value as 1.4 would have stored it (``" 1"`` -> ``"1"``, ``'"42"'`` ->
+    ``"42"``); for the one 1.4 API that returned stored text undecoded."""
+    if raw is None:
+        return None
+    legacy = legacy_dumps(_loads(raw))
+    return legacy if legacy is not None else raw
+
+
+def stored_forms(value: Any) -> set[str]:
+    """Every text a hash field holding ``value`` may contain (ours and 1.4's)."""
+    forms = {dumps(value)}
+    legacy = legacy_dumps(value)
+    if legacy is not None:
+        forms.add(legacy)
+    return forms
+
+
+def dumps_hash(data: Mapping[str, Any]) -> dict[str, str]:
+    """Each value of a mapping encoded with :func:`dumps` (for HSET)."""
+    return {name: dumps(value) for name, value in data.items()}
+
+
+def loads_hash(
+    raw_data: Mapping[str, str] | None, models: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Decode HGETALL output (``{}`` for none), validating the fields named in ``models``."""
+    return decode_mapping(raw_data, models) if raw_data else {}
 
 
 def dumps_json(value: Any) -> str:
@@ -175,7 +231,7 @@ def decode_mapping(
     raw: Mapping[str, str], models: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """Decode HGETALL output, validating the fields named in ``models``."""
-    out = {name: loads(value) for name, value in raw.items()}
+    out = {name: _loads(value) for name, value in raw.items()}
     if models:
         for name, model in models.items():
             if name in out:

@@ -1,4 +1,4 @@
-"""Real emulator processes for the connector tests (one of each per test session)."""
+"""Real emulator processes for the connector and compatibility tests (one of each per session)."""
 
 from __future__ import annotations
 

@@ -6,6 +6,15 @@ going, expecting the operator to have enabled them) and subscribes to
 ``__keyevent@<db>__:expired`` on the ``expiry`` alias. Each expired trigger key
 (see :class:`RedisTrigger`) is claimed with SET NX first, so with several
 processes listening each trigger runs once.
+
+Two ways to register a handler, each called its own way:
+
+* 1.4's: ``@expiration_registry.on_expire_action("remind")`` then
+  ``await handler(identifier, full_key)``; start the listener with
+  ``asyncio.create_task(run_expiry_listener(alias="expiry"))`` (as in 1.4) or let
+  ``GlobalSymphonyConfig(enable_expiry_listener=True)`` run one.
+* per listener: ``@listener.on("remind")`` then ``await handler(tenant, identifier)``;
+  these take precedence over the registry for their action.
 """
 
 from __future__ import annotations
@@ -19,8 +28,12 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError, ResponseError
 
+from mimeiapify.symphony_ai.redis.listeners.handler_registry import (
+    ExpirationHandlerRegistry,
+    expiration_registry,
+)
 from mimeiapify.symphony_ai.redis.redis_client import RedisClient
-from mimeiapify.symphony_ai.redis.redis_handler.utils.key_factory import KeyFactory
+from mimeiapify.symphony_ai.redis.redis_handler.utils.key_factory import DEFAULT_KEYS, KeyFactory
 from mimeiapify.utils.logger import logger
 
 TriggerHandler = Callable[[str, str], Awaitable[Any]]
@@ -53,17 +66,29 @@ async def ensure_expiry_notifications(client: Redis, wanted: str = "Ex") -> bool
 class ExpirationListener:
     """Dispatches expired ``RedisTrigger`` keys to the handler registered for their action."""
 
-    def __init__(self, notify_flags: str = "Ex", *, redis: Redis | None = None) -> None:
+    def __init__(
+        self,
+        notify_flags: str = "Ex",
+        *,
+        redis: Redis | None = None,
+        alias: str = "expiry",
+        registry: ExpirationHandlerRegistry | None = None,
+        keys: KeyFactory | None = None,
+    ) -> None:
         self.notify_flags = notify_flags
+        self.alias = alias
+        self.registry = registry if registry is not None else expiration_registry
+        self.keys = keys if keys is not None else DEFAULT_KEYS
         self._client = redis
         self._handlers: dict[str, TriggerHandler] = {}
         self._task: asyncio.Task[None] | None = None
+        self.reconnect_max = RECONNECT_MAX
         self._running: set[asyncio.Task[Any]] = set()
         self.notifications_enabled = False
 
     @property
     def redis(self) -> Redis:
-        return self._client if self._client is not None else RedisClient.get("expiry")
+        return self._client if self._client is not None else RedisClient.get(self.alias)
 
     def register(self, action: str, handler: TriggerHandler) -> None:
         """Call ``await handler(tenant, identifier)`` when a trigger of ``action`` expires."""
@@ -99,6 +124,11 @@ class ExpirationListener:
             raise
         return pubsub
 
+    async def wait(self) -> None:
+        """Return when the listener stops (it runs until :meth:`stop` or cancellation)."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
@@ -129,7 +159,7 @@ class ExpirationListener:
                             await pubsub.aclose()
                         pubsub = None
                     await asyncio.sleep(delay)
-                    delay = min(delay * 2, RECONNECT_MAX)
+                    delay = min(delay * 2, self.reconnect_max)
                     continue
                 if message is not None and message.get("type") == "pmessage":
                     self._spawn(self._dispatch(message["data"]))
@@ -144,21 +174,49 @@ class ExpirationListener:
         task.add_done_callback(self._running.discard)
 
     async def _dispatch(self, key: str) -> None:
-        parsed = KeyFactory.parse_trigger(key)
+        parsed = self.keys.parse_trigger(key)
         if parsed is None:
             return
         tenant, action, identifier = parsed
         handler = self._handlers.get(action)
-        if handler is None:
+        legacy = self.registry.handler_for(action) if handler is None else None
+        if handler is None and legacy is None:
             return
-        claimed = await self.redis.set(
-            KeyFactory.trigger_claim(key), "1", nx=True, ex=CLAIM_SECONDS
-        )
+        claimed = await self.redis.set(self.keys.trigger_claim(key), "1", nx=True, ex=CLAIM_SECONDS)
         if not claimed:
             return  # another process handles this expiry
         try:
-            await handler(tenant, identifier)
+            if handler is not None:
+                await handler(tenant, identifier)
+            elif legacy is not None:
+                await legacy(identifier, key)  # 1.4's calling convention
         except Exception:
             logger.exception(
                 "trigger handler for %r failed (tenant %r, id %r)", action, tenant, identifier
             )
+
+
+async def run_listener(
+    *,
+    alias: str = "expiry",
+    reconnect_delay: float = 10,
+    key_factory: KeyFactory | None = None,
+    registry: ExpirationHandlerRegistry | None = None,
+) -> None:
+    """1.4's long-running listener: dispatch ``expiration_registry`` handlers for
+    triggers expiring in ``alias``'s database until cancelled. Schedule it with
+    ``asyncio.create_task(run_expiry_listener())``; it reconnects by itself (with
+    backoff up to ``reconnect_delay`` seconds) when Redis goes away."""
+    listener = ExpirationListener(alias=alias, keys=key_factory, registry=registry)
+    listener.reconnect_max = max(RECONNECT_MIN, float(reconnect_delay))
+    while True:
+        try:
+            await listener.start()
+            break
+        except (RedisError, OSError) as exc:
+            logger.warning("expiry listener cannot reach Redis (%s); retrying", exc)
+            await asyncio.sleep(listener.reconnect_max)
+    try:
+        await listener.wait()
+    finally:
+        await listener.stop()
