@@ -23,4 +23,4 @@ async def test_readme_example_runs(server: str, capsys: pytest.CaptureFixture[st
     assert "lag 0" in out
     assert "completed_jobs=1" in out
     assert "b'token'" in out
-    assert "missing: key 'user:2' does not exist" in out
+    assert "missing: kv.get failed: key 'user:2' does not exist" in out
