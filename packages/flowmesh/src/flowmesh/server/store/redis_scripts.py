@@ -147,8 +147,8 @@ return offset
 
 # ARGV: base, partition, offset, limit, byte cap. Returns {first offset,
 # messages...}, stopping before the message that would pass the cap (the first
-# always comes); {-1} when the stream does not exist. Reads in chunks, so a
-# cap of a few MiB never loads more than a chunk past it.
+# always comes); {-1} when the stream does not exist. Reads in chunks sized by
+# the messages seen so far, so a cap of a few MiB never loads much past it.
 STREAM_READ = """
 local base, p, offset = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local limit, cap = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -160,8 +160,9 @@ local out = {offset}
 local total = 0
 local i = offset - b
 local last = i + limit - 1
+local size = 16
 while i <= last do
-  local chunk = redis.call('LRANGE', key, i, math.min(i + 255, last))
+  local chunk = redis.call('LRANGE', key, i, math.min(i + size - 1, last))
   if #chunk == 0 then break end
   for _, item in ipairs(chunk) do
     total = total + #item + 64
@@ -169,6 +170,8 @@ while i <= last do
     out[#out + 1] = item
   end
   i = i + #chunk
+  -- Size the next chunk by what fits, so large messages are fetched a few at a time.
+  size = math.max(1, math.min(256, math.floor((cap - total) / (total / (#out - 1))) + 1))
 end
 return out
 """
