@@ -124,6 +124,36 @@ async def test_tokens_limit_tenants(secured: str):
         assert await admin.kv.get("globex", "ns", "kv", "k") == b"globex's"
 
 
+async def test_tokens_limit_tenants_on_schemas_and_replay(secured: str):
+    async with FlowMesh(secured, auth_token="tok-both") as both:
+        await both.schemas.register("globex", "s", {"type": "object"})
+        await both.stream.write("globex", "ns", "r", [Event(payload=b"{}")])
+        theirs = await both.replay.create("globex", "ns", "r", "_replay_g", start_offset=0)
+        await both.stream.write("acme", "ns", "r", [Event(payload=b"{}")])
+        ours = await both.replay.create("acme", "ns", "r", "_replay_a", start_offset=0)
+    async with FlowMesh(secured) as anonymous:
+        with pytest.raises(FlowMeshAuthError):
+            await anonymous.schemas.list_schemas("acme")
+        with pytest.raises(FlowMeshAuthError):
+            await anonymous.replay.get(ours.session_id)
+    async with FlowMesh(secured, auth_token="tok-acme") as acme:
+        for call in (
+            acme.schemas.register("globex", "s2", {"type": "object"}),
+            acme.schemas.get("globex", "s"),
+            acme.schemas.list_schemas("globex"),
+            acme.schemas.delete("globex", "s", 1),
+            acme.schemas.attach("globex", "ns", "r", "s"),
+            acme.replay.get(theirs.session_id),
+            acme.replay.start(theirs.session_id),
+            acme.replay.delete(theirs.session_id),
+            acme.replay.create("globex", "ns", "r", "_replay_x", start_offset=0),
+        ):
+            with pytest.raises(FlowMeshPermissionDeniedError, match="globex"):
+                await call
+        assert [s.session_id for s in await acme.replay.list_sessions()] == [ours.session_id]
+        await acme.replay.start(ours.session_id)
+
+
 async def test_tokens_file_and_malformed_tokens(
     tmp_path: Path, serve_cmd: Callable[..., list[str]]
 ):
