@@ -21,7 +21,7 @@ async def test_readme_example_runs(server: str, capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert "b'{\"id\": 1}' True" in out
     assert "lag 0" in out
-    assert "refused: events[0].payload: $: \"id\" is a required property" in out
+    assert 'refused: events[0].payload: $: "id" is a required property' in out
     assert "checked against version 1" in out
     assert "replayed 0\nreplayed 1\n" in out
     assert "current_offset=2 messages_replayed=2 errors=0" in out
