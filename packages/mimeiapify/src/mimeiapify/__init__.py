@@ -37,17 +37,17 @@ from mimeiapify.formula import Field, Formula, match
 
 if TYPE_CHECKING:
     from mimeiapify._plan import RetryPolicy
-    from mimeiapify.airtable import Airtable
-    from mimeiapify.airtable_async import AirtableAsync
-    from mimeiapify.wompi import Wompi
-    from mimeiapify.wompi_async import WompiAsync
+    from mimeiapify.airtable.async_client import AirtableAsync
+    from mimeiapify.airtable.sync_client import Airtable
+    from mimeiapify.wompi.async_client import WompiAsync
+    from mimeiapify.wompi.sync_client import Wompi
 
 _LAZY = {
-    "Airtable": "mimeiapify.airtable",
-    "AirtableAsync": "mimeiapify.airtable_async",
+    "Airtable": "mimeiapify.airtable.sync_client",
+    "AirtableAsync": "mimeiapify.airtable.async_client",
     "RetryPolicy": "mimeiapify._plan",
-    "Wompi": "mimeiapify.wompi",
-    "WompiAsync": "mimeiapify.wompi_async",
+    "Wompi": "mimeiapify.wompi.sync_client",
+    "WompiAsync": "mimeiapify.wompi.async_client",
 }
 
 

@@ -19,11 +19,11 @@ from mimeiapify import (
     WompiValidationError,
 )
 from mimeiapify._plan import HttpResponse
-from mimeiapify.airtable_protocol import error_from_response
+from mimeiapify.airtable.protocol import error_from_response
 from mimeiapify.formula import Field, match, quote
 from mimeiapify.ratelimit import RateLimiterRegistry, SlidingWindowSchedule
 from mimeiapify.testing._formula_eval import compile_formula
-from mimeiapify.wompi_protocol import error_from_response as wompi_error
+from mimeiapify.wompi.protocol import error_from_response as wompi_error
 
 
 class Clock:

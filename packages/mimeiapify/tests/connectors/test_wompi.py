@@ -22,8 +22,8 @@ from mimeiapify import (
     WompiSignatureError,
     WompiValidationError,
 )
-from mimeiapify.wompi_protocol import integrity_signature
-from mimeiapify.wompi_webhook import WompiEvent, WompiWebhook, parse_event
+from mimeiapify.wompi.protocol import integrity_signature
+from mimeiapify.wompi.webhook import WompiEvent, WompiWebhook, parse_event
 
 # Fixed vectors, computed once by hand with hashlib in a shell, not with this library:
 #   sha256(b"sk8-438k4-xmxm392-sn2m2490000COPtest_integrity_Z5mMke9x0k8gpErbDqwrJXMqsI6SFli6")

@@ -1,7 +1,10 @@
-"""Sync Wompi client on requests.
+"""Async Wompi client on aiohttp.
 
->>> with Wompi(public_key="pub_test_...", integrity_key="test_integrity_...") as wompi:
-...     checkout = wompi.generate_checkout_url(amount_in_cents=10000, currency="COP")
+>>> async with WompiAsync(public_key="pub_test_...", integrity_key="test_integrity_...") as wompi:
+...     checkout = await wompi.generate_checkout_url(amount_in_cents=10000, currency="COP")
+
+Sessions work as for :class:`~mimeiapify.airtable.AirtableAsync`: per call,
+``async with``, or a caller-owned ``aiohttp.ClientSession`` that is never closed.
 """
 
 from __future__ import annotations
@@ -9,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Unpack
 
-import requests
+import aiohttp
 
-from mimeiapify._drivers import SyncSession
-from mimeiapify.wompi_protocol import (
+from mimeiapify._drivers import AsyncSession
+from mimeiapify.wompi.protocol import (
     CheckoutOptions,
     Environment,
+    PaymentLinkOptions,
     TransactionOptions,
     WompiProtocol,
     WompiSettings,
@@ -22,8 +26,8 @@ from mimeiapify.wompi_protocol import (
 )
 
 
-class Wompi(SyncSession):
-    """Sync client for one Wompi merchant.
+class WompiAsync(AsyncSession):
+    """Async client for one Wompi merchant.
 
     ``private_key`` (or ``$WOMPI_PRIVATE_KEY``) is needed for searching
     transactions by reference and for payment links. ``api_url`` defaults to
@@ -36,7 +40,7 @@ class Wompi(SyncSession):
         integrity_key: str,
         private_key: str | None = None,
         environment: Environment = "sandbox",
-        session: requests.Session | None = None,
+        session: aiohttp.ClientSession | None = None,
         *,
         timeout: float = 30.0,
         **settings: Unpack[WompiSettings],
@@ -47,9 +51,9 @@ class Wompi(SyncSession):
         super().__init__(session, timeout)
 
     def __repr__(self) -> str:
-        return f"Wompi(environment={self.protocol.environment!r})"
+        return f"WompiAsync(environment={self.protocol.environment!r})"
 
-    def generate_checkout_url(
+    async def generate_checkout_url(
         self, amount_in_cents: int, **options: Unpack[CheckoutOptions]
     ) -> dict[str, Any]:
         """A Web Checkout URL with every parameter given and its integrity signature.
@@ -65,25 +69,27 @@ class Wompi(SyncSession):
         """
         return self.protocol.checkout(amount_in_cents, **options)
 
-    def get_transaction(self, transaction_id: str) -> dict[str, Any]:
+    async def get_transaction(self, transaction_id: str) -> dict[str, Any]:
         """Wompi's answer for one transaction: ``{"data": {...}}``."""
-        return self._run(self.protocol.get_transaction(transaction_id))
+        return await self._run(self.protocol.get_transaction(transaction_id))
 
-    def get_transaction_by_reference(self, reference: str) -> list[dict[str, Any]]:
+    async def get_transaction_by_reference(self, reference: str) -> list[dict[str, Any]]:
         """The transactions with this reference (a list); needs the private key."""
-        return self._run(self.protocol.get_transaction_by_reference(reference))
+        return await self._run(self.protocol.get_transaction_by_reference(reference))
 
-    def get_acceptance_tokens(self) -> dict[str, Any]:
+    async def get_acceptance_tokens(self) -> dict[str, Any]:
         """The merchant's presigned acceptance tokens (``acceptance_token``, ...)."""
-        return self._run(self.protocol.get_acceptance_tokens())
+        return await self._run(self.protocol.get_acceptance_tokens())
 
-    def tokenize_card(
+    async def tokenize_card(
         self, number: str, cvc: str, exp_month: str, exp_year: str, card_holder: str
     ) -> str:
         """Tokenize a card; returns the token id for ``create_transaction``."""
-        return self._run(self.protocol.tokenize_card(number, cvc, exp_month, exp_year, card_holder))
+        return await self._run(
+            self.protocol.tokenize_card(number, cvc, exp_month, exp_year, card_holder)
+        )
 
-    def create_transaction(
+    async def create_transaction(
         self,
         amount_in_cents: int,
         customer_email: str,
@@ -91,18 +97,20 @@ class Wompi(SyncSession):
         **options: Unpack[TransactionOptions],
     ) -> dict[str, Any]:
         """Create a signed transaction; see :meth:`WompiProtocol.create_transaction`."""
-        return self._run(
+        return await self._run(
             self.protocol.create_transaction(
                 amount_in_cents, customer_email, payment_method, **options
             )
         )
 
-    def create_payment_link(self, name: str, description: str, **options: Any) -> dict[str, Any]:
+    async def create_payment_link(
+        self, name: str, description: str, **options: Unpack[PaymentLinkOptions]
+    ) -> dict[str, Any]:
         """Create a payment link; see :meth:`WompiProtocol.create_payment_link`."""
-        return self._run(self.protocol.create_payment_link(name, description, **options))
+        return await self._run(self.protocol.create_payment_link(name, description, **options))
 
-    def get_payment_link(self, link_id: str) -> dict[str, Any]:
-        return self._run(self.protocol.get_payment_link(link_id))
+    async def get_payment_link(self, link_id: str) -> dict[str, Any]:
+        return await self._run(self.protocol.get_payment_link(link_id))
 
     @staticmethod
     def verify_webhook_event(

@@ -3,7 +3,7 @@
 >>> with Airtable(base_id="app...", api_key="pat...") as airtable:
 ...     records = airtable.fetch_records("Tasks")
 
-Every method runs a plan from :class:`~mimeiapify.airtable_protocol.AirtableProtocol`;
+Every method runs a plan from :class:`~mimeiapify.airtable.protocol.AirtableProtocol`;
 pacing (5 requests/second per base, shared with every other client of the
 process), the 429 penalty and retries happen there.
 """
@@ -16,7 +16,8 @@ from typing import Any, Unpack
 
 import requests
 
-from mimeiapify._airtable_common import (
+from mimeiapify._drivers import SyncSession
+from mimeiapify.airtable._options import (
     CreateOptions,
     ListOptions,
     UpdateManyOptions,
@@ -24,8 +25,7 @@ from mimeiapify._airtable_common import (
     read_attachment,
     shape,
 )
-from mimeiapify._drivers import SyncSession
-from mimeiapify.airtable_protocol import AirtableProtocol, AirtableSettings, Record
+from mimeiapify.airtable.protocol import AirtableProtocol, AirtableSettings, Record
 from mimeiapify.formula import Formula
 
 
@@ -34,7 +34,7 @@ class Airtable(SyncSession):
 
     It keeps one ``requests.Session`` (pass your own as ``session``, which is
     then never closed); ``close()`` or ``with`` releases it. Settings as for
-    :class:`~mimeiapify.airtable_async.AirtableAsync`. Give each thread its own client
+    :class:`~mimeiapify.airtable.AirtableAsync`. Give each thread its own client
     (a requests session is not meant to be shared); the per-base pacing is
     process-wide either way.
     """

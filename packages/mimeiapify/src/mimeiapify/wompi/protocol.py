@@ -1,7 +1,7 @@
 """The Wompi protocol, free of I/O: checkout URLs, signatures, request plans, errors.
 
 :class:`WompiProtocol` holds the merchant keys and turns each operation into a
-plan (:mod:`mimeiapify._plan`) that :class:`~mimeiapify.wompi_async.WompiAsync`
+plan (:mod:`mimeiapify._plan`) that :class:`~mimeiapify.wompi.WompiAsync`
 and :class:`~mimeiapify.wompi.Wompi` run. The signature helpers are plain
 functions so a webhook endpoint can use them without a client.
 """

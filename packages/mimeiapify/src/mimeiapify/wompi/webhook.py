@@ -1,7 +1,7 @@
 """Receive Wompi events in FastAPI/Starlette: verify and parse in one call.
 
 >>> from fastapi import Depends, FastAPI
->>> from mimeiapify.wompi_webhook import WompiEvent, WompiWebhook
+>>> from mimeiapify.wompi.webhook import WompiEvent, WompiWebhook
 >>> app = FastAPI()
 >>> @app.post("/wompi")
 ... async def on_event(event: WompiEvent = Depends(WompiWebhook("prod_events_..."))):
@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from mimeiapify.errors import WompiSignatureError
-from mimeiapify.wompi_protocol import verify_event
+from mimeiapify.wompi.protocol import verify_event
 
 MAX_EVENT_BYTES = 1024 * 1024
 CHECKSUM_HEADER = "X-Event-Checksum"

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from mimeiapify.airtable_protocol import MAX_ATTACHMENT_BYTES, Record
+from mimeiapify.airtable.protocol import MAX_ATTACHMENT_BYTES, Record
 from mimeiapify.errors import AirtableValidationError
 
 if TYPE_CHECKING:

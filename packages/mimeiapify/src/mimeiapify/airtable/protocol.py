@@ -4,7 +4,7 @@
 :mod:`mimeiapify._plan`): which requests to send, how to page and batch, when
 to wait for the per-base rate limit, when to retry, and which typed error an
 answer means. :class:`~mimeiapify.airtable.Airtable` (requests) and
-:class:`~mimeiapify.airtable_async.AirtableAsync` (aiohttp) only run the plans.
+:class:`~mimeiapify.airtable.AirtableAsync` (aiohttp) only run the plans.
 """
 
 from __future__ import annotations
