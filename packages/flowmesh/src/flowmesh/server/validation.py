@@ -27,6 +27,7 @@ MAX_BATCH_JOBS = 100
 MAX_LONG_POLL_MS = 20_000
 MAX_VISIBILITY_MS = 12 * 3600 * 1000
 MAX_DELAY_MS = 7 * 24 * 3600 * 1000
+MAX_TTL_MS = 100 * 365 * 24 * 3600 * 1000
 MAX_DEDUP_ID = 256
 MAX_ATTEMPTS = 100
 
@@ -115,6 +116,16 @@ def headers(value: dict[str, str], field: str) -> dict[str, str]:
 def in_range(value: int, field: str, low: int, high: int) -> int:
     if not low <= value <= high:
         raise InvalidArgument(field, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def duration_ms(value: int, field: str, low: int, high: int) -> int:
+    """A duration in milliseconds; the error speaks seconds (the published unit)."""
+    if not low <= value <= high:
+        raise InvalidArgument(
+            field, f"must be between {low / 1000:g} and {high / 1000:g} seconds, "
+            f"got {value / 1000:g}",
+        )  # fmt: skip
     return value
 
 

@@ -25,7 +25,7 @@ class KVOps:
         caller.check(store.tenant)
         key = v.kv_key(key)
         v.payload(value, "value", self.ctx.limits)
-        ttl = v.in_range(ttl_ms, "ttl", 0, 2**62)
+        ttl = v.duration_ms(ttl_ms, "ttl", 0, v.MAX_TTL_MS)
         await self.ctx.store.kv_set(store, key, value, ttl)
 
     async def get(self, caller: Caller, store: Resource, key: str) -> bytes:

@@ -67,7 +67,7 @@ class QueueOps:
     async def _enqueue(self, queue: Resource, job: NewJob, at: str) -> Enqueued:
         v.payload(job.payload, f"{at}payload", self.ctx.limits)
         headers = v.headers(dict(job.headers), f"{at}headers")
-        delay = v.in_range(job.delay_ms, f"{at}delay", 0, v.MAX_DELAY_MS)
+        delay = v.duration_ms(job.delay_ms, f"{at}delay", 0, v.MAX_DELAY_MS)
         dedup = v.dedup_id(job.dedup_id, f"{at}dedup_id")
         return await self.schemas.checked_write(
             "queue",
@@ -91,9 +91,9 @@ class QueueOps:
         to arrive or fall due. ``visibility_ms`` 0 means 30 s."""
         caller.check(queue.tenant)
         max_jobs = v.in_range(max_jobs or 1, "max_jobs", 1, v.MAX_RECEIVE_JOBS)
-        visibility = v.in_range(visibility_ms or DEFAULT_VISIBILITY_MS, "visibility_timeout",
-                                1, v.MAX_VISIBILITY_MS)  # fmt: skip
-        poll = v.in_range(long_poll_ms, "long_poll_timeout", 0, v.MAX_LONG_POLL_MS)
+        visibility = v.duration_ms(visibility_ms or DEFAULT_VISIBILITY_MS, "visibility_timeout",
+                                   1, v.MAX_VISIBILITY_MS)  # fmt: skip
+        poll = v.duration_ms(long_poll_ms, "long_poll_timeout", 0, v.MAX_LONG_POLL_MS)
         deadline = time.monotonic() + poll / 1000
         topic = queue_topic(queue)
         notifier = self.ctx.store.notifier
@@ -138,7 +138,7 @@ class QueueOps:
         or dead-lettered after its last attempt (True)."""
         caller.check(queue.tenant)
         if delay_ms is not None:
-            v.in_range(delay_ms, "delay", 0, v.MAX_DELAY_MS)
+            v.duration_ms(delay_ms, "delay", 0, v.MAX_DELAY_MS)
         if len(error) > MAX_ERROR_CHARS:
             raise v.InvalidArgument("error", f"is over the limit of {MAX_ERROR_CHARS} characters")
         return await self.ctx.store.nack(queue, v.job_id(job_id), delay_ms, error)
@@ -154,9 +154,9 @@ class QueueOps:
     ) -> RetryPolicy:
         caller.check(queue.tenant)
         v.in_range(policy.max_attempts, "policy.max_attempts", 0, v.MAX_ATTEMPTS)
-        v.in_range(policy.initial_backoff_ms, "policy.initial_backoff", 0, v.MAX_DELAY_MS)
-        v.in_range(policy.max_backoff_ms, "policy.max_backoff", policy.initial_backoff_ms,
-                   v.MAX_DELAY_MS)  # fmt: skip
+        v.duration_ms(policy.initial_backoff_ms, "policy.initial_backoff", 0, v.MAX_DELAY_MS)
+        v.duration_ms(policy.max_backoff_ms, "policy.max_backoff", policy.initial_backoff_ms,
+                      v.MAX_DELAY_MS)  # fmt: skip
         _float_range(policy.backoff_multiplier, "policy.backoff_multiplier", 1.0, 100.0)
         _float_range(policy.jitter, "policy.jitter", 0.0, 1.0)
         if policy.backoff_strategy not in BACKOFF_STRATEGIES:

@@ -134,12 +134,30 @@ return out
 
 # ARGV: base, partition, time (ms). The first offset written at or after that
 # time (the next offset when none), or -1 when the stream does not exist.
+# Messages stored before the time index existed sit ahead of its first entry;
+# those few are binary-searched by the time each one starts with.
 STREAM_SEEK = """
-local base, p, t = ARGV[1], ARGV[2], ARGV[3]
+local base, p, t = ARGV[1], ARGV[2], tonumber(ARGV[3])
 if redis.call('EXISTS', base .. 'cfg') == 0 then return -1 end
 local b = tonumber(redis.call('HGET', base .. 'base', p) or '0')
-local hit = redis.call('ZRANGEBYSCORE', base .. 'ts:' .. p, t, '+inf', 'LIMIT', 0, 1)
-if #hit == 0 then return b + redis.call('LLEN', base .. 'p:' .. p) end
+local key, zkey = base .. 'p:' .. p, base .. 'ts:' .. p
+local head = redis.call('ZRANGE', zkey, 0, 0, 'WITHSCORES')
+local indexed = b + redis.call('LLEN', key)
+if #head > 0 then indexed = tonumber(head[1]) end
+if indexed > b and (#head == 0 or t <= tonumber(head[2])) then
+  local lo, hi = b, indexed
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if tonumber(string.match(redis.call('LINDEX', key, mid - b), '^(%d+)')) >= t then
+      hi = mid
+    else
+      lo = mid + 1
+    end
+  end
+  if lo < indexed then return lo end
+end
+local hit = redis.call('ZRANGEBYSCORE', zkey, t, '+inf', 'LIMIT', 0, 1)
+if #hit == 0 then return b + redis.call('LLEN', key) end
 local offset = tonumber(hit[1])
 if offset < b then offset = b end
 return offset
