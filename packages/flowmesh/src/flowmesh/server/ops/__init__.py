@@ -3,7 +3,7 @@
 Each takes the :class:`~flowmesh.server.auth.Caller` (who is asking) and plain
 values, validates them (errors name the field as published), checks the
 caller may touch the tenant, and calls the store. The gRPC services
-(:mod:`flowmesh.server.grpc`) only translate messages to and from these
+(:mod:`flowmesh.server.grpc_api`) only translate messages to and from these
 calls; another transport (HTTP) calls the same functions.
 """
 
