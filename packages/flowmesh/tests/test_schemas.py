@@ -129,6 +129,8 @@ async def test_writes_are_checked_and_stamped_with_the_version(
         await client.stream.write(tenant, ns, "orders", batch)
     with refused("stream.write", "events[0].payload: is not JSON"):
         await client.stream.write(tenant, ns, "orders", [Event(payload=b"{oops")])
+    with refused("stream.write", "events[0].payload: is not JSON (NaN is not a JSON value)"):
+        await client.stream.write(tenant, ns, "orders", [Event(payload=b'{"id": NaN}')])
     with refused("stream.write", 'events[0].payload: $: "items" is a required property'):
         await client.stream.write(tenant, ns, "orders", [Event(payload=b'{"id": "x"}')])
     assert await client.stream.get_latest_offset(tenant, ns, "orders") == 1  # nothing half-written

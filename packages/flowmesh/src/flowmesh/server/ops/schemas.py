@@ -1,11 +1,12 @@
 """The schema registry and the check every write and enqueue goes through.
 
 JSON Schema documents are registered per tenant with versions; a stream or
-queue may have one version attached. Writes to it are checked with
-jsonschema-rs (the faster of the two validators in bench/flowmesh_throughput.py)
-before anything is stored, and the store refuses the write when the resource
-meanwhile got another attachment (:class:`SchemaChanged`), so a server never
-stores a payload checked against a stale schema.
+queue may have one version attached. Writes to it are parsed with orjson and
+checked with jsonschema-rs (the faster of the two validators in
+bench/flowmesh_throughput.py) before anything is stored, and the store
+refuses the write when the resource meanwhile got another attachment
+(:class:`SchemaChanged`), so a server never stores a payload checked against a
+stale schema.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import jsonschema_rs
+import orjson
 
 from flowmesh.server import validation as v
 from flowmesh.server.auth import Caller
@@ -47,7 +49,7 @@ class Checker:
             return
         for i, payload in enumerate(payloads):
             try:
-                doc = json.loads(payload)
+                doc = parse_json(payload)
             except ValueError as exc:
                 raise InvalidArgument(field(i), f"is not JSON ({exc})") from None
             if self.validator.is_valid(doc):
@@ -61,6 +63,19 @@ class Checker:
 
 
 NO_SCHEMA = Checker("")
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def parse_json(payload: bytes) -> Any:
+    """orjson parses several times faster than json, which matters at every write;
+    json (without NaN or Infinity) gets the last word on what orjson refuses."""
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return json.loads(payload, parse_constant=_not_json)
 
 
 def json_path(parts: Sequence[str | int]) -> str:
