@@ -161,6 +161,8 @@ async def test_bad_ranges_and_names_are_refused(client: FlowMesh, ns: str, refus
         await client.replay.create(T, ns, "s", "_replay_x", start_offset=0)
     with pytest.raises(FlowMeshNotFoundError, match="consumer_group: no replay session"):
         await drain(client, ns, "_replay_nobody")
+    with refused("stream.subscribe", "start_time: a replay's sandbox group starts where"):
+        await drain(client, ns, "_replay_x", start_time=datetime.now(UTC))
 
 
 async def test_retention_gaps_count_as_errors(client: FlowMesh, ns: str):

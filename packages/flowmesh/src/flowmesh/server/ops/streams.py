@@ -134,6 +134,9 @@ class StreamOps:
                            v.MAX_READ_MESSAGES)  # fmt: skip
         cap = self.ctx.limits.max_response_bytes
         if group.startswith(v.SANDBOX_PREFIX):
+            if start_time_ns:
+                raise v.InvalidArgument("start_time", "a replay's sandbox group starts where "
+                                        "its session does; use start_offset")  # fmt: skip
             async for found in self.replay.deliver(stream, group, partition, start_offset,
                                                    batch, cap):  # fmt: skip
                 yield found
