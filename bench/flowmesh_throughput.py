@@ -309,12 +309,13 @@ async def flowmesh_suite(endpoint: str, echo: str, sizes: Sizes, label: str) -> 
         )
         line(f"flowmesh[{label}] kv set", out["kv_set"], "ops/s")
         ops = sizes.kv_ops // ROUNDS
-        out["kv_get"], out["echo_unary"] = await paired(
-            lambda: rate(ops, WORKERS, lambda i: c.kv.get("bench", ns, "kv", f"k{i % 1000}")),
+        out["echo_unary"], out["kv_get"], out["kv_get_share"] = await alternating(
             lambda: echo_rate(echo, ops),
+            lambda: rate(ops, WORKERS, lambda i: c.kv.get("bench", ns, "kv", f"k{i % 1000}")),
+            3 * ROUNDS,
         )
         line(f"grpc echo, 100-byte calls (next to {label})", out["echo_unary"], "calls/s")
-        line(f"flowmesh[{label}] kv get", out["kv_get"], "ops/s")
+        line(f"flowmesh[{label}] kv get (median round)", out["kv_get"], "ops/s")
 
         out["seek_ms"], out["offset_read_ms"] = await time_seek(c, ns, sizes, label)
         line(f"flowmesh[{label}] read by time in 1M events, p50", out["seek_ms"], "ms")
@@ -556,7 +557,7 @@ def main() -> int:
             ok = got[key] >= target if higher else got[key] < target
             print(f"target {store:<6} {name:<22} {got[key]:>10,.1f} {unit:<10} "
                   f"{'>=' if higher else '<'} {target:,} {'met' if ok else 'MISSED'}")  # fmt: skip
-        share = got["kv_get"] / got["echo_unary"]
+        share = got["kv_get_share"]  # the median of the rounds' kv get / echo ratios
         print(f"target {store:<6} kv get / grpc echo       {share:>10.2f}            >= 0.70 "
               f"{'met' if share >= 0.7 else 'MISSED'}")  # fmt: skip
         checked = got["checked_share"]  # the median of the rounds' checked/plain ratios
@@ -571,6 +572,7 @@ def main() -> int:
               f"queue {got['queue'] / rp['queue']:.2f}x, "
               f"kv get {got['kv_get'] / rp['kv_get']:.2f}x; "
               f"queue vs 3-call echo ceiling {got['queue'] / got['echo_cycle']:.2f}")  # fmt: skip
+    # The median round of each side (the target line above uses the median of ratios).
     ratio("flowmesh kv get (sqlite) / grpc echo", results["sqlite"]["kv_get"],
           results["sqlite"]["echo_unary"], target=">= 0.70")  # fmt: skip
     return 0
