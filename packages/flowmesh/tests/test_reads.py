@@ -27,7 +27,9 @@ async def test_read_and_subscribe_from_a_time(client: FlowMesh, ns: str):
     await client.stream.write(T, ns, "s", [Event(payload=b"new%d" % i) for i in range(2)])
     got = await client.stream.read(T, ns, "s", start_time=since, max_messages=10)
     assert [(m.offset, m.payload) for m in got] == [(3, b"new0"), (4, b"new1")]
-    assert all(m.created_at is not None and m.created_at >= since for m in got)
+    # Times are kept to the millisecond: a start time selects from its millisecond on.
+    since_ms = since.replace(microsecond=since.microsecond // 1000 * 1000)
+    assert all(m.created_at is not None and m.created_at >= since_ms for m in got)
     assert await client.stream.read(T, ns, "s", start_time=since + timedelta(hours=1)) == []
     early = await client.stream.read(T, ns, "s", start_time=since - timedelta(days=1))
     assert early[0].offset == 0

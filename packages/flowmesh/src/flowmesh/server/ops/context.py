@@ -28,6 +28,8 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def ns_to_ms_ceil(nanos: int) -> int:
-    """The first whole millisecond at or after ``nanos`` (stored times are ms)."""
-    return -(-nanos // 1_000_000)
+def ns_to_ms(nanos: int) -> int:
+    """The millisecond ``nanos`` falls in. Times are stored to the millisecond, so a
+    start time selects from its whole millisecond on: a message written just after
+    it, in the same millisecond, is never missed."""
+    return nanos // 1_000_000

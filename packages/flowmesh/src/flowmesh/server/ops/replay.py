@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from flowmesh.server import validation as v
 from flowmesh.server.auth import Caller
 from flowmesh.server.errors import FailedPrecondition, InvalidArgument, NotFound
-from flowmesh.server.ops.context import OpsContext, now_ms, ns_to_ms_ceil
+from flowmesh.server.ops.context import OpsContext, now_ms, ns_to_ms
 from flowmesh.server.store.records import ReplayRecord, Resource, StoredMessage, replay_topic
 
 STATUSES = ("created", "active", "paused", "stopped", "completed", "error")
@@ -64,7 +64,7 @@ class ReplayOps:
             if start_time_ns > now * 1_000_000:
                 raise InvalidArgument("start_timestamp", f"{_iso(start_time_ns)} is in the future; "
                                       "a replay covers messages already written")  # fmt: skip
-            start = await store.seek_time(stream, partition, ns_to_ms_ceil(start_time_ns))
+            start = await store.seek_time(stream, partition, ns_to_ms(start_time_ns))
             if start > latest:
                 raise InvalidArgument(
                     "start_timestamp", f"no message of partition {partition} was written at or "
@@ -82,7 +82,7 @@ class ReplayOps:
         if end_time_ns:
             if end_time_ns < start_time_ns:
                 raise InvalidArgument("end_timestamp", "is before start_timestamp")
-            end = await store.seek_time(stream, partition, end_time_ns // 1_000_000 + 1) - 1
+            end = await store.seek_time(stream, partition, ns_to_ms(end_time_ns) + 1) - 1
             if end < start:
                 raise InvalidArgument(
                     "end_timestamp", f"no message of partition {partition} was written between "
@@ -109,8 +109,8 @@ class ReplayOps:
             sandbox_group=group,
             start_offset=start,
             end_offset=end,
-            start_time_ms=ns_to_ms_ceil(start_time_ns),
-            end_time_ms=end_time_ns // 1_000_000,
+            start_time_ms=ns_to_ms(start_time_ns),
+            end_time_ms=ns_to_ms(end_time_ns),
             max_rate=rate,
             cursor=start,
             created_at_ms=now,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from flowmesh.server import validation as v
 from flowmesh.server.auth import Caller
 from flowmesh.server.errors import NotFound
-from flowmesh.server.ops.context import OpsContext, ns_to_ms_ceil
+from flowmesh.server.ops.context import OpsContext, ns_to_ms
 from flowmesh.server.ops.replay import ReplayOps
 from flowmesh.server.ops.schemas import SchemaOps
 from flowmesh.server.store.records import Resource, StoredMessage, StreamConfig, stream_topic
@@ -107,7 +107,7 @@ class StreamOps:
                            v.MAX_READ_MESSAGES)  # fmt: skip
         cap = self._byte_cap(max_bytes)
         if start_time_ns:
-            offset = await self.ctx.store.seek_time(stream, partition, ns_to_ms_ceil(start_time_ns))
+            offset = await self.ctx.store.seek_time(stream, partition, ns_to_ms(start_time_ns))
         messages = await self.ctx.store.read(stream, partition, offset, limit, cap)
         return ReadResult(messages, messages[-1].offset + 1 if messages else offset)
 
@@ -144,7 +144,7 @@ class StreamOps:
         store = self.ctx.store
         if start_time_ns:
             position = await _or_default(
-                store.seek_time(stream, partition, ns_to_ms_ceil(start_time_ns)), 0
+                store.seek_time(stream, partition, ns_to_ms(start_time_ns)), 0
             )
         elif start_offset >= 0:
             position = start_offset
