@@ -5,13 +5,16 @@ Every test names its own namespace, so tests sharing a server do not meet.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from flowmesh import FlowMesh
+from flowmesh import FlowMesh, FlowMeshInvalidArgumentError
 from mimeia.testing import free_port, run_server
 
 STORES = ["sqlite", "redis"]
@@ -64,3 +67,15 @@ def ns() -> str:
 def serve_cmd() -> Callable[..., list[str]]:
     """``serve_cmd(port, store_url, *extra)``: argv of ``flowmesh serve`` for run_server."""
     return serve_argv
+
+
+@pytest.fixture(scope="session")
+def refused() -> Callable[[str, str], AbstractContextManager[Any]]:
+    """``with refused("stream.write", "events[1].payload: is 1025 bytes"):`` expects the
+    server to refuse the call as invalid, the SDK message starting with exactly that."""
+
+    def expect(operation: str, detail: str) -> AbstractContextManager[Any]:
+        pattern = "^" + re.escape(f"{operation} failed: {detail}")
+        return pytest.raises(FlowMeshInvalidArgumentError, match=pattern)
+
+    return expect

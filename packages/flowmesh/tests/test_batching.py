@@ -70,31 +70,37 @@ async def test_a_bad_job_in_a_batch_fails_alone(client: FlowMesh, ns: str):
 
 
 async def test_batch_rpcs_check_their_items_and_caps(server: str, ns: str):
-    ref = pb.ResourceRef(tenant=T, namespace=ns, name="q")
+    ref = pb.ResourcePath(tenant=T, namespace=ns, resource_type="queue", name="q")
     async with grpc.aio.insecure_channel(server) as channel:
-        stub = pb_grpc.QueueStub(channel)
+        stub = pb_grpc.QueueServiceStub(channel)
         out = await stub.EnqueueBatch(
             pb.EnqueueBatchRequest(
-                queue=ref,
-                jobs=[pb.EnqueueRequest(payload=b"a"), pb.EnqueueRequest(queue=ref, payload=b"b")],
+                resource_path=ref,
+                jobs=[
+                    pb.EnqueueRequest(payload=b"a"),
+                    pb.EnqueueRequest(resource_path=ref, payload=b"b"),
+                ],
             )
         )
-        assert out.statuses[0].code == 0 and out.jobs[0].seq == 1
-        assert out.statuses[1].code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
-        assert "jobs[1].queue" in out.statuses[1].message
+        assert out.status.code == 0
+        assert out.results[0].status.code == 0 and out.results[0].seq == 1
+        assert out.results[1].status.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+        assert "jobs[1].resource_path" in out.results[1].status.message
 
-        acked = await stub.AckBatch(pb.AckBatchRequest(queue=ref, job_ids=["", "x" * 65, "f" * 32]))
-        assert [s.code for s in acked.statuses] == [
+        acked = await stub.AckBatch(
+            pb.AckBatchRequest(resource_path=ref, job_ids=["", "x" * 65, "f" * 32])
+        )
+        assert [s.code for s in acked.results] == [
             grpc.StatusCode.INVALID_ARGUMENT.value[0],
             grpc.StatusCode.INVALID_ARGUMENT.value[0],
             grpc.StatusCode.NOT_FOUND.value[0],
         ]
-        assert "job_ids[0]" in acked.statuses[0].message
+        assert "job_ids[0]" in acked.results[0].message
 
         for call, request, field in (
-            (stub.EnqueueBatch, pb.EnqueueBatchRequest(queue=ref), "jobs"),
-            (stub.AckBatch, pb.AckBatchRequest(queue=ref, job_ids=["a"] * 101), "job_ids"),
-            (stub.AckBatch, pb.AckBatchRequest(job_ids=["a"]), "queue"),
+            (stub.EnqueueBatch, pb.EnqueueBatchRequest(resource_path=ref), "jobs"),
+            (stub.AckBatch, pb.AckBatchRequest(resource_path=ref, job_ids=["a"] * 101), "job_ids"),
+            (stub.AckBatch, pb.AckBatchRequest(job_ids=["a"]), "resource_path"),
         ):
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await call(request)

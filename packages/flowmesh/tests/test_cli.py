@@ -67,9 +67,10 @@ async def test_admin_commands(tmp_path: Path, serve_cmd: Callable[..., list[str]
 
         stats = admin("queue-stats", "acme", "ns", "q", "--endpoint", endpoint)
         assert stats.returncode == 0, stats.stderr
-        assert json.loads(stats.stdout) | {"oldest_pending_age_ms": 0} == {
-            "pending_jobs": 1, "delayed_jobs": 0, "in_flight_jobs": 0, "dlq_jobs": 1,
-            "completed_jobs": 0, "failed_jobs": 1, "oldest_pending_age_ms": 0,
+        ages = {"oldest_pending_age_ms": 0, "oldest_job_age_seconds": 0}
+        assert json.loads(stats.stdout) | ages == {
+            "total_jobs": 2, "pending_jobs": 1, "delayed_jobs": 0, "in_flight_jobs": 0,
+            "dlq_jobs": 1, "completed_jobs": 0, "failed_jobs": 1, **ages,
         }  # fmt: skip
 
         dlq = admin("dlq-list", "acme", "ns", "q", "--endpoint", endpoint)

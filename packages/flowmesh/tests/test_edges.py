@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pydantic
 import pytest
@@ -45,43 +46,43 @@ async def acme(secured: str) -> AsyncIterator[FlowMesh]:
 @pytest.mark.parametrize(
     ("tenant", "namespace", "name", "field"),
     [
-        ("", "ns", "s", "stream.tenant"),
-        ("acme", "", "s", "stream.namespace"),
-        ("acme", "ns", "", "stream.name"),
-        ("acme", "ns", "a/b", "stream.name"),
-        ("acme", "ns", "{tag}", "stream.name"),
-        ("acme", "ns", "x" * 129, "stream.name"),
-        ("ac me", "ns", "s", "stream.tenant"),
-        ("acme", "-ns", "s", "stream.namespace"),
+        ("", "ns", "s", "resource_path.tenant"),
+        ("acme", "", "s", "resource_path.namespace"),
+        ("acme", "ns", "", "resource_path.name"),
+        ("acme", "ns", "a/b", "resource_path.name"),
+        ("acme", "ns", "{tag}", "resource_path.name"),
+        ("acme", "ns", "x" * 129, "resource_path.name"),
+        ("ac me", "ns", "s", "resource_path.tenant"),
+        ("acme", "-ns", "s", "resource_path.namespace"),
     ],
 )
 async def test_bad_names_are_rejected_naming_the_field(
-    acme: FlowMesh, tenant: str, namespace: str, name: str, field: str
+    acme: FlowMesh, tenant: str, namespace: str, name: str, field: str, refused: Any
 ):
-    with pytest.raises(FlowMeshInvalidArgumentError, match=rf"^{field}: "):
+    with refused("stream.write", f"{field}: "):
         await acme.stream.write(tenant or "", namespace, name, [Event(payload=b"x")])
 
 
-async def test_payload_cap_and_batch_rules(acme: FlowMesh):
+async def test_payload_cap_and_batch_rules(acme: FlowMesh, refused: Any):
     await acme.stream.write("acme", "ns", "s", [Event(payload=b"x" * 1024)])
-    with pytest.raises(FlowMeshInvalidArgumentError, match=r"^events\[1\]\.payload: is 1025 bytes"):
+    with refused("stream.write", "events[1].payload: is 1025 bytes"):
         await acme.stream.write("acme", "ns", "s", [Event(payload=b""), Event(payload=b"x" * 1025)])
     # Nothing of a rejected batch was written.
     assert await acme.stream.get_latest_offset("acme", "ns", "s") == 0
-    with pytest.raises(FlowMeshInvalidArgumentError, match=r"^events: must hold at least one"):
+    with refused("stream.write", "events: must hold at least one"):
         await acme.stream.write("acme", "ns", "s", [])
-    with pytest.raises(FlowMeshInvalidArgumentError, match=r"^payload: is 1025 bytes"):
+    with refused("queue.enqueue", "payload: is 1025 bytes"):
         await acme.queue.enqueue("acme", "ns", "q", b"x" * 1025)
-    with pytest.raises(FlowMeshInvalidArgumentError, match=r"^max_messages"):
+    with refused("stream.read", "max_messages"):
         await acme.stream.read("acme", "ns", "s", max_messages=100_000)
-    with pytest.raises(FlowMeshInvalidArgumentError, match=r"^offset"):
+    with refused("stream.read", "offset"):
         await acme.stream.read("acme", "ns", "s", offset=-5)
-    with pytest.raises(FlowMeshInvalidArgumentError, match=r"^long_poll_timeout"):
+    with refused("queue.reserve", "long_poll_timeout"):
         await acme.queue.reserve("acme", "ns", "q", long_poll_timeout=21)
-    with pytest.raises(FlowMeshInvalidArgumentError, match=r"^start_offset"):
+    with refused("stream.subscribe", "start_offset"):
         async for _ in acme.stream.subscribe("acme", "ns", "s", "g", start_offset=-3):
             pass
-    with pytest.raises(FlowMeshInvalidArgumentError, match=r"^events\[0\]\.headers"):
+    with refused("stream.write", "events[0].headers"):
         await acme.stream.write("acme", "ns", "s", [Event(payload=b"", headers={"": "v"})])
 
 
@@ -121,6 +122,36 @@ async def test_tokens_limit_tenants(secured: str):
         await both.kv.set("globex", "ns", "kv", "k", b"globex's")
     async with FlowMesh(secured, auth_token="tok-admin") as admin:
         assert await admin.kv.get("globex", "ns", "kv", "k") == b"globex's"
+
+
+async def test_tokens_limit_tenants_on_schemas_and_replay(secured: str):
+    async with FlowMesh(secured, auth_token="tok-both") as both:
+        await both.schemas.register("globex", "s", {"type": "object"})
+        await both.stream.write("globex", "ns", "r", [Event(payload=b"{}")])
+        theirs = await both.replay.create("globex", "ns", "r", "_replay_g", start_offset=0)
+        await both.stream.write("acme", "ns", "r", [Event(payload=b"{}")])
+        ours = await both.replay.create("acme", "ns", "r", "_replay_a", start_offset=0)
+    async with FlowMesh(secured) as anonymous:
+        with pytest.raises(FlowMeshAuthError):
+            await anonymous.schemas.list_schemas("acme")
+        with pytest.raises(FlowMeshAuthError):
+            await anonymous.replay.get(ours.session_id)
+    async with FlowMesh(secured, auth_token="tok-acme") as acme:
+        for call in (
+            acme.schemas.register("globex", "s2", {"type": "object"}),
+            acme.schemas.get("globex", "s"),
+            acme.schemas.list_schemas("globex"),
+            acme.schemas.delete("globex", "s", 1),
+            acme.schemas.attach("globex", "ns", "r", "s"),
+            acme.replay.get(theirs.session_id),
+            acme.replay.start(theirs.session_id),
+            acme.replay.delete(theirs.session_id),
+            acme.replay.create("globex", "ns", "r", "_replay_x", start_offset=0),
+        ):
+            with pytest.raises(FlowMeshPermissionDeniedError, match="globex"):
+                await call
+        assert [s.session_id for s in await acme.replay.list_sessions()] == [ours.session_id]
+        await acme.replay.start(ours.session_id)
 
 
 async def test_tokens_file_and_malformed_tokens(

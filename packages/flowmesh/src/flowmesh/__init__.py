@@ -1,4 +1,5 @@
-"""FlowMesh: streams, queues and KV over gRPC. This is the async SDK.
+"""FlowMesh: streams, queues and KV (plus schemas and replay) over gRPC, speaking
+the published flowmesh.v1 protocol. This is the async SDK.
 
 ::
 
@@ -12,40 +13,59 @@ The server lives in :mod:`flowmesh.server` (``flowmesh serve``).
 
 __version__ = "0.1.0"
 
-from flowmesh.client import FlowMesh, KVClient, QueueClient, StreamClient
-from flowmesh.errors import (
+from flowmesh.client import FlowMesh
+from flowmesh.exceptions import (
+    FlowMeshAlreadyExistsError,
     FlowMeshAuthError,
     FlowMeshConnectionError,
     FlowMeshError,
+    FlowMeshFailedPreconditionError,
     FlowMeshInvalidArgumentError,
     FlowMeshNotFoundError,
     FlowMeshPermissionDeniedError,
+    FlowMeshResourceExhaustedError,
 )
-from flowmesh.models import (
+from flowmesh.kv import KVClient
+from flowmesh.queues import QueueClient
+from flowmesh.replay import ReplayClient
+from flowmesh.schemas import SchemaClient
+from flowmesh.streams import StreamClient
+from flowmesh.types import (
     ConsumerGroupState,
     Event,
     Job,
     Message,
     QueueStats,
+    ReplayProgress,
+    ReplaySession,
     RetryPolicy,
+    Schema,
 )
 
 __all__ = [
     "ConsumerGroupState",
     "Event",
     "FlowMesh",
+    "FlowMeshAlreadyExistsError",
     "FlowMeshAuthError",
     "FlowMeshConnectionError",
     "FlowMeshError",
+    "FlowMeshFailedPreconditionError",
     "FlowMeshInvalidArgumentError",
     "FlowMeshNotFoundError",
     "FlowMeshPermissionDeniedError",
+    "FlowMeshResourceExhaustedError",
     "Job",
     "KVClient",
     "Message",
     "QueueClient",
     "QueueStats",
+    "ReplayClient",
+    "ReplayProgress",
+    "ReplaySession",
     "RetryPolicy",
+    "Schema",
+    "SchemaClient",
     "StreamClient",
     "__version__",
 ]

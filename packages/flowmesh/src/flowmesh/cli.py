@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from redis.exceptions import RedisError
 
 from flowmesh.client import FlowMesh
-from flowmesh.errors import FlowMeshError
+from flowmesh.exceptions import FlowMeshError
 from flowmesh.server import logs
 from flowmesh.server.app import (
     DEFAULT_HOST,
@@ -34,6 +34,7 @@ from flowmesh.server.app import (
     load_tokens,
     run_server,
 )
+from flowmesh.server.validation import DEFAULT_RESPONSE_BYTES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--redis-prefix", default="", help="key prefix for the Redis store")
     serve.add_argument("--max-payload-bytes", type=int, default=1024 * 1024)
+    serve.add_argument(
+        "--max-response-bytes",
+        type=int,
+        default=DEFAULT_RESPONSE_BYTES,
+        help="a read or subscribe frame stops adding messages before passing this many bytes",
+    )
     serve.add_argument("--dedup-window", type=float, default=300.0, help="seconds")
     serve.add_argument(
         "--recheck-interval",
@@ -97,7 +104,7 @@ async def _admin(args: argparse.Namespace) -> int:
                 args.tenant, args.namespace, args.queue, limit=args.limit
             )
             for job in jobs:
-                print(json.dumps({**job.model_dump(exclude={"payload"}),
+                print(json.dumps({**job.model_dump(mode="json", exclude={"payload"}),
                                   "payload": _text(job.payload)}), flush=True)  # fmt: skip
         else:
             seen = 0
@@ -109,7 +116,7 @@ async def _admin(args: argparse.Namespace) -> int:
                 partition=args.partition,
                 start_offset=0 if args.from_start else -2,
             ):
-                print(json.dumps({**msg.model_dump(exclude={"payload"}),
+                print(json.dumps({**msg.model_dump(mode="json", exclude={"payload"}),
                                   "payload": _text(msg.payload)}), flush=True)  # fmt: skip
                 seen += 1
                 if args.count and seen >= args.count:
@@ -128,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 store_url=args.store,
                 tokens=load_tokens(args.tokens_file),
                 max_payload_bytes=args.max_payload_bytes,
+                max_response_bytes=args.max_response_bytes,
                 dedup_window_ms=int(args.dedup_window * 1000),
                 recheck_seconds=args.recheck_interval,
                 metrics_port=args.metrics_port,

@@ -25,8 +25,8 @@ if _version_not_supported:
     )
 
 
-class HealthStub:
-    """---------------------------------------------------------------- health
+class HealthServiceStub:
+    """================================================================= health
 
     """
 
@@ -36,63 +36,65 @@ class HealthStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.Check = channel.unary_unary(
-                '/flowmesh.v1.Health/Check',
+        self.HealthCheck = channel.unary_unary(
+                '/flowmesh.v1.HealthService/HealthCheck',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.HealthCheckRequest.SerializeToString,
                 response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.HealthCheckResponse.FromString,
                 _registered_method=True)
-        self.Ready = channel.unary_unary(
-                '/flowmesh.v1.Health/Ready',
-                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReadinessRequest.SerializeToString,
-                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReadinessResponse.FromString,
+        self.ReadinessCheck = channel.unary_unary(
+                '/flowmesh.v1.HealthService/ReadinessCheck',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReadinessCheckRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReadinessCheckResponse.FromString,
                 _registered_method=True)
 
 
-class HealthServicer:
-    """---------------------------------------------------------------- health
+class HealthServiceServicer:
+    """================================================================= health
 
     """
 
-    def Check(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+    def HealthCheck(self, request, context):
+        """The process answers. Needs no token.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Ready(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+    def ReadinessCheck(self, request, context):
+        """The process and its store answer. Needs no token.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
 
-def add_HealthServicer_to_server(servicer, server):
+def add_HealthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'Check': grpc.unary_unary_rpc_method_handler(
-                    servicer.Check,
+            'HealthCheck': grpc.unary_unary_rpc_method_handler(
+                    servicer.HealthCheck,
                     request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.HealthCheckRequest.FromString,
                     response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.HealthCheckResponse.SerializeToString,
             ),
-            'Ready': grpc.unary_unary_rpc_method_handler(
-                    servicer.Ready,
-                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReadinessRequest.FromString,
-                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReadinessResponse.SerializeToString,
+            'ReadinessCheck': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReadinessCheck,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReadinessCheckRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReadinessCheckResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'flowmesh.v1.Health', rpc_method_handlers)
+            'flowmesh.v1.HealthService', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('flowmesh.v1.Health', rpc_method_handlers)
+    server.add_registered_method_handlers('flowmesh.v1.HealthService', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
-class Health:
-    """---------------------------------------------------------------- health
+class HealthService:
+    """================================================================= health
 
     """
 
     @staticmethod
-    def Check(request,
+    def HealthCheck(request,
             target,
             options=(),
             channel_credentials=None,
@@ -105,7 +107,7 @@ class Health:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.Health/Check',
+            '/flowmesh.v1.HealthService/HealthCheck',
             flowmesh_dot_proto_dot_flowmesh__pb2.HealthCheckRequest.SerializeToString,
             flowmesh_dot_proto_dot_flowmesh__pb2.HealthCheckResponse.FromString,
             options,
@@ -119,7 +121,7 @@ class Health:
             _registered_method=True)
 
     @staticmethod
-    def Ready(request,
+    def ReadinessCheck(request,
             target,
             options=(),
             channel_credentials=None,
@@ -132,9 +134,9 @@ class Health:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.Health/Ready',
-            flowmesh_dot_proto_dot_flowmesh__pb2.ReadinessRequest.SerializeToString,
-            flowmesh_dot_proto_dot_flowmesh__pb2.ReadinessResponse.FromString,
+            '/flowmesh.v1.HealthService/ReadinessCheck',
+            flowmesh_dot_proto_dot_flowmesh__pb2.ReadinessCheckRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.ReadinessCheckResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -146,8 +148,8 @@ class Health:
             _registered_method=True)
 
 
-class StreamStub:
-    """---------------------------------------------------------------- streams
+class StreamServiceStub:
+    """================================================================= streams
 
     """
 
@@ -157,67 +159,68 @@ class StreamStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.Write = channel.unary_unary(
-                '/flowmesh.v1.Stream/Write',
-                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.WriteRequest.SerializeToString,
-                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.WriteResponse.FromString,
+        self.WriteEvents = channel.unary_unary(
+                '/flowmesh.v1.StreamService/WriteEvents',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.WriteEventsRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.WriteEventsResponse.FromString,
                 _registered_method=True)
-        self.Read = channel.unary_unary(
-                '/flowmesh.v1.Stream/Read',
-                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReadRequest.SerializeToString,
-                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReadResponse.FromString,
+        self.ReadStream = channel.unary_unary(
+                '/flowmesh.v1.StreamService/ReadStream',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReadStreamRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReadStreamResponse.FromString,
                 _registered_method=True)
         self.Subscribe = channel.unary_stream(
-                '/flowmesh.v1.Stream/Subscribe',
+                '/flowmesh.v1.StreamService/Subscribe',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.SubscribeRequest.SerializeToString,
                 response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.SubscribeResponse.FromString,
                 _registered_method=True)
         self.CommitOffset = channel.unary_unary(
-                '/flowmesh.v1.Stream/CommitOffset',
+                '/flowmesh.v1.StreamService/CommitOffset',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.CommitOffsetRequest.SerializeToString,
                 response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.CommitOffsetResponse.FromString,
                 _registered_method=True)
         self.GetOffset = channel.unary_unary(
-                '/flowmesh.v1.Stream/GetOffset',
+                '/flowmesh.v1.StreamService/GetOffset',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetOffsetRequest.SerializeToString,
                 response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetOffsetResponse.FromString,
                 _registered_method=True)
         self.GetLatestOffset = channel.unary_unary(
-                '/flowmesh.v1.Stream/GetLatestOffset',
+                '/flowmesh.v1.StreamService/GetLatestOffset',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetLatestOffsetRequest.SerializeToString,
                 response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetLatestOffsetResponse.FromString,
                 _registered_method=True)
         self.GetConsumerGroupState = channel.unary_unary(
-                '/flowmesh.v1.Stream/GetConsumerGroupState',
+                '/flowmesh.v1.StreamService/GetConsumerGroupState',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetConsumerGroupStateRequest.SerializeToString,
-                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ConsumerGroupState.FromString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetConsumerGroupStateResponse.FromString,
                 _registered_method=True)
         self.ConfigureStream = channel.unary_unary(
-                '/flowmesh.v1.Stream/ConfigureStream',
+                '/flowmesh.v1.StreamService/ConfigureStream',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ConfigureStreamRequest.SerializeToString,
-                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.StreamConfig.FromString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ConfigureStreamResponse.FromString,
                 _registered_method=True)
 
 
-class StreamServicer:
-    """---------------------------------------------------------------- streams
+class StreamServiceServicer:
+    """================================================================= streams
 
     """
 
-    def Write(self, request, context):
+    def WriteEvents(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Read(self, request, context):
+    def ReadStream(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Subscribe(self, request, context):
-        """Pushes batches of messages as they are written; never ends on its own.
+        """Pushes messages as they are written; ends only on error or cancellation
+        (or when a replay's sandbox group has received its whole range).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -248,23 +251,24 @@ class StreamServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ConfigureStream(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Extension: partition count (it only grows) and retention.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
 
-def add_StreamServicer_to_server(servicer, server):
+def add_StreamServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'Write': grpc.unary_unary_rpc_method_handler(
-                    servicer.Write,
-                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.WriteRequest.FromString,
-                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.WriteResponse.SerializeToString,
+            'WriteEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.WriteEvents,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.WriteEventsRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.WriteEventsResponse.SerializeToString,
             ),
-            'Read': grpc.unary_unary_rpc_method_handler(
-                    servicer.Read,
-                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReadRequest.FromString,
-                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReadResponse.SerializeToString,
+            'ReadStream': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReadStream,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReadStreamRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReadStreamResponse.SerializeToString,
             ),
             'Subscribe': grpc.unary_stream_rpc_method_handler(
                     servicer.Subscribe,
@@ -289,28 +293,28 @@ def add_StreamServicer_to_server(servicer, server):
             'GetConsumerGroupState': grpc.unary_unary_rpc_method_handler(
                     servicer.GetConsumerGroupState,
                     request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetConsumerGroupStateRequest.FromString,
-                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ConsumerGroupState.SerializeToString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetConsumerGroupStateResponse.SerializeToString,
             ),
             'ConfigureStream': grpc.unary_unary_rpc_method_handler(
                     servicer.ConfigureStream,
                     request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ConfigureStreamRequest.FromString,
-                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.StreamConfig.SerializeToString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ConfigureStreamResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'flowmesh.v1.Stream', rpc_method_handlers)
+            'flowmesh.v1.StreamService', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('flowmesh.v1.Stream', rpc_method_handlers)
+    server.add_registered_method_handlers('flowmesh.v1.StreamService', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
-class Stream:
-    """---------------------------------------------------------------- streams
+class StreamService:
+    """================================================================= streams
 
     """
 
     @staticmethod
-    def Write(request,
+    def WriteEvents(request,
             target,
             options=(),
             channel_credentials=None,
@@ -323,9 +327,9 @@ class Stream:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.Stream/Write',
-            flowmesh_dot_proto_dot_flowmesh__pb2.WriteRequest.SerializeToString,
-            flowmesh_dot_proto_dot_flowmesh__pb2.WriteResponse.FromString,
+            '/flowmesh.v1.StreamService/WriteEvents',
+            flowmesh_dot_proto_dot_flowmesh__pb2.WriteEventsRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.WriteEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -337,7 +341,7 @@ class Stream:
             _registered_method=True)
 
     @staticmethod
-    def Read(request,
+    def ReadStream(request,
             target,
             options=(),
             channel_credentials=None,
@@ -350,9 +354,9 @@ class Stream:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.Stream/Read',
-            flowmesh_dot_proto_dot_flowmesh__pb2.ReadRequest.SerializeToString,
-            flowmesh_dot_proto_dot_flowmesh__pb2.ReadResponse.FromString,
+            '/flowmesh.v1.StreamService/ReadStream',
+            flowmesh_dot_proto_dot_flowmesh__pb2.ReadStreamRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.ReadStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -377,7 +381,7 @@ class Stream:
         return grpc.experimental.unary_stream(
             request,
             target,
-            '/flowmesh.v1.Stream/Subscribe',
+            '/flowmesh.v1.StreamService/Subscribe',
             flowmesh_dot_proto_dot_flowmesh__pb2.SubscribeRequest.SerializeToString,
             flowmesh_dot_proto_dot_flowmesh__pb2.SubscribeResponse.FromString,
             options,
@@ -404,7 +408,7 @@ class Stream:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.Stream/CommitOffset',
+            '/flowmesh.v1.StreamService/CommitOffset',
             flowmesh_dot_proto_dot_flowmesh__pb2.CommitOffsetRequest.SerializeToString,
             flowmesh_dot_proto_dot_flowmesh__pb2.CommitOffsetResponse.FromString,
             options,
@@ -431,7 +435,7 @@ class Stream:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.Stream/GetOffset',
+            '/flowmesh.v1.StreamService/GetOffset',
             flowmesh_dot_proto_dot_flowmesh__pb2.GetOffsetRequest.SerializeToString,
             flowmesh_dot_proto_dot_flowmesh__pb2.GetOffsetResponse.FromString,
             options,
@@ -458,7 +462,7 @@ class Stream:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.Stream/GetLatestOffset',
+            '/flowmesh.v1.StreamService/GetLatestOffset',
             flowmesh_dot_proto_dot_flowmesh__pb2.GetLatestOffsetRequest.SerializeToString,
             flowmesh_dot_proto_dot_flowmesh__pb2.GetLatestOffsetResponse.FromString,
             options,
@@ -485,9 +489,9 @@ class Stream:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.Stream/GetConsumerGroupState',
+            '/flowmesh.v1.StreamService/GetConsumerGroupState',
             flowmesh_dot_proto_dot_flowmesh__pb2.GetConsumerGroupStateRequest.SerializeToString,
-            flowmesh_dot_proto_dot_flowmesh__pb2.ConsumerGroupState.FromString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.GetConsumerGroupStateResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -512,9 +516,9 @@ class Stream:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.Stream/ConfigureStream',
+            '/flowmesh.v1.StreamService/ConfigureStream',
             flowmesh_dot_proto_dot_flowmesh__pb2.ConfigureStreamRequest.SerializeToString,
-            flowmesh_dot_proto_dot_flowmesh__pb2.StreamConfig.FromString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.ConfigureStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -526,8 +530,8 @@ class Stream:
             _registered_method=True)
 
 
-class QueueStub:
-    """---------------------------------------------------------------- queues
+class QueueServiceStub:
+    """================================================================= queues
 
     """
 
@@ -538,69 +542,69 @@ class QueueStub:
             channel: A grpc.Channel.
         """
         self.Enqueue = channel.unary_unary(
-                '/flowmesh.v1.Queue/Enqueue',
+                '/flowmesh.v1.QueueService/Enqueue',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.EnqueueRequest.SerializeToString,
                 response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.EnqueueResponse.FromString,
                 _registered_method=True)
         self.Reserve = channel.unary_unary(
-                '/flowmesh.v1.Queue/Reserve',
+                '/flowmesh.v1.QueueService/Reserve',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReserveRequest.SerializeToString,
                 response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReserveResponse.FromString,
                 _registered_method=True)
         self.Receive = channel.unary_unary(
-                '/flowmesh.v1.Queue/Receive',
+                '/flowmesh.v1.QueueService/Receive',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReceiveRequest.SerializeToString,
                 response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReceiveResponse.FromString,
                 _registered_method=True)
-        self.Ack = channel.unary_unary(
-                '/flowmesh.v1.Queue/Ack',
-                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckRequest.SerializeToString,
-                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckResponse.FromString,
+        self.ACK = channel.unary_unary(
+                '/flowmesh.v1.QueueService/ACK',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ACKRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ACKResponse.FromString,
                 _registered_method=True)
-        self.EnqueueBatch = channel.unary_unary(
-                '/flowmesh.v1.Queue/EnqueueBatch',
-                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.EnqueueBatchRequest.SerializeToString,
-                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.EnqueueBatchResponse.FromString,
+        self.NACK = channel.unary_unary(
+                '/flowmesh.v1.QueueService/NACK',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.NACKRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.NACKResponse.FromString,
                 _registered_method=True)
-        self.AckBatch = channel.unary_unary(
-                '/flowmesh.v1.Queue/AckBatch',
-                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckBatchRequest.SerializeToString,
-                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckBatchResponse.FromString,
-                _registered_method=True)
-        self.Nack = channel.unary_unary(
-                '/flowmesh.v1.Queue/Nack',
-                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.NackRequest.SerializeToString,
-                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.NackResponse.FromString,
-                _registered_method=True)
-        self.GetStats = channel.unary_unary(
-                '/flowmesh.v1.Queue/GetStats',
-                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetStatsRequest.SerializeToString,
-                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.QueueStats.FromString,
+        self.GetQueueStats = channel.unary_unary(
+                '/flowmesh.v1.QueueService/GetQueueStats',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetQueueStatsRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetQueueStatsResponse.FromString,
                 _registered_method=True)
         self.SetRetryPolicy = channel.unary_unary(
-                '/flowmesh.v1.Queue/SetRetryPolicy',
+                '/flowmesh.v1.QueueService/SetRetryPolicy',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.SetRetryPolicyRequest.SerializeToString,
-                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.RetryPolicy.FromString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.SetRetryPolicyResponse.FromString,
                 _registered_method=True)
         self.GetRetryPolicy = channel.unary_unary(
-                '/flowmesh.v1.Queue/GetRetryPolicy',
+                '/flowmesh.v1.QueueService/GetRetryPolicy',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetRetryPolicyRequest.SerializeToString,
-                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.RetryPolicy.FromString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetRetryPolicyResponse.FromString,
                 _registered_method=True)
         self.ListDLQJobs = channel.unary_unary(
-                '/flowmesh.v1.Queue/ListDLQJobs',
+                '/flowmesh.v1.QueueService/ListDLQJobs',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListDLQJobsRequest.SerializeToString,
                 response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListDLQJobsResponse.FromString,
                 _registered_method=True)
         self.ReplayDLQJob = channel.unary_unary(
-                '/flowmesh.v1.Queue/ReplayDLQJob',
+                '/flowmesh.v1.QueueService/ReplayDLQJob',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReplayDLQJobRequest.SerializeToString,
-                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.EnqueueResponse.FromString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReplayDLQJobResponse.FromString,
+                _registered_method=True)
+        self.EnqueueBatch = channel.unary_unary(
+                '/flowmesh.v1.QueueService/EnqueueBatch',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.EnqueueBatchRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.EnqueueBatchResponse.FromString,
+                _registered_method=True)
+        self.AckBatch = channel.unary_unary(
+                '/flowmesh.v1.QueueService/AckBatch',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckBatchRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckBatchResponse.FromString,
                 _registered_method=True)
 
 
-class QueueServicer:
-    """---------------------------------------------------------------- queues
+class QueueServiceServicer:
+    """================================================================= queues
 
     """
 
@@ -622,34 +626,19 @@ class QueueServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Ack(self, request, context):
+    def ACK(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def EnqueueBatch(self, request, context):
-        """Several enqueues or acks on one queue in one call (the SDK sends these when
-        callers overlap). Each job is handled as if alone, with its own status;
-        all are durable when the call returns.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def AckBatch(self, request, context):
+    def NACK(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Nack(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def GetStats(self, request, context):
+    def GetQueueStats(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -679,8 +668,23 @@ class QueueServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EnqueueBatch(self, request, context):
+        """Extension: several enqueues to one queue in one call, each handled as
+        if alone with its own status; all durable when the call returns.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
-def add_QueueServicer_to_server(servicer, server):
+    def AckBatch(self, request, context):
+        """Extension: several acks on one queue in one call, each with its status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_QueueServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Enqueue': grpc.unary_unary_rpc_method_handler(
                     servicer.Enqueue,
@@ -697,10 +701,40 @@ def add_QueueServicer_to_server(servicer, server):
                     request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReceiveRequest.FromString,
                     response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReceiveResponse.SerializeToString,
             ),
-            'Ack': grpc.unary_unary_rpc_method_handler(
-                    servicer.Ack,
-                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckRequest.FromString,
-                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckResponse.SerializeToString,
+            'ACK': grpc.unary_unary_rpc_method_handler(
+                    servicer.ACK,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ACKRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ACKResponse.SerializeToString,
+            ),
+            'NACK': grpc.unary_unary_rpc_method_handler(
+                    servicer.NACK,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.NACKRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.NACKResponse.SerializeToString,
+            ),
+            'GetQueueStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQueueStats,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetQueueStatsRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetQueueStatsResponse.SerializeToString,
+            ),
+            'SetRetryPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRetryPolicy,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.SetRetryPolicyRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.SetRetryPolicyResponse.SerializeToString,
+            ),
+            'GetRetryPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRetryPolicy,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetRetryPolicyRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetRetryPolicyResponse.SerializeToString,
+            ),
+            'ListDLQJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDLQJobs,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListDLQJobsRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListDLQJobsResponse.SerializeToString,
+            ),
+            'ReplayDLQJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplayDLQJob,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReplayDLQJobRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReplayDLQJobResponse.SerializeToString,
             ),
             'EnqueueBatch': grpc.unary_unary_rpc_method_handler(
                     servicer.EnqueueBatch,
@@ -712,46 +746,16 @@ def add_QueueServicer_to_server(servicer, server):
                     request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckBatchRequest.FromString,
                     response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckBatchResponse.SerializeToString,
             ),
-            'Nack': grpc.unary_unary_rpc_method_handler(
-                    servicer.Nack,
-                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.NackRequest.FromString,
-                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.NackResponse.SerializeToString,
-            ),
-            'GetStats': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetStats,
-                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetStatsRequest.FromString,
-                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.QueueStats.SerializeToString,
-            ),
-            'SetRetryPolicy': grpc.unary_unary_rpc_method_handler(
-                    servicer.SetRetryPolicy,
-                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.SetRetryPolicyRequest.FromString,
-                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.RetryPolicy.SerializeToString,
-            ),
-            'GetRetryPolicy': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetRetryPolicy,
-                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetRetryPolicyRequest.FromString,
-                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.RetryPolicy.SerializeToString,
-            ),
-            'ListDLQJobs': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListDLQJobs,
-                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListDLQJobsRequest.FromString,
-                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListDLQJobsResponse.SerializeToString,
-            ),
-            'ReplayDLQJob': grpc.unary_unary_rpc_method_handler(
-                    servicer.ReplayDLQJob,
-                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ReplayDLQJobRequest.FromString,
-                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.EnqueueResponse.SerializeToString,
-            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'flowmesh.v1.Queue', rpc_method_handlers)
+            'flowmesh.v1.QueueService', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('flowmesh.v1.Queue', rpc_method_handlers)
+    server.add_registered_method_handlers('flowmesh.v1.QueueService', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
-class Queue:
-    """---------------------------------------------------------------- queues
+class QueueService:
+    """================================================================= queues
 
     """
 
@@ -769,7 +773,7 @@ class Queue:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.Queue/Enqueue',
+            '/flowmesh.v1.QueueService/Enqueue',
             flowmesh_dot_proto_dot_flowmesh__pb2.EnqueueRequest.SerializeToString,
             flowmesh_dot_proto_dot_flowmesh__pb2.EnqueueResponse.FromString,
             options,
@@ -796,7 +800,7 @@ class Queue:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.Queue/Reserve',
+            '/flowmesh.v1.QueueService/Reserve',
             flowmesh_dot_proto_dot_flowmesh__pb2.ReserveRequest.SerializeToString,
             flowmesh_dot_proto_dot_flowmesh__pb2.ReserveResponse.FromString,
             options,
@@ -823,7 +827,7 @@ class Queue:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.Queue/Receive',
+            '/flowmesh.v1.QueueService/Receive',
             flowmesh_dot_proto_dot_flowmesh__pb2.ReceiveRequest.SerializeToString,
             flowmesh_dot_proto_dot_flowmesh__pb2.ReceiveResponse.FromString,
             options,
@@ -837,7 +841,7 @@ class Queue:
             _registered_method=True)
 
     @staticmethod
-    def Ack(request,
+    def ACK(request,
             target,
             options=(),
             channel_credentials=None,
@@ -850,9 +854,9 @@ class Queue:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.Queue/Ack',
-            flowmesh_dot_proto_dot_flowmesh__pb2.AckRequest.SerializeToString,
-            flowmesh_dot_proto_dot_flowmesh__pb2.AckResponse.FromString,
+            '/flowmesh.v1.QueueService/ACK',
+            flowmesh_dot_proto_dot_flowmesh__pb2.ACKRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.ACKResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -864,7 +868,7 @@ class Queue:
             _registered_method=True)
 
     @staticmethod
-    def EnqueueBatch(request,
+    def NACK(request,
             target,
             options=(),
             channel_credentials=None,
@@ -877,9 +881,9 @@ class Queue:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.Queue/EnqueueBatch',
-            flowmesh_dot_proto_dot_flowmesh__pb2.EnqueueBatchRequest.SerializeToString,
-            flowmesh_dot_proto_dot_flowmesh__pb2.EnqueueBatchResponse.FromString,
+            '/flowmesh.v1.QueueService/NACK',
+            flowmesh_dot_proto_dot_flowmesh__pb2.NACKRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.NACKResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -891,7 +895,7 @@ class Queue:
             _registered_method=True)
 
     @staticmethod
-    def AckBatch(request,
+    def GetQueueStats(request,
             target,
             options=(),
             channel_credentials=None,
@@ -904,63 +908,9 @@ class Queue:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.Queue/AckBatch',
-            flowmesh_dot_proto_dot_flowmesh__pb2.AckBatchRequest.SerializeToString,
-            flowmesh_dot_proto_dot_flowmesh__pb2.AckBatchResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def Nack(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/flowmesh.v1.Queue/Nack',
-            flowmesh_dot_proto_dot_flowmesh__pb2.NackRequest.SerializeToString,
-            flowmesh_dot_proto_dot_flowmesh__pb2.NackResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def GetStats(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/flowmesh.v1.Queue/GetStats',
-            flowmesh_dot_proto_dot_flowmesh__pb2.GetStatsRequest.SerializeToString,
-            flowmesh_dot_proto_dot_flowmesh__pb2.QueueStats.FromString,
+            '/flowmesh.v1.QueueService/GetQueueStats',
+            flowmesh_dot_proto_dot_flowmesh__pb2.GetQueueStatsRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.GetQueueStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -985,9 +935,9 @@ class Queue:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.Queue/SetRetryPolicy',
+            '/flowmesh.v1.QueueService/SetRetryPolicy',
             flowmesh_dot_proto_dot_flowmesh__pb2.SetRetryPolicyRequest.SerializeToString,
-            flowmesh_dot_proto_dot_flowmesh__pb2.RetryPolicy.FromString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.SetRetryPolicyResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1012,9 +962,9 @@ class Queue:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.Queue/GetRetryPolicy',
+            '/flowmesh.v1.QueueService/GetRetryPolicy',
             flowmesh_dot_proto_dot_flowmesh__pb2.GetRetryPolicyRequest.SerializeToString,
-            flowmesh_dot_proto_dot_flowmesh__pb2.RetryPolicy.FromString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.GetRetryPolicyResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1039,7 +989,7 @@ class Queue:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.Queue/ListDLQJobs',
+            '/flowmesh.v1.QueueService/ListDLQJobs',
             flowmesh_dot_proto_dot_flowmesh__pb2.ListDLQJobsRequest.SerializeToString,
             flowmesh_dot_proto_dot_flowmesh__pb2.ListDLQJobsResponse.FromString,
             options,
@@ -1066,9 +1016,63 @@ class Queue:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.Queue/ReplayDLQJob',
+            '/flowmesh.v1.QueueService/ReplayDLQJob',
             flowmesh_dot_proto_dot_flowmesh__pb2.ReplayDLQJobRequest.SerializeToString,
-            flowmesh_dot_proto_dot_flowmesh__pb2.EnqueueResponse.FromString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.ReplayDLQJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnqueueBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowmesh.v1.QueueService/EnqueueBatch',
+            flowmesh_dot_proto_dot_flowmesh__pb2.EnqueueBatchRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.EnqueueBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AckBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowmesh.v1.QueueService/AckBatch',
+            flowmesh_dot_proto_dot_flowmesh__pb2.AckBatchRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.AckBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1080,8 +1084,8 @@ class Queue:
             _registered_method=True)
 
 
-class KVStub:
-    """---------------------------------------------------------------- KV
+class KVServiceStub:
+    """================================================================= KV
 
     """
 
@@ -1092,34 +1096,34 @@ class KVStub:
             channel: A grpc.Channel.
         """
         self.Set = channel.unary_unary(
-                '/flowmesh.v1.KV/Set',
+                '/flowmesh.v1.KVService/Set',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.SetRequest.SerializeToString,
                 response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.SetResponse.FromString,
                 _registered_method=True)
         self.Get = channel.unary_unary(
-                '/flowmesh.v1.KV/Get',
+                '/flowmesh.v1.KVService/Get',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetRequest.SerializeToString,
                 response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetResponse.FromString,
                 _registered_method=True)
         self.Delete = channel.unary_unary(
-                '/flowmesh.v1.KV/Delete',
+                '/flowmesh.v1.KVService/Delete',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.DeleteRequest.SerializeToString,
                 response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.DeleteResponse.FromString,
                 _registered_method=True)
         self.Exists = channel.unary_unary(
-                '/flowmesh.v1.KV/Exists',
+                '/flowmesh.v1.KVService/Exists',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ExistsRequest.SerializeToString,
                 response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ExistsResponse.FromString,
                 _registered_method=True)
         self.ListKeys = channel.unary_unary(
-                '/flowmesh.v1.KV/ListKeys',
+                '/flowmesh.v1.KVService/ListKeys',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListKeysRequest.SerializeToString,
                 response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListKeysResponse.FromString,
                 _registered_method=True)
 
 
-class KVServicer:
-    """---------------------------------------------------------------- KV
+class KVServiceServicer:
+    """================================================================= KV
 
     """
 
@@ -1154,7 +1158,7 @@ class KVServicer:
         raise NotImplementedError('Method not implemented!')
 
 
-def add_KVServicer_to_server(servicer, server):
+def add_KVServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Set': grpc.unary_unary_rpc_method_handler(
                     servicer.Set,
@@ -1183,14 +1187,14 @@ def add_KVServicer_to_server(servicer, server):
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'flowmesh.v1.KV', rpc_method_handlers)
+            'flowmesh.v1.KVService', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('flowmesh.v1.KV', rpc_method_handlers)
+    server.add_registered_method_handlers('flowmesh.v1.KVService', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
-class KV:
-    """---------------------------------------------------------------- KV
+class KVService:
+    """================================================================= KV
 
     """
 
@@ -1208,7 +1212,7 @@ class KV:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.KV/Set',
+            '/flowmesh.v1.KVService/Set',
             flowmesh_dot_proto_dot_flowmesh__pb2.SetRequest.SerializeToString,
             flowmesh_dot_proto_dot_flowmesh__pb2.SetResponse.FromString,
             options,
@@ -1235,7 +1239,7 @@ class KV:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.KV/Get',
+            '/flowmesh.v1.KVService/Get',
             flowmesh_dot_proto_dot_flowmesh__pb2.GetRequest.SerializeToString,
             flowmesh_dot_proto_dot_flowmesh__pb2.GetResponse.FromString,
             options,
@@ -1262,7 +1266,7 @@ class KV:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.KV/Delete',
+            '/flowmesh.v1.KVService/Delete',
             flowmesh_dot_proto_dot_flowmesh__pb2.DeleteRequest.SerializeToString,
             flowmesh_dot_proto_dot_flowmesh__pb2.DeleteResponse.FromString,
             options,
@@ -1289,7 +1293,7 @@ class KV:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.KV/Exists',
+            '/flowmesh.v1.KVService/Exists',
             flowmesh_dot_proto_dot_flowmesh__pb2.ExistsRequest.SerializeToString,
             flowmesh_dot_proto_dot_flowmesh__pb2.ExistsResponse.FromString,
             options,
@@ -1316,9 +1320,640 @@ class KV:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/flowmesh.v1.KV/ListKeys',
+            '/flowmesh.v1.KVService/ListKeys',
             flowmesh_dot_proto_dot_flowmesh__pb2.ListKeysRequest.SerializeToString,
             flowmesh_dot_proto_dot_flowmesh__pb2.ListKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class SchemaServiceStub:
+    """================================================================= schemas
+
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.RegisterSchema = channel.unary_unary(
+                '/flowmesh.v1.SchemaService/RegisterSchema',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.RegisterSchemaRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.RegisterSchemaResponse.FromString,
+                _registered_method=True)
+        self.GetSchema = channel.unary_unary(
+                '/flowmesh.v1.SchemaService/GetSchema',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetSchemaRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetSchemaResponse.FromString,
+                _registered_method=True)
+        self.ListSchemas = channel.unary_unary(
+                '/flowmesh.v1.SchemaService/ListSchemas',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListSchemasRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListSchemasResponse.FromString,
+                _registered_method=True)
+        self.DeleteSchema = channel.unary_unary(
+                '/flowmesh.v1.SchemaService/DeleteSchema',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.DeleteSchemaRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.DeleteSchemaResponse.FromString,
+                _registered_method=True)
+        self.SetResourceSchema = channel.unary_unary(
+                '/flowmesh.v1.SchemaService/SetResourceSchema',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.SetResourceSchemaRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.SetResourceSchemaResponse.FromString,
+                _registered_method=True)
+
+
+class SchemaServiceServicer:
+    """================================================================= schemas
+
+    """
+
+    def RegisterSchema(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSchema(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSchemas(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSchema(self, request, context):
+        """Refused (FAILED_PRECONDITION) while a stream or queue uses the version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetResourceSchema(self, request, context):
+        """From then on every write (stream) or enqueue (queue) is checked against it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_SchemaServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'RegisterSchema': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterSchema,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.RegisterSchemaRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.RegisterSchemaResponse.SerializeToString,
+            ),
+            'GetSchema': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSchema,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetSchemaRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetSchemaResponse.SerializeToString,
+            ),
+            'ListSchemas': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSchemas,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListSchemasRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListSchemasResponse.SerializeToString,
+            ),
+            'DeleteSchema': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSchema,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.DeleteSchemaRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.DeleteSchemaResponse.SerializeToString,
+            ),
+            'SetResourceSchema': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetResourceSchema,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.SetResourceSchemaRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.SetResourceSchemaResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'flowmesh.v1.SchemaService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('flowmesh.v1.SchemaService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class SchemaService:
+    """================================================================= schemas
+
+    """
+
+    @staticmethod
+    def RegisterSchema(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowmesh.v1.SchemaService/RegisterSchema',
+            flowmesh_dot_proto_dot_flowmesh__pb2.RegisterSchemaRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.RegisterSchemaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSchema(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowmesh.v1.SchemaService/GetSchema',
+            flowmesh_dot_proto_dot_flowmesh__pb2.GetSchemaRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.GetSchemaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSchemas(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowmesh.v1.SchemaService/ListSchemas',
+            flowmesh_dot_proto_dot_flowmesh__pb2.ListSchemasRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.ListSchemasResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSchema(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowmesh.v1.SchemaService/DeleteSchema',
+            flowmesh_dot_proto_dot_flowmesh__pb2.DeleteSchemaRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.DeleteSchemaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetResourceSchema(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowmesh.v1.SchemaService/SetResourceSchema',
+            flowmesh_dot_proto_dot_flowmesh__pb2.SetResourceSchemaRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.SetResourceSchemaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class ReplayServiceStub:
+    """================================================================= replay
+
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateReplaySession = channel.unary_unary(
+                '/flowmesh.v1.ReplayService/CreateReplaySession',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.CreateReplaySessionRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.CreateReplaySessionResponse.FromString,
+                _registered_method=True)
+        self.GetReplaySession = channel.unary_unary(
+                '/flowmesh.v1.ReplayService/GetReplaySession',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetReplaySessionRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetReplaySessionResponse.FromString,
+                _registered_method=True)
+        self.ListReplaySessions = channel.unary_unary(
+                '/flowmesh.v1.ReplayService/ListReplaySessions',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListReplaySessionsRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListReplaySessionsResponse.FromString,
+                _registered_method=True)
+        self.StartReplay = channel.unary_unary(
+                '/flowmesh.v1.ReplayService/StartReplay',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.StartReplayRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.StartReplayResponse.FromString,
+                _registered_method=True)
+        self.PauseReplay = channel.unary_unary(
+                '/flowmesh.v1.ReplayService/PauseReplay',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.PauseReplayRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.PauseReplayResponse.FromString,
+                _registered_method=True)
+        self.ResumeReplay = channel.unary_unary(
+                '/flowmesh.v1.ReplayService/ResumeReplay',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ResumeReplayRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ResumeReplayResponse.FromString,
+                _registered_method=True)
+        self.StopReplay = channel.unary_unary(
+                '/flowmesh.v1.ReplayService/StopReplay',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.StopReplayRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.StopReplayResponse.FromString,
+                _registered_method=True)
+        self.DeleteReplaySession = channel.unary_unary(
+                '/flowmesh.v1.ReplayService/DeleteReplaySession',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.DeleteReplaySessionRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.DeleteReplaySessionResponse.FromString,
+                _registered_method=True)
+
+
+class ReplayServiceServicer:
+    """================================================================= replay
+
+    """
+
+    def CreateReplaySession(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetReplaySession(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReplaySessions(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartReplay(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseReplay(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeReplay(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StopReplay(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteReplaySession(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ReplayServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateReplaySession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateReplaySession,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.CreateReplaySessionRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.CreateReplaySessionResponse.SerializeToString,
+            ),
+            'GetReplaySession': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReplaySession,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetReplaySessionRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.GetReplaySessionResponse.SerializeToString,
+            ),
+            'ListReplaySessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReplaySessions,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListReplaySessionsRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListReplaySessionsResponse.SerializeToString,
+            ),
+            'StartReplay': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartReplay,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.StartReplayRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.StartReplayResponse.SerializeToString,
+            ),
+            'PauseReplay': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseReplay,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.PauseReplayRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.PauseReplayResponse.SerializeToString,
+            ),
+            'ResumeReplay': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeReplay,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ResumeReplayRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ResumeReplayResponse.SerializeToString,
+            ),
+            'StopReplay': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopReplay,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.StopReplayRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.StopReplayResponse.SerializeToString,
+            ),
+            'DeleteReplaySession': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteReplaySession,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.DeleteReplaySessionRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.DeleteReplaySessionResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'flowmesh.v1.ReplayService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('flowmesh.v1.ReplayService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ReplayService:
+    """================================================================= replay
+
+    """
+
+    @staticmethod
+    def CreateReplaySession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowmesh.v1.ReplayService/CreateReplaySession',
+            flowmesh_dot_proto_dot_flowmesh__pb2.CreateReplaySessionRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.CreateReplaySessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReplaySession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowmesh.v1.ReplayService/GetReplaySession',
+            flowmesh_dot_proto_dot_flowmesh__pb2.GetReplaySessionRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.GetReplaySessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReplaySessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowmesh.v1.ReplayService/ListReplaySessions',
+            flowmesh_dot_proto_dot_flowmesh__pb2.ListReplaySessionsRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.ListReplaySessionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartReplay(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowmesh.v1.ReplayService/StartReplay',
+            flowmesh_dot_proto_dot_flowmesh__pb2.StartReplayRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.StartReplayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseReplay(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowmesh.v1.ReplayService/PauseReplay',
+            flowmesh_dot_proto_dot_flowmesh__pb2.PauseReplayRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.PauseReplayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeReplay(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowmesh.v1.ReplayService/ResumeReplay',
+            flowmesh_dot_proto_dot_flowmesh__pb2.ResumeReplayRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.ResumeReplayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopReplay(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowmesh.v1.ReplayService/StopReplay',
+            flowmesh_dot_proto_dot_flowmesh__pb2.StopReplayRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.StopReplayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteReplaySession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowmesh.v1.ReplayService/DeleteReplaySession',
+            flowmesh_dot_proto_dot_flowmesh__pb2.DeleteReplaySessionRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.DeleteReplaySessionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,4 +1,4 @@
-"""Assemble and run a server: settings -> store -> gRPC services -> signals."""
+"""Assemble and run a server: settings -> store -> operations -> gRPC services -> signals."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from urllib.parse import parse_qs, urlsplit
 import grpc
 
 from flowmesh.server.auth import Authenticator, parse_tokens
+from flowmesh.server.grpc_api import add_services
 from flowmesh.server.metrics import Metrics
-from flowmesh.server.service import add_services
+from flowmesh.server.ops import Operations, OpsContext
 from flowmesh.server.store.base import Store
-from flowmesh.server.validation import Limits
+from flowmesh.server.validation import DEFAULT_RESPONSE_BYTES, Limits
 
 log = logging.getLogger("flowmesh.server")
 
@@ -34,6 +35,7 @@ class ServerSettings:
     store_url: str = DEFAULT_STORE
     tokens: dict[str, frozenset[str]] = field(default_factory=dict)
     max_payload_bytes: int = 1024 * 1024
+    max_response_bytes: int = DEFAULT_RESPONSE_BYTES
     dedup_window_ms: int = 300_000
     recheck_seconds: float = 2.0
     metrics_port: int | None = None
@@ -91,15 +93,9 @@ async def serve(
             ("grpc.so_reuseport", 0),
         ]
     )
-    add_services(
-        server,
-        store,
-        auth,
-        Limits(max_payload_bytes=settings.max_payload_bytes),
-        metrics,
-        dedup_window_ms=settings.dedup_window_ms,
-        recheck_seconds=settings.recheck_seconds,
-    )
+    limits = Limits(settings.max_payload_bytes, settings.max_response_bytes)
+    ctx = OpsContext(store, limits, metrics, settings.dedup_window_ms, settings.recheck_seconds)
+    add_services(server, Operations.build(ctx), auth, metrics)
     port = server.add_insecure_port(f"{settings.host}:{settings.port}")
     if port == 0:
         await store.close()

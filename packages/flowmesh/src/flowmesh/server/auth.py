@@ -12,13 +12,29 @@ import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from flowmesh.server.errors import PermissionDenied, Unauthenticated
 
-class Unauthenticated(Exception):
-    """No token, or a token the server does not know."""
+__all__ = ["OPEN", "Authenticator", "Caller", "PermissionDenied", "Unauthenticated", "parse_tokens"]
 
 
-class PermissionDenied(Exception):
-    """A known token that may not touch this tenant."""
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: the tenants their token may touch (None: any, the server is open).
+
+    Transports authenticate and hand this to the operations, which check every
+    tenant a call touches.
+    """
+
+    tenants: frozenset[str] | None = None
+
+    def check(self, tenant: str) -> None:
+        Authenticator.check(self.tenants, tenant)
+
+    def sees(self, tenant: str) -> bool:
+        return self.tenants is None or "*" in self.tenants or tenant in self.tenants
+
+
+OPEN = Caller()
 
 
 def parse_tokens(text: str, source: str = "tokens") -> dict[str, frozenset[str]]:
@@ -63,6 +79,10 @@ class Authenticator:
         if found is None:
             raise Unauthenticated("unknown bearer token")
         return found
+
+    def caller(self, authorization: str | None) -> Caller:
+        """The caller behind an ``authorization`` value (raises Unauthenticated)."""
+        return OPEN if self.open else Caller(self.tenants_for(authorization))
 
     @staticmethod
     def check(tenants: frozenset[str] | None, tenant: str) -> None:

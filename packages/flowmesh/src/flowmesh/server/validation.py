@@ -1,7 +1,7 @@
 """Checks on every request field, free of I/O; a failure names the field.
 
-The gRPC layer turns :class:`InvalidArgument` into ``INVALID_ARGUMENT`` with
-the message as details, e.g. ``queue.name: must match [A-Za-z0-9][A-Za-z0-9._-]*``.
+Transports turn :class:`InvalidArgument` into their "invalid argument" status
+with the message as details, e.g. ``resource_path.name: must be 1-128 characters ...``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from flowmesh.server.store.base import Resource
+from flowmesh.server.errors import InvalidArgument
+from flowmesh.server.store.records import Resource
+
+__all__ = ["InvalidArgument", "Limits"]
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 MAX_KEY_BYTES = 1024
@@ -24,19 +27,22 @@ MAX_BATCH_JOBS = 100
 MAX_LONG_POLL_MS = 20_000
 MAX_VISIBILITY_MS = 12 * 3600 * 1000
 MAX_DELAY_MS = 7 * 24 * 3600 * 1000
+MAX_TTL_MS = 100 * 365 * 24 * 3600 * 1000
 MAX_DEDUP_ID = 256
 MAX_ATTEMPTS = 100
 
 
-class InvalidArgument(Exception):
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
+# Replay sessions deliver to consumer groups with this prefix (as published).
+SANDBOX_PREFIX = "_replay_"
+RESOURCE_TYPES = ("stream", "queue", "kv")
+DEFAULT_RESPONSE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Limits:
     max_payload_bytes: int = 1024 * 1024
+    # Read and Subscribe stop adding messages before a response passes this.
+    max_response_bytes: int = DEFAULT_RESPONSE_BYTES
 
 
 def name(value: str, field: str) -> str:
@@ -50,16 +56,40 @@ def name(value: str, field: str) -> str:
     return value
 
 
-def resource(ref: object, field: str) -> Resource:
-    """A ``ResourceRef`` message (tenant, namespace, name) -> :class:`Resource`."""
-    tenant = getattr(ref, "tenant", "")
-    namespace = getattr(ref, "namespace", "")
-    res_name = getattr(ref, "name", "")
+def resource(
+    tenant: str,
+    namespace: str,
+    resource_type: str,
+    res_name: str,
+    kinds: tuple[str, ...],
+    field: str = "resource_path",
+) -> Resource:
+    """A resource path's parts -> :class:`Resource`, its type one of ``kinds``."""
+    if resource_type not in kinds:
+        wanted = " or ".join(repr(k) for k in kinds)
+        got = repr(resource_type) if resource_type else "nothing"
+        raise InvalidArgument(f"{field}.resource_type", f"must be {wanted} here, got {got}")
     return Resource(
         name(tenant, f"{field}.tenant"),
         name(namespace, f"{field}.namespace"),
         name(res_name, f"{field}.name"),
     )
+
+
+def consumer_group(value: str, field: str = "consumer_group") -> str:
+    """A group name; replay sandbox groups (``_replay_...``) are names too."""
+    if value.startswith(SANDBOX_PREFIX) and len(value) > len(SANDBOX_PREFIX):
+        name(value[len(SANDBOX_PREFIX) :], field)
+        return value
+    return name(value, field)
+
+
+def sandbox_group(value: str, field: str = "sandbox_consumer_group") -> str:
+    if not value:
+        raise InvalidArgument(field, "is required")
+    if not value.startswith(SANDBOX_PREFIX):
+        raise InvalidArgument(field, f"must start with {SANDBOX_PREFIX!r}, got {value!r}")
+    return consumer_group(value, field)
 
 
 def payload(value: bytes, field: str, limits: Limits) -> bytes:
@@ -86,6 +116,16 @@ def headers(value: dict[str, str], field: str) -> dict[str, str]:
 def in_range(value: int, field: str, low: int, high: int) -> int:
     if not low <= value <= high:
         raise InvalidArgument(field, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def duration_ms(value: int, field: str, low: int, high: int) -> int:
+    """A duration in milliseconds; the error speaks seconds (the published unit)."""
+    if not low <= value <= high:
+        raise InvalidArgument(
+            field, f"must be between {low / 1000:g} and {high / 1000:g} seconds, "
+            f"got {value / 1000:g}",
+        )  # fmt: skip
     return value
 
 

@@ -1,131 +1,71 @@
-"""The storage interface every FlowMesh store implements, and the records it returns.
+"""The storage interface every FlowMesh store implements.
 
-The gRPC layer validates input and checks tenancy; a store only keeps state.
-Resources are addressed by :class:`Resource` (tenant, namespace, name), so one
-tenant's data is keyed apart from another's in every store.
+The operations layer validates input and checks tenancy; a store only keeps
+state. Resources are addressed by :class:`Resource` (tenant, namespace,
+name), so one tenant's data is keyed apart from another's in every store.
+The records live in :mod:`flowmesh.server.store.records` (re-exported here).
 """
 
 from __future__ import annotations
 
 import abc
-import zlib
-from dataclasses import dataclass, field
 
+from flowmesh.server.errors import Conflict, NotFound, SchemaChanged
 from flowmesh.server.notify import Notifier
+from flowmesh.server.store.records import (
+    BACKOFF_STRATEGIES,
+    Enqueued,
+    KeyPage,
+    QueueStats,
+    ReplayRecord,
+    Reserved,
+    Resource,
+    RetryPolicy,
+    SchemaRecord,
+    StoredJob,
+    StoredMessage,
+    StreamConfig,
+    partition_for,
+    queue_topic,
+    replay_topic,
+    stream_topic,
+)
 
-
-class StoreError(Exception):
-    """Base of the errors a store raises on purpose."""
-
-
-class NotFound(StoreError):
-    """The stream, queue, store, key or job does not exist."""
-
-
-class Conflict(StoreError):
-    """The request does not fit the resource's state (e.g. a partition out of range)."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field_name
-
-
-@dataclass(frozen=True, slots=True)
-class Resource:
-    tenant: str
-    namespace: str
-    name: str
-
-    @property
-    def path(self) -> str:
-        return f"{self.tenant}/{self.namespace}/{self.name}"
-
-
-@dataclass(frozen=True, slots=True)
-class StreamConfig:
-    partitions: int = 1
-    retention_max_messages: int = 0  # 0: unlimited
-    retention_max_age_ms: int = 0  # 0: unlimited
-
-
-@dataclass(slots=True)
-class StoredMessage:
-    partition: int
-    offset: int
-    payload: bytes
-    headers: dict[str, str]
-    timestamp_ms: int
-
-
-@dataclass(slots=True)
-class StoredJob:
-    id: str
-    seq: int
-    payload: bytes
-    headers: dict[str, str]
-    attempts: int
-    enqueued_at_ms: int
-    visible_at_ms: int
-    original_queue: str = ""
-    failed_at_ms: int = 0
-    last_error: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    max_attempts: int = 5
-    initial_backoff_ms: int = 1_000
-    max_backoff_ms: int = 60_000
-    backoff_multiplier: float = 2.0
-    jitter: float = 0.2  # +/- this fraction of the backoff
-
-
-@dataclass(frozen=True, slots=True)
-class Enqueued:
-    job_id: str
-    seq: int
-    duplicate: bool = False
-
-
-@dataclass(slots=True)
-class Reserved:
-    jobs: list[StoredJob]
-    # When the next delayed or in-flight job becomes deliverable (unix ms), if any.
-    next_due_ms: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class QueueStats:
-    pending_jobs: int = 0
-    delayed_jobs: int = 0
-    in_flight_jobs: int = 0
-    dlq_jobs: int = 0
-    completed_jobs: int = 0
-    failed_jobs: int = 0
-    oldest_pending_age_ms: int = 0
-
-
-@dataclass(slots=True)
-class KeyPage:
-    keys: list[str] = field(default_factory=list)
-    next_after: str | None = None  # pass back as `after` for the next page
-
-
-def stream_topic(stream: Resource, partition: int) -> str:
-    return f"s:{stream.path}:{partition}"
-
-
-def queue_topic(queue: Resource) -> str:
-    return f"q:{queue.path}"
+__all__ = [
+    "BACKOFF_STRATEGIES",
+    "Conflict",
+    "Enqueued",
+    "KeyPage",
+    "NotFound",
+    "QueueStats",
+    "ReplayRecord",
+    "Reserved",
+    "Resource",
+    "RetryPolicy",
+    "SchemaChanged",
+    "SchemaRecord",
+    "Store",
+    "StoredJob",
+    "StoredMessage",
+    "StreamConfig",
+    "partition_for",
+    "queue_topic",
+    "replay_topic",
+    "stream_topic",
+]
 
 
 class Store(abc.ABC):
-    """Durable state of streams, queues and KV stores.
+    """Durable state of streams, queues, KV stores, schemas and replay sessions.
 
     Every method is atomic: it either fully applies or raises. Writes create
     the resource on first use; reads of an unknown resource raise
     :class:`NotFound`. After a write that others may wait for, the store
     calls ``self.notifier.notify`` (for every server sharing the store).
+
+    Writes to a stream or queue name the schema attachment the caller checked
+    the payloads against (its token, "" for none); when the resource holds
+    another one the store writes nothing and raises :class:`SchemaChanged`.
     """
 
     notifier: Notifier
@@ -147,15 +87,27 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def append(
-        self, stream: Resource, events: list[tuple[bytes, dict[str, str]]], partition: int | None
+        self,
+        stream: Resource,
+        events: list[tuple[bytes, dict[str, str]]],
+        partition: int | None,
+        schema_token: str = "",
     ) -> list[tuple[int, int]]:
-        """Append events; return (partition, offset) of each, in order."""
+        """Append events; return (partition, offset) of each, in order. Each
+        partition's timestamps never go back, so a time seek finds one place."""
 
     @abc.abstractmethod
     async def read(
-        self, stream: Resource, partition: int, offset: int, limit: int
+        self, stream: Resource, partition: int, offset: int, limit: int, max_bytes: int
     ) -> list[StoredMessage]:
-        """Messages from ``offset`` on (the oldest retained when it was trimmed)."""
+        """Messages from ``offset`` on (the oldest retained when it was trimmed): up
+        to ``limit``, stopping before the one that would pass ``max_bytes`` (the
+        first is always returned)."""
+
+    @abc.abstractmethod
+    async def seek_time(self, stream: Resource, partition: int, timestamp_ms: int) -> int:
+        """Offset of the first message written at or after ``timestamp_ms`` (the
+        next offset to be written when there is none), from an index, not a scan."""
 
     @abc.abstractmethod
     async def latest_offset(self, stream: Resource, partition: int) -> int:
@@ -180,6 +132,7 @@ class Store(abc.ABC):
         delay_ms: int,
         dedup_id: str,
         dedup_window_ms: int,
+        schema_token: str = "",
     ) -> Enqueued: ...
 
     @abc.abstractmethod
@@ -221,10 +174,55 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def kv_list(self, store: Resource, prefix: str, limit: int, after: str) -> KeyPage: ...
 
+    # -- schemas
+    @abc.abstractmethod
+    async def schema_register(self, record: SchemaRecord, next_version: bool) -> SchemaRecord:
+        """Store a new version (``next_version``: numbered one above the latest,
+        ignoring ``record.version``); AlreadyExists when the version exists."""
 
-def partition_for(headers: dict[str, str], partitions: int) -> int:
-    """The partition an event without an explicit one goes to: its "key" header's hash."""
-    key = headers.get("key")
-    if key is None or partitions <= 1:
-        return 0
-    return zlib.crc32(key.encode()) % partitions
+    @abc.abstractmethod
+    async def schema_get(self, tenant: str, schema_id: str, version: int) -> SchemaRecord | None:
+        """One version (0: the latest), or None."""
+
+    @abc.abstractmethod
+    async def schema_list(self, tenant: str, schema_id: str) -> list[SchemaRecord]:
+        """The tenant's versions (of ``schema_id``, or of every schema when ""),
+        ordered by schema id then version."""
+
+    @abc.abstractmethod
+    async def schema_delete(self, tenant: str, schema_id: str, version: int) -> None:
+        """NotFound when missing; FailedPrecondition while a resource uses it."""
+
+    @abc.abstractmethod
+    async def schema_attach(
+        self, kind: str, resource: Resource, record: SchemaRecord | None
+    ) -> None:
+        """Attach ``record`` to the stream or queue (creating it), or detach (None).
+        NotFound when the version was deleted meanwhile."""
+
+    @abc.abstractmethod
+    async def schema_attachment(self, kind: str, resource: Resource) -> str:
+        """The token attached to the stream or queue ("" for none or no resource)."""
+
+    # -- replay sessions
+    @abc.abstractmethod
+    async def replay_create(self, record: ReplayRecord) -> None:
+        """AlreadyExists when another session uses the same sandbox group on the stream."""
+
+    @abc.abstractmethod
+    async def replay_get(self, session_id: str) -> ReplayRecord | None: ...
+
+    @abc.abstractmethod
+    async def replay_list(self) -> list[ReplayRecord]: ...
+
+    @abc.abstractmethod
+    async def replay_find(self, stream: Resource, group: str) -> ReplayRecord | None:
+        """The session whose sandbox group on ``stream`` is ``group``."""
+
+    @abc.abstractmethod
+    async def replay_update(self, record: ReplayRecord) -> bool:
+        """Save ``record`` if the stored revision is still ``record.revision``
+        (then bump it on the record and notify its topic); False otherwise."""
+
+    @abc.abstractmethod
+    async def replay_delete(self, session_id: str) -> bool: ...

@@ -9,10 +9,12 @@ writes also wake local subscribers directly, for latency.
 Scripts and KV reads go over one pipelined connection (``resp``): concurrent
 RPCs share it and its round trips; each script is still atomic on its own.
 
-Stream partitions are lists of ``<ts>\\n<headers json>\\n<payload>`` with the
-offset of the first element in ``base``; queues keep waiting, in-flight and
-dead-lettered job ids in sorted sets scored by time; KV values are plain keys
-with a native TTL, indexed by a sorted set for prefix listing.
+Stream partitions are lists of ``<ts>[ <schema version>]\\n<headers json>\\n<payload>``
+with the offset of the first element in ``base`` and a time index per
+partition (a sorted set of the first offset written at each new time); queues
+keep waiting, in-flight and dead-lettered job ids in sorted sets scored by
+time; KV values are plain keys with a native TTL, indexed by a sorted set for
+prefix listing. Schemas and replay sessions: :mod:`.redis_meta`.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from flowmesh.server.store.base import (
     Reserved,
     Resource,
     RetryPolicy,
+    SchemaChanged,
     Store,
     StoredJob,
     StoredMessage,
@@ -48,6 +51,7 @@ from flowmesh.server.store.base import (
     queue_topic,
     stream_topic,
 )
+from flowmesh.server.store.redis_meta import RedisMetaMixin
 from flowmesh.server.store.resp import PipelinedConnection
 
 log = logging.getLogger("flowmesh.server.redis")
@@ -59,6 +63,7 @@ _DEFAULT_POLICY_ARGS = (
     _DEFAULT_POLICY.max_backoff_ms,
     _DEFAULT_POLICY.backoff_multiplier,
     _DEFAULT_POLICY.jitter,
+    _DEFAULT_POLICY.backoff_strategy,
 )
 
 
@@ -66,15 +71,18 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _pack(payload: bytes, headers: dict[str, str], ts: int) -> bytes:
+def _pack(payload: bytes, headers: dict[str, str]) -> bytes:
+    """The body of a stored message; the append script puts its time (and schema
+    version) line in front."""
     head = json.dumps(headers, separators=(",", ":")) if headers else "{}"
-    return b"%d\n%s\n%s" % (ts, head.encode(), payload)
+    return b"%s\n%s" % (head.encode(), payload)
 
 
 def _unpack(partition: int, offset: int, raw: bytes) -> StoredMessage:
-    ts, head, payload = raw.split(b"\n", 2)
+    stamp, head, payload = raw.split(b"\n", 2)
+    ts, _, version = stamp.partition(b" ")
     headers = json.loads(head) if head != b"{}" else {}
-    return StoredMessage(partition, offset, payload, headers, int(ts))
+    return StoredMessage(partition, offset, payload, headers, int(ts), int(version or 0))
 
 
 def _headers(raw: bytes | str) -> dict[str, str]:
@@ -82,16 +90,20 @@ def _headers(raw: bytes | str) -> dict[str, str]:
     return json.loads(text) if text not in ("{}", "") else {}
 
 
-def _conflict(exc: ResponseError) -> Conflict | None:
+def _script_error(exc: ResponseError) -> Exception | None:
+    """The error a script raised on purpose (see redis_scripts), or None."""
     text = str(exc)
+    if text.startswith("FLOWMESH_SCHEMA"):
+        return SchemaChanged(text.split(" ", 1)[1].split()[0] if " " in text.strip() else "")
     if "FLOWMESH " not in text:
         return None
     message = text.split("FLOWMESH ", 1)[1]
     return Conflict(message.split(":", 1)[0], message)
 
 
-class RedisStore(Store):
+class RedisStore(RedisMetaMixin, Store):
     kind = "redis"
+    _DEFAULT_POLICY_ARGS = _DEFAULT_POLICY_ARGS
 
     def __init__(self, url: str, prefix: str = "") -> None:
         if "{" in prefix or "}" in prefix:
@@ -108,21 +120,9 @@ class RedisStore(Store):
             max_connections=256,
         )
         self._scripts = {
-            name: self._redis.register_script(getattr(lua, name))
-            for name in (
-                "STREAM_APPEND",
-                "STREAM_READ",
-                "STREAM_CONFIGURE",
-                "QUEUE_ENQUEUE",
-                "QUEUE_RESERVE",
-                "QUEUE_ACK",
-                "QUEUE_NACK",
-                "QUEUE_STATS",
-                "QUEUE_SET_POLICY",
-                "QUEUE_LIST_DLQ",
-                "QUEUE_REPLAY",
-                "KV_LIST",
-            )
+            name: self._redis.register_script(source)
+            for name, source in vars(lua).items()
+            if name.isupper() and not name.startswith("_")
         }
         self._listener: asyncio.Task[None] | None = None
         self._fast = _pipelined(self._redis)
@@ -188,9 +188,9 @@ class RedisStore(Store):
             except NoScriptError:  # not loaded yet (or flushed): the script loads and runs it
                 return await lua_script(keys=[base + first_key], args=[base, *args])
         except ResponseError as exc:
-            conflict = _conflict(exc)
-            if conflict is not None:
-                raise conflict from None
+            mapped = _script_error(exc)
+            if mapped is not None:
+                raise mapped from None
             raise
 
     # -- streams
@@ -207,16 +207,19 @@ class RedisStore(Store):
         return config
 
     async def append(
-        self, stream: Resource, events: list[tuple[bytes, dict[str, str]]], partition: int | None
+        self,
+        stream: Resource,
+        events: list[tuple[bytes, dict[str, str]]],
+        partition: int | None,
+        schema_token: str = "",
     ) -> list[tuple[int, int]]:
         base = self._base("s", stream)
-        now = _now_ms()
-        args: list[Any] = [now, -1 if partition is None else partition, self.channel,
-                           stream_topic(stream, 0)[:-1]]  # fmt: skip
+        args: list[Any] = [_now_ms(), -1 if partition is None else partition, self.channel,
+                           stream_topic(stream, 0)[:-1], schema_token]  # fmt: skip
         for payload, headers in events:
             key = headers.get("key")
             args.append(zlib.crc32(key.encode()) if key is not None else -1)
-            args.append(_pack(payload, headers, now))
+            args.append(_pack(payload, headers))
         flat = await self._run("STREAM_APPEND", base, "cfg", *args)
         placed = [(int(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
         for p in {p for p, _ in placed}:
@@ -224,14 +227,22 @@ class RedisStore(Store):
         return placed
 
     async def read(
-        self, stream: Resource, partition: int, offset: int, limit: int
+        self, stream: Resource, partition: int, offset: int, limit: int, max_bytes: int
     ) -> list[StoredMessage]:
         base = self._base("s", stream)
-        out = await self._run("STREAM_READ", base, "cfg", partition, offset, limit)
+        out = await self._run("STREAM_READ", base, "cfg", partition, offset, limit, max_bytes)
         first = int(out[0])
         if first < 0:
             raise NotFound(f"stream {stream.path!r} does not exist")
         return [_unpack(partition, first + i, raw) for i, raw in enumerate(out[1:])]
+
+    async def seek_time(self, stream: Resource, partition: int, timestamp_ms: int) -> int:
+        found = int(
+            await self._run("STREAM_SEEK", self._base("s", stream), "cfg", partition, timestamp_ms)
+        )
+        if found < 0:
+            raise NotFound(f"stream {stream.path!r} does not exist")
+        return found
 
     async def latest_offset(self, stream: Resource, partition: int) -> int:
         base = self._base("s", stream)
@@ -272,6 +283,7 @@ class RedisStore(Store):
         delay_ms: int,
         dedup_id: str,
         dedup_window_ms: int,
+        schema_token: str = "",
     ) -> Enqueued:
         base = self._base("q", queue)
         out = await self._run(
@@ -287,6 +299,7 @@ class RedisStore(Store):
             payload,
             self.channel,
             queue_topic(queue),
+            schema_token,
             *_DEFAULT_POLICY_ARGS,
         )
         return Enqueued(out[0].decode(), int(out[1]), bool(out[2]))
@@ -306,9 +319,10 @@ class RedisStore(Store):
                 _headers(out[i + 4]),
                 int(out[i + 2]),
                 int(out[i + 3]),
+                int(float(out[i + 6])),
                 now + visibility_ms,
             )
-            for i in range(1, len(out), 6)
+            for i in range(1, len(out), 7)
         ]
         return Reserved(jobs, head if head >= 0 else None)
 
@@ -350,7 +364,7 @@ class RedisStore(Store):
         if out[0] == -2:
             raise NotFound(f"queue {queue.path!r} does not exist")
         oldest = now - out[6] if out[6] >= 0 else 0
-        return QueueStats(out[0], out[1], out[2], out[3], out[4], out[5], max(0, oldest))
+        return QueueStats(out[0], out[1], out[2], out[3], out[4], out[5], max(0, oldest), out[7])
 
     async def set_retry_policy(self, queue: Resource, policy: RetryPolicy) -> RetryPolicy:
         await self._run(
@@ -362,6 +376,7 @@ class RedisStore(Store):
             policy.max_backoff_ms,
             policy.backoff_multiplier,
             policy.jitter,
+            policy.backoff_strategy,
         )
         return policy
 
@@ -374,12 +389,14 @@ class RedisStore(Store):
                 "max_backoff_ms",
                 "backoff_multiplier",
                 "jitter",
+                "backoff_strategy",
             ],
         )
         if values[0] is None:
             raise NotFound(f"queue {queue.path!r} does not exist")
-        n = [v or b"0" for v in values]
-        return RetryPolicy(int(n[0]), int(n[1]), int(n[2]), float(n[3]), float(n[4]))
+        n = [v or b"0" for v in values[:5]]
+        strategy = (values[5] or b"exponential").decode()
+        return RetryPolicy(int(n[0]), int(n[1]), int(n[2]), float(n[3]), float(n[4]), strategy)
 
     async def list_dlq(self, queue: Resource, limit: int) -> list[StoredJob]:
         out = await self._run("QUEUE_LIST_DLQ", self._base("q", queue), "meta", limit)
@@ -397,9 +414,9 @@ class RedisStore(Store):
                     int(meta["att"]),
                     int(meta["enq"]),
                     0,
-                    queue.path,
-                    int(meta["fail"]),
-                    meta["err"],
+                    original_queue=queue.path,
+                    failed_at_ms=int(meta["fail"]),
+                    last_error=meta["err"],
                 )
             )
         return jobs

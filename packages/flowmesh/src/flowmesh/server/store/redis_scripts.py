@@ -8,23 +8,66 @@ keys so the script is routed to the right node.
 
 from __future__ import annotations
 
-# Creates a queue's meta hash with the default retry policy when it is missing.
-_ENSURE_QUEUE = """
+# Helpers several scripts share: creating a queue's meta hash with the default
+# retry policy, the schema attachment check, reading a token's version.
+_COMMON = """
 local function ensure_queue(meta, d)
   if redis.call('EXISTS', meta) == 0 then
     redis.call('HSET', meta, 'next_seq', 0, 'completed', 0, 'failed', 0,
       'max_attempts', d[1], 'initial_backoff_ms', d[2], 'max_backoff_ms', d[3],
-      'backoff_multiplier', d[4], 'jitter', d[5])
+      'backoff_multiplier', d[4], 'jitter', d[5], 'backoff_strategy', d[6])
+  end
+end
+
+-- The schema attachment check every write makes: the caller validated against
+-- `expected` (a token, '' for none); anything else stored means it must look again.
+local function check_schema(holder, expected)
+  local current = redis.call('HGET', holder, 'schema') or ''
+  if current ~= expected then
+    return redis.error_reply('FLOWMESH_SCHEMA ' .. current)
+  end
+  return nil
+end
+
+-- The version an attachment token names (0 for none): 'id@3#fp' -> 3.
+local function token_version(token)
+  if token == '' then return 0 end
+  return tonumber(string.match(token, '@(%d+)#[^#]*$'))
+end
+"""
+
+# Moves a partition's time index past trimmed offsets: entries wholly before
+# the new base go; the one the base falls in now starts at the base.
+_TRIM_INDEX = """
+local function trim_index(zkey, newbase)
+  while true do
+    local head = redis.call('ZRANGE', zkey, 0, 1, 'WITHSCORES')
+    if #head == 0 or tonumber(head[1]) >= newbase then return end
+    redis.call('ZREM', zkey, head[1])
+    if #head < 4 or tonumber(head[3]) > newbase then
+      redis.call('ZADD', zkey, head[2], newbase)
+      return
+    end
   end
 end
 """
 
 # ARGV: base, now, explicit partition (-1: by key hash), channel, topic prefix,
-# then pairs of (key hash or -1, packed message). Returns flat (partition,
-# offset) pairs.
-STREAM_APPEND = """
+# expected schema token, then pairs of (key hash or -1, headers json + "\n" +
+# payload). Each partition's time never goes back (hash 'lastts'); a message
+# is stored as "<ts>[ <schema version>]\n<headers>\n<payload>", and the
+# partition's time index (zset 'ts:<p>': score time, member the first offset
+# written at that time) gains an entry whenever its time moves on. Returns
+# flat (partition, offset) pairs.
+STREAM_APPEND = (
+    _COMMON
+    + _TRIM_INDEX
+    + """
 local base, now, explicit, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local cfg = base .. 'cfg'
+local bad = check_schema(cfg, ARGV[6])
+if bad then return bad end
+local ver = token_version(ARGV[6])
 local parts = tonumber(redis.call('HGET', cfg, 'partitions') or '1')
 local ret_count = tonumber(redis.call('HGET', cfg, 'ret_count') or '0')
 local ret_age = tonumber(redis.call('HGET', cfg, 'ret_age') or '0')
@@ -34,7 +77,7 @@ if explicit >= parts then
 end
 redis.call('HSETNX', cfg, 'partitions', 1)
 local out, pending, next_off, order = {}, {}, {}, {}
-for i = 6, #ARGV, 2 do
+for i = 7, #ARGV, 2 do
   local h = tonumber(ARGV[i])
   local p = explicit
   if p < 0 then
@@ -43,7 +86,7 @@ for i = 6, #ARGV, 2 do
   if next_off[p] == nil then
     local b = tonumber(redis.call('HGET', base .. 'base', p) or '0')
     next_off[p] = b + redis.call('LLEN', base .. 'p:' .. p)
-    pending[p] = {}
+    pending[p] = {first = next_off[p]}
     order[#order + 1] = p
   end
   local batch = pending[p]
@@ -54,7 +97,18 @@ for i = 6, #ARGV, 2 do
 end
 for _, p in ipairs(order) do
   local lkey = base .. 'p:' .. p
+  local zkey = base .. 'ts:' .. p
   local batch = pending[p]
+  local last = tonumber(redis.call('HGET', base .. 'lastts', p) or '-1')
+  local ts = now
+  if last > ts then ts = last end
+  if ts > last then
+    redis.call('HSET', base .. 'lastts', p, ts)
+    redis.call('ZADD', zkey, ts, batch.first)
+  end
+  local head = ts .. '\\n'
+  if ver > 0 then head = ts .. ' ' .. ver .. '\\n' end
+  for k = 1, #batch do batch[k] = head .. batch[k] end
   for s = 1, #batch, 1000 do
     redis.call('RPUSH', lkey, unpack(batch, s, math.min(s + 999, #batch)))
   end
@@ -63,30 +117,81 @@ for _, p in ipairs(order) do
   if ret_count > 0 and len > ret_count then drop = len - ret_count end
   if ret_age > 0 then
     while drop < len do
-      local head = redis.call('LINDEX', lkey, drop)
-      if tonumber(string.match(head, '^(%d+)')) >= now - ret_age then break end
+      local first = redis.call('LINDEX', lkey, drop)
+      if tonumber(string.match(first, '^(%d+)')) >= ts - ret_age then break end
       drop = drop + 1
     end
   end
   if drop > 0 then
     redis.call('LTRIM', lkey, drop, -1)
-    redis.call('HINCRBY', base .. 'base', p, drop)
+    trim_index(zkey, redis.call('HINCRBY', base .. 'base', p, drop))
   end
   redis.call('PUBLISH', channel, ARGV[5] .. p)
 end
 return out
 """
+)
 
-# ARGV: base, partition, offset, limit. Returns {first offset, messages...};
-# {-1} when the stream does not exist.
+# ARGV: base, partition, time (ms). The first offset written at or after that
+# time (the next offset when none), or -1 when the stream does not exist.
+# Messages stored before the time index existed sit ahead of its first entry;
+# those few are binary-searched by the time each one starts with.
+STREAM_SEEK = """
+local base, p, t = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if redis.call('EXISTS', base .. 'cfg') == 0 then return -1 end
+local b = tonumber(redis.call('HGET', base .. 'base', p) or '0')
+local key, zkey = base .. 'p:' .. p, base .. 'ts:' .. p
+local head = redis.call('ZRANGE', zkey, 0, 0, 'WITHSCORES')
+local indexed = b + redis.call('LLEN', key)
+if #head > 0 then indexed = tonumber(head[1]) end
+if indexed > b and (#head == 0 or t <= tonumber(head[2])) then
+  local lo, hi = b, indexed
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if tonumber(string.match(redis.call('LINDEX', key, mid - b), '^(%d+)')) >= t then
+      hi = mid
+    else
+      lo = mid + 1
+    end
+  end
+  if lo < indexed then return lo end
+end
+local hit = redis.call('ZRANGEBYSCORE', zkey, t, '+inf', 'LIMIT', 0, 1)
+if #hit == 0 then return b + redis.call('LLEN', key) end
+local offset = tonumber(hit[1])
+if offset < b then offset = b end
+return offset
+"""
+
+# ARGV: base, partition, offset, limit, byte cap. Returns {first offset,
+# messages...}, stopping before the message that would pass the cap (the first
+# always comes); {-1} when the stream does not exist. Reads in chunks sized by
+# the messages seen so far, so a cap of a few MiB never loads much past it.
 STREAM_READ = """
-local base, p, offset, limit = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local base, p, offset = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local limit, cap = tonumber(ARGV[4]), tonumber(ARGV[5])
 if redis.call('EXISTS', base .. 'cfg') == 0 then return {-1} end
 local b = tonumber(redis.call('HGET', base .. 'base', p) or '0')
 if offset < b then offset = b end
-local items = redis.call('LRANGE', base .. 'p:' .. p, offset - b, offset - b + limit - 1)
-table.insert(items, 1, offset)
-return items
+local key = base .. 'p:' .. p
+local out = {offset}
+local total = 0
+local i = offset - b
+local last = i + limit - 1
+local size = 16
+while i <= last do
+  local chunk = redis.call('LRANGE', key, i, math.min(i + size - 1, last))
+  if #chunk == 0 then break end
+  for _, item in ipairs(chunk) do
+    total = total + #item + 64
+    if #out > 1 and total > cap then return out end
+    out[#out + 1] = item
+  end
+  i = i + #chunk
+  -- Size the next chunk by what fits, so large messages are fetched a few at a time.
+  size = math.max(1, math.min(256, math.floor((cap - total) / (total / (#out - 1))) + 1))
+end
+return out
 """
 
 # ARGV: base, partitions, ret_count, ret_age. Partitions may only grow.
@@ -103,14 +208,17 @@ return 1
 """
 
 # ARGV: base, now, delay, dedup id, window, random suffix, headers, payload,
-# channel, topic, then the 5 default policy fields. Returns {id, seq, duplicate}.
+# channel, topic, expected schema token, then the 6 default policy fields.
+# Returns {id, seq, duplicate}.
 QUEUE_ENQUEUE = (
-    _ENSURE_QUEUE
+    _COMMON
     + """
 local base, now, delay, dedup, window = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4],
   tonumber(ARGV[5])
 local meta = base .. 'meta'
-ensure_queue(meta, {ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15]})
+local bad = check_schema(meta, ARGV[11])
+if bad then return bad end
+ensure_queue(meta, {ARGV[12], ARGV[13], ARGV[14], ARGV[15], ARGV[16], ARGV[17]})
 if dedup ~= '' then
   local expired = redis.call('ZRANGEBYSCORE', base .. 'dedupexp', '-inf', now, 'LIMIT', 0, 100)
   for _, d in ipairs(expired) do
@@ -148,7 +256,7 @@ local function reap(base, now, max_att)
     local id, deadline = expired[i], expired[i + 1]
     redis.call('ZREM', base .. 'inflight', id)
     local m = cjson.decode(redis.call('HGET', base .. 'jobs', id))
-    if m.att >= max_att then
+    if max_att > 0 and m.att >= max_att then
       m.fail = now
       m.err = 'visibility timeout expired'
       redis.call('HSET', base .. 'jobs', id, cjson.encode(m))
@@ -162,7 +270,8 @@ end
 """
 
 # ARGV: base, now, max jobs, visibility ms. Returns {next due (or -1), then
-# per job: id, seq, attempts, enqueued at, headers, payload}; {-2} if unknown.
+# per job: id, seq, attempts, enqueued at, headers, payload, due at}; {-2} if
+# unknown.
 QUEUE_RESERVE = (
     _REAP
     + """
@@ -170,9 +279,10 @@ local base, now, max, vis = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonum
 local meta = base .. 'meta'
 if redis.call('EXISTS', meta) == 0 then return {-2} end
 reap(base, now, tonumber(redis.call('HGET', meta, 'max_attempts')))
-local ids = redis.call('ZRANGEBYSCORE', base .. 'ready', '-inf', now, 'LIMIT', 0, max)
+local ids = redis.call('ZRANGEBYSCORE', base .. 'ready', '-inf', now, 'WITHSCORES', 'LIMIT', 0, max)
 local out = {-1}
-for _, id in ipairs(ids) do
+for k = 1, #ids, 2 do
+  local id = ids[k]
   redis.call('ZREM', base .. 'ready', id)
   local m = cjson.decode(redis.call('HGET', base .. 'jobs', id))
   m.att = m.att + 1
@@ -184,6 +294,7 @@ for _, id in ipairs(ids) do
   out[#out + 1] = m.enq
   out[#out + 1] = m.hdr
   out[#out + 1] = redis.call('HGET', base .. 'payloads', id)
+  out[#out + 1] = ids[k + 1]
 end
 local due = nil
 for _, z in ipairs({'ready', 'inflight'}) do
@@ -217,7 +328,8 @@ if not redis.call('ZSCORE', base .. 'inflight', id) then return -1 end
 redis.call('ZREM', base .. 'inflight', id)
 local m = cjson.decode(redis.call('HGET', base .. 'jobs', id))
 m.err = err
-if m.att >= tonumber(redis.call('HGET', meta, 'max_attempts')) then
+local max_att = tonumber(redis.call('HGET', meta, 'max_attempts'))
+if max_att > 0 and m.att >= max_att then
   if err == '' then m.err = 'nacked on the last attempt' end
   m.fail = now
   redis.call('HSET', base .. 'jobs', id, cjson.encode(m))
@@ -233,7 +345,8 @@ return 0
 """
 
 # ARGV: base, now. Returns {pending, delayed, in flight, dlq, completed, failed,
-# since when the longest-waiting due job is due (or -1)}; {-2} for an unknown queue.
+# since when the longest-waiting due job is due (or -1), jobs ever enqueued};
+# {-2} for an unknown queue.
 QUEUE_STATS = (
     _REAP
     + """
@@ -252,18 +365,20 @@ return {
   tonumber(redis.call('HGET', meta, 'completed')),
   tonumber(redis.call('HGET', meta, 'failed')),
   oldest,
+  tonumber(redis.call('HGET', meta, 'next_seq')),
 }
 """
 )
 
-# ARGV: base, 5 policy fields.
+# ARGV: base, 6 policy fields.
 QUEUE_SET_POLICY = (
-    _ENSURE_QUEUE
+    _COMMON
     + """
 local meta = ARGV[1] .. 'meta'
-ensure_queue(meta, {ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]})
+ensure_queue(meta, {ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]})
 redis.call('HSET', meta, 'max_attempts', ARGV[2], 'initial_backoff_ms', ARGV[3],
-  'max_backoff_ms', ARGV[4], 'backoff_multiplier', ARGV[5], 'jitter', ARGV[6])
+  'max_backoff_ms', ARGV[4], 'backoff_multiplier', ARGV[5], 'jitter', ARGV[6],
+  'backoff_strategy', ARGV[7])
 return 1
 """
 )
@@ -323,4 +438,113 @@ while #out < limit + 1 do
   start = '(' .. keys[#keys]
 end
 return out
+"""
+
+# ---------------------------------------------------------------- schemas
+# A tenant's schemas live under '<prefix>{fm:schema:<tenant>}:': 'ids' (set of
+# schema ids), 'v:<id>' (hash version -> record json), 'u:<id>:<version>' (set
+# of the resources that check writes against that version).
+
+# ARGV: base, schema id, version (0: one above the latest), record json.
+# Returns the version stored, or -1 when it exists already.
+SCHEMA_REGISTER = """
+local base, id, v, doc = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local h = base .. 'v:' .. id
+if v == 0 then
+  for _, k in ipairs(redis.call('HKEYS', h)) do
+    if tonumber(k) > v then v = tonumber(k) end
+  end
+  v = v + 1
+elseif redis.call('HEXISTS', h, v) == 1 then
+  return -1
+end
+redis.call('HSET', h, v, doc)
+redis.call('SADD', base .. 'ids', id)
+return v
+"""
+
+# ARGV: base, schema id, version. Returns {1} deleted, {0} no such version, or
+# {-1, users...} while resources use it.
+SCHEMA_DELETE = """
+local base, id, v = ARGV[1], ARGV[2], ARGV[3]
+local users = redis.call('SRANDMEMBER', base .. 'u:' .. id .. ':' .. v, 5)
+if #users > 0 then
+  table.insert(users, 1, -1)
+  return users
+end
+local h = base .. 'v:' .. id
+if redis.call('HDEL', h, v) == 0 then return {0} end
+if redis.call('HLEN', h) == 0 then redis.call('SREM', base .. 'ids', id) end
+return {1}
+"""
+
+# ARGV: base, schema id, version, fingerprint, user, 1 to add / 0 to remove.
+# Adding checks the version is still the one registered: 1 ok, 0 gone.
+SCHEMA_USE = """
+local base, id, v, fp, user = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local users = base .. 'u:' .. id .. ':' .. v
+if ARGV[6] == '0' then
+  redis.call('SREM', users, user)
+  return 1
+end
+local doc = redis.call('HGET', base .. 'v:' .. id, v)
+if not doc or cjson.decode(doc).fingerprint ~= fp then return 0 end
+redis.call('SADD', users, user)
+return 1
+"""
+
+# ARGV: base, 'stream' or 'queue', token ('' detaches), then the 6 default
+# policy fields (a queue is created with them). Returns the previous token.
+RESOURCE_SET_SCHEMA = (
+    _COMMON
+    + """
+local base, kind, token = ARGV[1], ARGV[2], ARGV[3]
+local holder = base .. 'cfg'
+if kind == 'queue' then
+  holder = base .. 'meta'
+  ensure_queue(holder, {ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]})
+else
+  redis.call('HSETNX', holder, 'partitions', 1)
+end
+local previous = redis.call('HGET', holder, 'schema') or ''
+if token == '' then
+  redis.call('HDEL', holder, 'schema')
+else
+  redis.call('HSET', holder, 'schema', token)
+end
+return previous
+"""
+)
+
+# ---------------------------------------------------------------- replay
+# Sessions live under '<prefix>{fm:replay}:': 'doc' (id -> json), 'rev' (id ->
+# revision), 'grp' ('<stream path> <group>' -> id).
+
+# ARGV: base, id, group field, json, revision. Returns 1, or 0 when the group is taken.
+REPLAY_CREATE = """
+local base, id = ARGV[1], ARGV[2]
+if redis.call('HSETNX', base .. 'grp', ARGV[3], id) == 0 then return 0 end
+redis.call('HSET', base .. 'doc', id, ARGV[4])
+redis.call('HSET', base .. 'rev', id, ARGV[5])
+return 1
+"""
+
+# ARGV: base, id, expected revision, json, channel, topic. Returns 1 saved, 0 stale.
+REPLAY_UPDATE = """
+local base, id, expected = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('HGET', base .. 'rev', id) ~= expected then return 0 end
+redis.call('HSET', base .. 'doc', id, ARGV[4])
+redis.call('HSET', base .. 'rev', id, tonumber(expected) + 1)
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return 1
+"""
+
+# ARGV: base, id, group field, channel, topic. Returns 1 deleted, 0 unknown.
+REPLAY_DELETE = """
+local base, id, field = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('HDEL', base .. 'doc', id) == 0 then return 0 end
+redis.call('HDEL', base .. 'rev', id)
+if redis.call('HGET', base .. 'grp', field) == id then redis.call('HDEL', base .. 'grp', field) end
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1
 """

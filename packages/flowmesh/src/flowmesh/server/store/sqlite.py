@@ -1,27 +1,24 @@
 """The embedded store: one SQLite file, durable when a call returns.
 
-All SQL runs on one thread that owns the connection. Calls queue up while a
-transaction commits, and the thread runs everything queued in the next
-transaction (each call inside its own savepoint), so one fsync covers many
-writers: group commit. With WAL and ``synchronous=FULL`` a call's result is
-handed back only after its transaction is on disk.
+All writes run on one thread that owns the connection and group-commits them
+(:mod:`.sqlite_worker`). With WAL and ``synchronous=FULL`` a call's result is
+handed back only after its transaction is on disk. Schemas and replay
+sessions live in :mod:`.sqlite_meta`; the tables in :mod:`.sqlite_schema`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import queue
 import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from flowmesh.server.notify import Notifier
 from flowmesh.server.retry import backoff_ms, is_last_attempt
+from flowmesh.server.store import sqlite_schema
 from flowmesh.server.store.base import (
     Conflict,
     Enqueued,
@@ -31,6 +28,7 @@ from flowmesh.server.store.base import (
     Reserved,
     Resource,
     RetryPolicy,
+    SchemaChanged,
     Store,
     StoredJob,
     StoredMessage,
@@ -39,95 +37,8 @@ from flowmesh.server.store.base import (
     queue_topic,
     stream_topic,
 )
-
-T = TypeVar("T")
-Op = Callable[[sqlite3.Connection], Any]
-
-_MAX_GROUP = 512  # calls folded into one transaction
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS resources (
-    id INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL,
-    path TEXT NOT NULL,
-    UNIQUE (kind, path)
-);
-CREATE TABLE IF NOT EXISTS streams (
-    stream_id INTEGER PRIMARY KEY,
-    partitions INTEGER NOT NULL,
-    retention_max_messages INTEGER NOT NULL,
-    retention_max_age_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS partitions (
-    stream_id INTEGER NOT NULL,
-    partition INTEGER NOT NULL,
-    next_offset INTEGER NOT NULL,
-    PRIMARY KEY (stream_id, partition)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS messages (
-    stream_id INTEGER NOT NULL,
-    partition INTEGER NOT NULL,
-    offset INTEGER NOT NULL,
-    ts INTEGER NOT NULL,
-    headers TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    PRIMARY KEY (stream_id, partition, offset)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS group_offsets (
-    stream_id INTEGER NOT NULL,
-    grp TEXT NOT NULL,
-    partition INTEGER NOT NULL,
-    offset INTEGER NOT NULL,
-    PRIMARY KEY (stream_id, grp, partition)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS queues (
-    queue_id INTEGER PRIMARY KEY,
-    next_seq INTEGER NOT NULL DEFAULT 1,
-    completed INTEGER NOT NULL DEFAULT 0,
-    failed INTEGER NOT NULL DEFAULT 0,
-    max_attempts INTEGER NOT NULL,
-    initial_backoff_ms INTEGER NOT NULL,
-    max_backoff_ms INTEGER NOT NULL,
-    backoff_multiplier REAL NOT NULL,
-    jitter REAL NOT NULL
-);
--- state: 0 waiting (ready or delayed), 1 in flight, 2 dead-lettered.
--- visible_at: when a waiting job becomes due, or when an in-flight job's
--- visibility timeout ends.
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    queue_id INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    state INTEGER NOT NULL,
-    visible_at INTEGER NOT NULL,
-    attempts INTEGER NOT NULL,
-    enqueued_at INTEGER NOT NULL,
-    headers TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    failed_at INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS jobs_due ON jobs (queue_id, visible_at, seq) WHERE state < 2;
-CREATE INDEX IF NOT EXISTS jobs_dlq ON jobs (queue_id, failed_at) WHERE state = 2;
--- Covers the stats query, so it reads one queue's index entries, not the table.
-CREATE INDEX IF NOT EXISTS jobs_stats ON jobs (queue_id, state, visible_at);
-CREATE TABLE IF NOT EXISTS dedup (
-    queue_id INTEGER NOT NULL,
-    dedup_id TEXT NOT NULL,
-    job_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL,
-    PRIMARY KEY (queue_id, dedup_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS kv (
-    store_id INTEGER NOT NULL,
-    key TEXT NOT NULL,
-    value BLOB NOT NULL,
-    expires_at INTEGER NOT NULL,  -- 0: never
-    PRIMARY KEY (store_id, key)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS kv_expiry ON kv (expires_at) WHERE expires_at > 0;
-"""
+from flowmesh.server.store.sqlite_meta import SqliteMetaMixin
+from flowmesh.server.store.sqlite_worker import Op, Worker
 
 
 def _now_ms() -> int:
@@ -142,111 +53,7 @@ def _load_headers(text: str) -> dict[str, str]:
     return json.loads(text) if text != "{}" else {}
 
 
-class _Worker:
-    """The thread that owns the connection and group-commits queued calls."""
-
-    def __init__(self, path: str, on_rollback: Callable[[], None]) -> None:
-        self._path = path
-        self._on_rollback = on_rollback
-        self._calls: queue.SimpleQueue[tuple[Op, asyncio.Future[Any]] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="flowmesh-sqlite", daemon=True)
-        self._ready = threading.Event()
-        self._startup_error: BaseException | None = None
-
-    def start(self) -> None:
-        self._thread.start()
-        self._ready.wait()
-        if self._startup_error is not None:
-            raise self._startup_error
-
-    def stop(self) -> None:
-        self._calls.put(None)
-        self._thread.join(timeout=30)
-
-    async def call(self, op: Op) -> Any:
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._calls.put((op, fut))
-        return await fut
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=5000")
-        conn.executescript(_SCHEMA)
-        return conn
-
-    def _run(self) -> None:
-        try:
-            conn = self._connect()
-        except BaseException as exc:
-            self._startup_error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        try:
-            while True:
-                first = self._calls.get()
-                if first is None:
-                    return
-                batch = [first]
-                stop = False
-                while len(batch) < _MAX_GROUP:
-                    try:
-                        nxt = self._calls.get_nowait()
-                    except queue.Empty:
-                        break
-                    if nxt is None:
-                        stop = True
-                        break
-                    batch.append(nxt)
-                self._run_batch(conn, batch)
-                if stop:
-                    return
-        finally:
-            conn.close()
-
-    def _run_batch(
-        self, conn: sqlite3.Connection, batch: list[tuple[Op, asyncio.Future[Any]]]
-    ) -> None:
-        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for op, fut in batch:
-                conn.execute("SAVEPOINT call")
-                try:
-                    result = op(conn)
-                except Exception as exc:
-                    conn.execute("ROLLBACK TO call")
-                    conn.execute("RELEASE call")
-                    outcomes.append((fut, None, exc))
-                else:
-                    conn.execute("RELEASE call")
-                    outcomes.append((fut, result, None))
-            conn.execute("COMMIT")
-        except Exception as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            self._on_rollback()
-            outcomes = [(fut, None, exc) for _, fut in batch]
-        by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
-        for item in outcomes:
-            by_loop.setdefault(item[0].get_loop(), []).append(item)
-        for loop, items in by_loop.items():
-            loop.call_soon_threadsafe(_resolve, items)
-
-
-def _resolve(items: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
-    for fut, result, exc in items:
-        if fut.done():
-            continue
-        if exc is not None:
-            fut.set_exception(exc)
-        else:
-            fut.set_result(result)
-
-
-class SqliteStore(Store):
+class SqliteStore(SqliteMetaMixin, Store):
     kind = "sqlite"
 
     def __init__(self, path: str) -> None:
@@ -255,7 +62,7 @@ class SqliteStore(Store):
         # Resource ids never change, and this process owns the file: cache them
         # (forgotten when a whole transaction rolls back).
         self._ids: dict[tuple[str, str], int] = {}
-        self._worker = _Worker(path, self._ids.clear)
+        self._worker = Worker(path, sqlite_schema.setup, self._ids.clear)
         self._reader: sqlite3.Connection | None = None
         self._sets = 0
 
@@ -313,18 +120,10 @@ class SqliteStore(Store):
                 (rid, *_config_row(StreamConfig())),
             )
         elif kind == "queue":
-            p = RetryPolicy()
             conn.execute(
                 "INSERT INTO queues (queue_id, max_attempts, initial_backoff_ms, max_backoff_ms,"
-                " backoff_multiplier, jitter) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    rid,
-                    p.max_attempts,
-                    p.initial_backoff_ms,
-                    p.max_backoff_ms,
-                    p.backoff_multiplier,
-                    p.jitter,
-                ),
+                " backoff_multiplier, jitter, backoff_strategy) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (rid, *_policy_row(RetryPolicy())),
             )
         # Cached by the next lookup, once it is visible in the transaction.
         return rid
@@ -351,12 +150,17 @@ class SqliteStore(Store):
         return result
 
     async def append(
-        self, stream: Resource, events: list[tuple[bytes, dict[str, str]]], partition: int | None
+        self,
+        stream: Resource,
+        events: list[tuple[bytes, dict[str, str]]],
+        partition: int | None,
+        schema_token: str = "",
     ) -> list[tuple[int, int]]:
         now = _now_ms()
 
         def op(conn: sqlite3.Connection) -> list[tuple[int, int]]:
             sid = self._ensure(conn, "stream", stream)
+            version = _check_schema(conn, sid, schema_token)
             config = _stream_config(conn, sid)
             if partition is not None and partition >= config.partitions:
                 raise Conflict(
@@ -367,28 +171,29 @@ class SqliteStore(Store):
                 partition if partition is not None else partition_for(h, config.partitions)
                 for _, h in events
             ]
-            next_offsets: dict[int, int] = {}
+            heads: dict[int, tuple[int, int]] = {}  # partition -> (next offset, its time)
             for p in set(targets):
                 row = conn.execute(
-                    "SELECT next_offset FROM partitions WHERE stream_id=? AND partition=?",
+                    "SELECT next_offset, last_ts FROM partitions WHERE stream_id=? AND partition=?",
                     (sid, p),
                 ).fetchone()
-                next_offsets[p] = int(row[0]) if row else 0
+                # A clock that stepped back must not put a message before an older one.
+                heads[p] = (int(row[0]), max(now, int(row[1]))) if row else (0, now)
             out: list[tuple[int, int]] = []
             rows = []
             for (payload, headers), p in zip(events, targets, strict=True):
-                off = next_offsets[p]
-                next_offsets[p] = off + 1
-                rows.append((sid, p, off, now, _dump_headers(headers), payload))
+                off, ts = heads[p]
+                heads[p] = (off + 1, ts)
+                rows.append((sid, p, off, ts, _dump_headers(headers), payload, version))
                 out.append((p, off))
-            conn.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)", rows)
+            conn.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             conn.executemany(
-                "INSERT INTO partitions VALUES (?, ?, ?) ON CONFLICT (stream_id, partition)"
-                " DO UPDATE SET next_offset=excluded.next_offset",
-                [(sid, p, n) for p, n in next_offsets.items()],
+                "INSERT INTO partitions VALUES (?, ?, ?, ?) ON CONFLICT (stream_id, partition)"
+                " DO UPDATE SET next_offset=excluded.next_offset, last_ts=excluded.last_ts",
+                [(sid, p, n, ts) for p, (n, ts) in heads.items()],
             )
-            for p, n in next_offsets.items():
-                _apply_retention(conn, sid, p, n, config, now)
+            for p, (n, ts) in heads.items():
+                _apply_retention(conn, sid, p, n, config, ts)
             return out
 
         result: list[tuple[int, int]] = await self._worker.call(op)
@@ -397,18 +202,41 @@ class SqliteStore(Store):
         return result
 
     async def read(
-        self, stream: Resource, partition: int, offset: int, limit: int
+        self, stream: Resource, partition: int, offset: int, limit: int, max_bytes: int
     ) -> list[StoredMessage]:
         def op(conn: sqlite3.Connection) -> list[StoredMessage]:
             sid = self._require(conn, "stream", stream)
-            rows = conn.execute(
-                "SELECT offset, ts, headers, payload FROM messages"
+            # Rows come off the cursor one at a time, so a byte cap bounds memory too.
+            cursor = conn.execute(
+                "SELECT offset, ts, headers, payload, schema_version FROM messages"
                 " WHERE stream_id=? AND partition=? AND offset>=? ORDER BY offset LIMIT ?",
                 (sid, partition, offset, limit),
-            ).fetchall()
-            return [StoredMessage(partition, r[0], r[3], _load_headers(r[2]), r[1]) for r in rows]
+            )
+            out: list[StoredMessage] = []
+            total = 0
+            for r in cursor:
+                msg = StoredMessage(partition, r[0], r[3], _load_headers(r[2]), r[1], r[4])
+                total += msg.size
+                if out and total > max_bytes:
+                    break
+                out.append(msg)
+            cursor.close()
+            return out
 
         result: list[StoredMessage] = self._read(op)
+        return result
+
+    async def seek_time(self, stream: Resource, partition: int, timestamp_ms: int) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            sid = self._require(conn, "stream", stream)
+            row = conn.execute(
+                "SELECT offset FROM messages WHERE stream_id=? AND partition=? AND ts>=?"
+                " ORDER BY ts, offset LIMIT 1",
+                (sid, partition, timestamp_ms),
+            ).fetchone()
+            return int(row[0]) if row else _next_offset(conn, sid, partition)
+
+        result: int = self._read(op)
         return result
 
     async def latest_offset(self, stream: Resource, partition: int) -> int:
@@ -453,11 +281,13 @@ class SqliteStore(Store):
         delay_ms: int,
         dedup_id: str,
         dedup_window_ms: int,
+        schema_token: str = "",
     ) -> Enqueued:
         now = _now_ms()
 
         def op(conn: sqlite3.Connection) -> Enqueued:
             qid = self._ensure(conn, "queue", queue)
+            _check_schema(conn, qid, schema_token)
             if dedup_id:
                 row = conn.execute(
                     "SELECT job_id, seq, expires_at FROM dedup WHERE queue_id=? AND dedup_id=?",
@@ -500,14 +330,14 @@ class SqliteStore(Store):
             jobs: list[StoredJob] = []
             while len(jobs) < max_jobs:
                 rows = conn.execute(
-                    "SELECT id, seq, state, attempts, enqueued_at, headers, payload FROM jobs"
-                    " WHERE queue_id=? AND state<2 AND visible_at<=?"
+                    "SELECT id, seq, state, attempts, enqueued_at, headers, payload, visible_at"
+                    " FROM jobs WHERE queue_id=? AND state<2 AND visible_at<=?"
                     " ORDER BY visible_at, seq LIMIT ?",
                     (qid, now, max_jobs - len(jobs)),
                 ).fetchall()
                 if not rows:
                     break
-                for job_id, seq, state, attempts, enq, headers, payload in rows:
+                for job_id, seq, state, attempts, enq, headers, payload, due in rows:
                     if state == 1 and is_last_attempt(policy, attempts):
                         _dead_letter(conn, qid, job_id, now, "visibility timeout expired")
                         continue
@@ -523,6 +353,7 @@ class SqliteStore(Store):
                             _load_headers(headers),
                             attempts + 1,
                             enq,
+                            due,
                             now + visibility_ms,
                         )
                     )
@@ -578,8 +409,8 @@ class SqliteStore(Store):
 
         def op(conn: sqlite3.Connection) -> QueueStats:
             qid = self._require(conn, "queue", queue)
-            completed, failed = conn.execute(
-                "SELECT completed, failed FROM queues WHERE queue_id=?", (qid,)
+            completed, failed, next_seq = conn.execute(
+                "SELECT completed, failed, next_seq FROM queues WHERE queue_id=?", (qid,)
             ).fetchone()
             row = conn.execute(
                 "SELECT"
@@ -592,7 +423,9 @@ class SqliteStore(Store):
                 (now, now, now, now, qid),
             ).fetchone()
             oldest = now - row[4] if row[4] is not None else 0
-            return QueueStats(row[0], row[1], row[2], row[3], completed, failed, max(0, oldest))
+            return QueueStats(
+                row[0], row[1], row[2], row[3], completed, failed, max(0, oldest), next_seq - 1
+            )
 
         result: QueueStats = self._read(op)
         return result
@@ -602,15 +435,8 @@ class SqliteStore(Store):
             qid = self._ensure(conn, "queue", queue)
             conn.execute(
                 "UPDATE queues SET max_attempts=?, initial_backoff_ms=?, max_backoff_ms=?,"
-                " backoff_multiplier=?, jitter=? WHERE queue_id=?",
-                (
-                    policy.max_attempts,
-                    policy.initial_backoff_ms,
-                    policy.max_backoff_ms,
-                    policy.backoff_multiplier,
-                    policy.jitter,
-                    qid,
-                ),
+                " backoff_multiplier=?, jitter=?, backoff_strategy=? WHERE queue_id=?",
+                (*_policy_row(policy), qid),
             )
             return policy
 
@@ -634,11 +460,10 @@ class SqliteStore(Store):
                 (qid, limit),
             ).fetchall()
             return [
-                StoredJob(
-                    r[0], r[1], r[2], _load_headers(r[3]), r[4], r[5], r[6], queue.path, r[7], r[8]
-                )
+                StoredJob(r[0], r[1], r[2], _load_headers(r[3]), r[4], r[5], r[6],
+                          original_queue=queue.path, failed_at_ms=r[7], last_error=r[8])
                 for r in rows
-            ]
+            ]  # fmt: skip
 
         result: list[StoredJob] = self._read(op)
         return result
@@ -786,11 +611,27 @@ def _apply_retention(
 
 def _policy(conn: sqlite3.Connection, qid: int) -> RetryPolicy:
     row = conn.execute(
-        "SELECT max_attempts, initial_backoff_ms, max_backoff_ms, backoff_multiplier, jitter"
-        " FROM queues WHERE queue_id=?",
+        "SELECT max_attempts, initial_backoff_ms, max_backoff_ms, backoff_multiplier, jitter,"
+        " backoff_strategy FROM queues WHERE queue_id=?",
         (qid,),
     ).fetchone()
     return RetryPolicy(*row)
+
+
+def _policy_row(p: RetryPolicy) -> tuple[int, int, int, float, float, str]:
+    return (p.max_attempts, p.initial_backoff_ms, p.max_backoff_ms, p.backoff_multiplier,
+            p.jitter, p.backoff_strategy)  # fmt: skip
+
+
+def _check_schema(conn: sqlite3.Connection, rid: int, expected: str) -> int:
+    """The attached schema version, after checking the caller validated against it."""
+    row = conn.execute(
+        "SELECT token, version FROM attachments WHERE resource_id=?", (rid,)
+    ).fetchone()
+    current = row[0] if row else ""
+    if current != expected:
+        raise SchemaChanged(current)
+    return int(row[1]) if row else 0
 
 
 def _dead_letter(conn: sqlite3.Connection, qid: int, job_id: str, now: int, error: str) -> None:

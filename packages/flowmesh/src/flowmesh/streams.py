@@ -1,0 +1,208 @@
+"""``client.stream``: append-only partitioned streams with consumer groups."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+
+import grpc
+
+from flowmesh import _convert as cv
+from flowmesh._part import Part
+from flowmesh.exceptions import error_for_status, handle_grpc_error
+from flowmesh.proto import flowmesh_pb2 as pb
+from flowmesh.proto import flowmesh_pb2_grpc as pb_grpc
+from flowmesh.types import ConsumerGroupState, Event, Message
+
+SUBSCRIBE_RECONNECTS = 20
+DEFAULT_SUBSCRIBE_BATCH = 500
+
+
+class StreamClient(Part):
+    @property
+    def _stub(self) -> pb_grpc.StreamServiceStub:
+        return self._client._stubs().stream
+
+    async def write(
+        self,
+        tenant: str,
+        namespace: str,
+        stream: str,
+        events: Sequence[Event],
+        partition: int | None = None,
+    ) -> list[int]:
+        """Append events (to ``partition``, or by each event's ``key`` header); their
+        offsets. With a schema attached, a batch with one invalid event is refused
+        whole (FlowMeshInvalidArgumentError naming the event and the JSON path)."""
+        request = pb.WriteEventsRequest(
+            resource_path=cv.path(tenant, namespace, "stream", stream),
+            events=[pb.Event(payload=e.payload, headers=e.headers) for e in events],
+        )
+        if partition is not None:
+            request.partition = partition
+        response = await self._call(self._stub.WriteEvents, request, "stream.write")
+        return list(response.offsets)
+
+    async def read(
+        self,
+        tenant: str,
+        namespace: str,
+        stream: str,
+        partition: int = 0,
+        offset: int = 0,
+        max_messages: int = 10,
+        *,
+        start_time: datetime | None = None,
+    ) -> list[Message]:
+        """Up to ``max_messages`` messages from ``offset`` (or from the first written at
+        or after ``start_time``). The server returns fewer when more would pass its
+        response size cap; read on from the last offset + 1."""
+        request = pb.ReadStreamRequest(
+            resource_path=cv.path(tenant, namespace, "stream", stream),
+            partition=partition,
+            offset=offset,
+            max_messages=max_messages,
+            start_time=cv.nanos(start_time, "start_time"),
+        )
+        response = await self._call(self._stub.ReadStream, request, "stream.read", idempotent=True)
+        return [cv.message(m) for m in response.messages]
+
+    async def subscribe(
+        self,
+        tenant: str,
+        namespace: str,
+        stream: str,
+        consumer_group: str,
+        partition: int = 0,
+        start_offset: int = -1,
+        *,
+        start_time: datetime | None = None,
+        max_batch: int = DEFAULT_SUBSCRIBE_BATCH,
+    ) -> AsyncIterator[Message]:
+        """Yield messages as they are written, forever.
+
+        ``start_offset``: -2 only new messages, -1 after the group's committed
+        offset (from the beginning when none), N from offset N; ``start_time``
+        starts at the first message written at or after it instead. Committing
+        is up to the caller (:meth:`commit_offset`). Messages arrive up to
+        ``max_batch`` per frame (0: one per frame, as published clients get
+        them). After a dropped connection the subscription resumes right after
+        the last message yielded. For a replay's sandbox group it ends once the
+        replay has delivered its whole range.
+        """
+        ref = cv.path(tenant, namespace, "stream", stream)
+        position = start_offset
+        since = cv.nanos(start_time, "start_time")
+        reconnects = 0
+        while True:
+            call = self._stub.Subscribe(
+                pb.SubscribeRequest(
+                    resource_path=ref,
+                    consumer_group=consumer_group,
+                    partition=partition,
+                    start_offset=position,
+                    max_batch=max_batch,
+                    start_time=since,
+                ),
+                metadata=self._client._metadata,
+                wait_for_ready=True,
+            )
+            try:
+                async for frame in call:
+                    reconnects = 0
+                    if frame.status.code:
+                        raise error_for_status(
+                            frame.status.code, frame.status.message, "stream.subscribe"
+                        )
+                    batch = frame.messages or ([frame.message] if frame.HasField("message") else [])
+                    for m in batch:
+                        position, since = m.offset + 1, 0
+                        yield cv.message(m)
+                return  # the server ended it: a replay delivered everything
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or reconnects >= SUBSCRIBE_RECONNECTS:
+                    raise handle_grpc_error(exc, "stream.subscribe") from None
+                reconnects += 1
+                await asyncio.sleep(min(2.0, 0.05 * 2**reconnects) * random.uniform(0.5, 1.5))  # noqa: S311
+            finally:
+                call.cancel()
+
+    async def commit_offset(
+        self,
+        tenant: str,
+        namespace: str,
+        stream: str,
+        consumer_group: str,
+        partition: int,
+        offset: int,
+    ) -> None:
+        """Record that the group has processed ``offset`` (and everything before it)."""
+        request = pb.CommitOffsetRequest(
+            resource_path=cv.path(tenant, namespace, "stream", stream),
+            consumer_group=consumer_group,
+            partition=partition,
+            offset=offset,
+        )
+        await self._call(self._stub.CommitOffset, request, "stream.commit_offset", idempotent=True)
+
+    async def get_offset(
+        self, tenant: str, namespace: str, stream: str, consumer_group: str, partition: int = 0
+    ) -> int:
+        """The group's committed offset (-1 when it has committed none)."""
+        request = pb.GetOffsetRequest(
+            resource_path=cv.path(tenant, namespace, "stream", stream),
+            consumer_group=consumer_group,
+            partition=partition,
+        )
+        response = await self._call(
+            self._stub.GetOffset, request, "stream.get_offset", idempotent=True
+        )
+        return int(response.offset)
+
+    async def get_latest_offset(
+        self, tenant: str, namespace: str, stream: str, partition: int = 0
+    ) -> int:
+        """Offset of the newest message in the partition (-1 when it is empty)."""
+        request = pb.GetLatestOffsetRequest(
+            resource_path=cv.path(tenant, namespace, "stream", stream), partition=partition
+        )
+        response = await self._call(
+            self._stub.GetLatestOffset, request, "stream.get_latest_offset", idempotent=True
+        )
+        return int(response.offset)
+
+    async def get_consumer_group_state(
+        self, tenant: str, namespace: str, stream: str, consumer_group: str, partition: int = 0
+    ) -> ConsumerGroupState:
+        request = pb.GetConsumerGroupStateRequest(
+            resource_path=cv.path(tenant, namespace, "stream", stream),
+            consumer_group=consumer_group,
+            partition=partition,
+        )
+        response = await self._call(
+            self._stub.GetConsumerGroupState, request, "stream.get_consumer_group_state",
+            idempotent=True,
+        )  # fmt: skip
+        return cv.group_state(response.state)
+
+    async def configure(
+        self,
+        tenant: str,
+        namespace: str,
+        stream: str,
+        partitions: int = 1,
+        retention_max_messages: int = 0,
+        retention_max_age: cv.Duration | None = None,
+    ) -> None:
+        """Set the partition count (it can only grow) and retention (0 / None: keep all)."""
+        request = pb.ConfigureStreamRequest(
+            resource_path=cv.path(tenant, namespace, "stream", stream),
+            config=pb.StreamConfig(
+                partitions=partitions,
+                retention_max_messages=retention_max_messages,
+                retention_max_age_ms=cv.millis(retention_max_age, "retention_max_age") or 0,
+            ),
+        )
+        await self._call(self._stub.ConfigureStream, request, "stream.configure", idempotent=True)
