@@ -1,4 +1,4 @@
-"""The ``automation`` command: serve, worker, beat, migrate."""
+"""The ``automation`` command: serve, worker, beat, migrate, rotate-secrets."""
 
 from __future__ import annotations
 
@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     beat = sub.add_parser("beat", help="run Celery beat (the scheduler tick)")
     beat.add_argument("--loglevel", "-l", default="INFO")
 
+    sub.add_parser(
+        "rotate-secrets",
+        help="re-seal every stored secret with the first SECRETS_KEY key (after adding a key)",
+    )
+
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("--revision", default="head")
     migrate.add_argument("--downgrade", metavar="REVISION", help="go down to REVISION instead")
@@ -83,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_settings(settings)
     if args.command == "migrate":
         return _migrate(settings, args)
+    if args.command == "rotate-secrets":
+        return _rotate_secrets(settings)
     if args.command == "serve":
         return _serve(settings, args)
     if args.command == "worker":
@@ -103,6 +110,23 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     else:
         migrate.upgrade(url, args.revision)
     print(f"database at revision {args.downgrade or args.revision}")
+    return 0
+
+
+def _rotate_secrets(settings: Settings) -> int:
+    from automation.db import create_engine
+    from automation.sealed import rotate_secrets
+    from automation.secretbox import SecretBox
+
+    async def rotate() -> int:
+        engine = create_engine(settings.effective_database_url)
+        try:
+            return await rotate_secrets(engine, SecretBox.from_settings(settings))
+        finally:
+            await engine.dispose()
+
+    count = asyncio.run(rotate())
+    print(f"re-sealed the secrets of {count} rows with the first SECRETS_KEY key")
     return 0
 
 

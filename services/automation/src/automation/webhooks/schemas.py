@@ -96,7 +96,16 @@ class EndpointWithSecret(EndpointOut):
 
 
 class SecretOut(BaseModel):
+    """The secret at creation or rotation: the only times it is returned."""
+
     secret: str
+    previous_secrets_expire_at: list[datetime]
+
+
+class SecretInfo(BaseModel):
+    """What ``GET .../secret`` says: never the secret itself (rotate to get a new one)."""
+
+    secret_set: bool
     previous_secrets_expire_at: list[datetime]
 
 
