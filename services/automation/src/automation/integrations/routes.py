@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,12 +36,9 @@ class IntegrationOut(BaseModel):
     updated_at: datetime
 
 
-def _problems(exc: ValidationError) -> HTTPException:
-    problems = [
-        {"field": ".".join(str(p) for p in err.get("loc", ())), "message": err.get("msg", "")}
-        for err in exc.errors()
-    ]
-    return HTTPException(422, detail={"detail": "validation failed", "problems": problems})
+def _problems(errors: list[dict[str, Any]]) -> RequestValidationError:
+    """The API's usual 422 (``{"detail": "validation failed", "problems": [...]}``)."""
+    return RequestValidationError([{**err, "loc": ("body", *err.get("loc", ()))} for err in errors])
 
 
 def _provider(name: str) -> Provider:
@@ -60,11 +58,9 @@ async def put_integration(
     spec = _provider(provider)
     unknown = sorted(set(body) - spec.secret_fields - spec.settings_fields)
     if unknown:
-        raise HTTPException(
-            422,
-            detail={"detail": "validation failed",
-                    "problems": [{"field": f, "message": "not a field of this provider"}
-                                 for f in unknown]},
+        raise _problems(
+            [{"loc": (f,), "msg": "not a field of this provider", "type": "extra_forbidden"}
+             for f in unknown]
         )  # fmt: skip
     stored = await store.load(session, principal.tenant_id, provider)
     given_secrets = {k: v for k, v in body.items() if k in spec.secret_fields}
@@ -75,7 +71,7 @@ async def put_integration(
         kept = stored.secrets if stored else {}
         secrets = spec.secrets.model_validate({**kept, **given_secrets})
     except ValidationError as exc:
-        raise _problems(exc) from None
+        raise _problems([dict(e) for e in exc.errors()]) from None
     await store.save(
         session,
         principal.tenant_id,

@@ -118,19 +118,27 @@ def upgrade() -> None:
             "tenant_id", "resource_id", "status", "signed_at", name="uq_wompi_event_receipts_event"
         ),
     )
-    with op.batch_alter_table("wompi_event_receipts", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_wompi_event_receipts_created_at"), ["created_at"], unique=False
-        )
+    op.create_index(
+        op.f("ix_wompi_event_receipts_created_at"),
+        "wompi_event_receipts",
+        ["created_at"],
+        unique=False,
+    )
 
     connection = op.get_bind()
     _move_wompi_secrets(connection)
-    with op.batch_alter_table("tenants", schema=None) as batch_op:
-        batch_op.drop_column("wompi_events_secret")
-    # a sealed secret is longer than the plain one
-    with op.batch_alter_table("webhook_endpoints", schema=None) as batch_op:
-        batch_op.alter_column(
-            "secret", existing_type=sa.String(length=300), type_=sa.Text(), existing_nullable=False
+    # Never batch mode here: SQLite's batch copy drops and recreates the table, and
+    # dropping "tenants" cascades to every tenant's rows. SQLite >= 3.35 (required
+    # by the service) drops a column in place.
+    op.execute("ALTER TABLE tenants DROP COLUMN wompi_events_secret")
+    if connection.dialect.name == "postgresql":  # SQLite does not enforce VARCHAR lengths
+        # a sealed secret is longer than the plain one
+        op.alter_column(
+            "webhook_endpoints",
+            "secret",
+            existing_type=sa.String(length=300),
+            type_=sa.Text(),
+            existing_nullable=False,
         )
     _seal_webhook_secrets(connection)
 
@@ -142,12 +150,15 @@ def downgrade() -> None:
         box = _box()
         for column, kind in (("secret", "text"), ("previous_secrets", "list")):
             transform_column(connection, "webhook_endpoints", "id", column, kind, box.open)
-    with op.batch_alter_table("webhook_endpoints", schema=None) as batch_op:
-        batch_op.alter_column(
-            "secret", existing_type=sa.Text(), type_=sa.String(length=300), existing_nullable=False
+    if connection.dialect.name == "postgresql":
+        op.alter_column(
+            "webhook_endpoints",
+            "secret",
+            existing_type=sa.Text(),
+            type_=sa.String(length=300),
+            existing_nullable=False,
         )
-    with op.batch_alter_table("tenants", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("wompi_events_secret", sa.String(length=200), nullable=True))
+    op.add_column("tenants", sa.Column("wompi_events_secret", sa.String(length=200), nullable=True))
     rows = connection.execute(
         sa.text("SELECT tenant_id, secrets FROM integration_credentials WHERE provider = 'wompi'")
     ).all()
@@ -157,7 +168,6 @@ def downgrade() -> None:
             sa.text("UPDATE tenants SET wompi_events_secret = :s WHERE id = :t"),
             {"s": secret, "t": tenant_id},
         )
-    with op.batch_alter_table("wompi_event_receipts", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_wompi_event_receipts_created_at"))
+    op.drop_index(op.f("ix_wompi_event_receipts_created_at"), table_name="wompi_event_receipts")
     op.drop_table("wompi_event_receipts")
     op.drop_table("integration_credentials")
