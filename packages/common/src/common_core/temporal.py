@@ -26,7 +26,7 @@ class DateParseError(ValueError):
     """The value is not a date in any format we understand."""
 
 
-_SLACK_TS = re.compile(r"^\d{1,12}(\.\d{1,6})?$")
+_SLACK_TS = re.compile(r"^\d{1,12}(\.\d{1,6})?\Z")
 # Formats tried after ISO 8601, in order; day-first is the common non-US form.
 _FORMATS = (
     "%Y-%m-%d %H:%M:%S",

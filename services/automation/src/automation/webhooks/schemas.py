@@ -11,9 +11,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from automation.webhooks.sender import reserved_header
 
-EVENT_TYPE = re.compile(r"^[A-Za-z0-9_.:\-]{1,200}$")
-EVENT_FILTER = re.compile(r"^[A-Za-z0-9_.:\-*]{1,200}$")
-HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
+EVENT_TYPE = re.compile(r"^[A-Za-z0-9_.:\-]{1,200}\Z")
+EVENT_FILTER = re.compile(r"^[A-Za-z0-9_.:\-*]{1,200}\Z")
+HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}\Z")
 
 
 def _check_filters(value: list[str]) -> list[str]:
