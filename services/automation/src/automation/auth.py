@@ -33,7 +33,7 @@ SCOPES = {
     "rules:write": "create, change and delete automation rules",
     "events:write": "submit events",
     "events:read": "read submitted events",
-    "integrations:write": "configure integrations (the Wompi events secret)",
+    "integrations:write": "configure integrations (Wompi, Airtable credentials)",
     # delivery part of the service
     "webhooks:read": "list and read webhook endpoints, messages and attempts",
     "webhooks:write": "manage webhook endpoints, send and replay webhooks",
