@@ -176,6 +176,15 @@ def test_events_must_sign_what_wompi_signs(change: Any, problem: str) -> None:
         parse_event(json.dumps(event).encode(), EVENTS_SECRET)
 
 
+def test_the_unsigned_environment_must_match_the_secret() -> None:
+    event = signed_event()  # "environment": "prod", signed with a prod_events_ secret
+    assert Wompi.verify_webhook_event(event, EVENTS_SECRET) is True
+    event["environment"] = "test"
+    assert Wompi.verify_webhook_event(event, EVENTS_SECRET) is False
+    sandbox = _sign({**signed_event(), "environment": "test"}, "test_events_abc")
+    assert WompiAsync.verify_webhook_event(sandbox, "test_events_abc") is True
+
+
 def test_verify_webhook_event_refuses_old_events_when_asked() -> None:
     event = _sign({**signed_event(), "timestamp": int(time.time()) - 400 * 86400})
     assert Wompi.verify_webhook_event(event, EVENTS_SECRET) is True  # no limit: as 1.4

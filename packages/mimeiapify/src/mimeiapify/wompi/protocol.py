@@ -248,7 +248,18 @@ def verify_event(
     matches = hmac.compare_digest(expected.encode(), given.strip().upper().encode())
     if not matches or event_problem(event) is not None:
         return False
+    if not _same_environment(event.get("environment"), events_secret):
+        return False
     return event_age_problem(event, max_age_seconds) is None
+
+
+def _same_environment(environment: Any, events_secret: str) -> bool:
+    """``environment`` is not signed: a ``test`` event must not pass with a
+    ``prod_events_`` secret or the other way round (when both are recognisable)."""
+    for name, prefix in (("prod", "prod_events_"), ("test", "test_events_")):
+        if events_secret.startswith(prefix):
+            return environment in (None, name)
+    return True
 
 
 # ---------------------------------------------------------------- errors
