@@ -3,9 +3,11 @@ SECRETS_KEY, rotatable, never returned after creation; the migration seals old r
 
 from __future__ import annotations
 
-import asyncio
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +16,6 @@ import pytest
 from sqlalchemy import text
 
 from automation import migrate, secretbox
-from automation.db import create_engine
-from automation.sealed import rotate_secrets
 from automation.secretbox import SecretBox, SecretsKeyError
 from automation.settings import ConfigurationError, Settings
 
@@ -134,14 +134,17 @@ def test_the_migration_seals_plaintext_rows_and_rotation_reseals(
     assert old.open(secret) == "whsec_plain_current"
     assert old.open(json.loads(previous)[0]["secret"]) == "whsec_plain_old"
 
-    async def rotate() -> int:
-        engine = create_engine(migrate.async_database_url(url))
-        try:
-            return await rotate_secrets(engine, SecretBox([NEW_KEY, OLD_KEY]))
-        finally:
-            await engine.dispose()
-
-    assert asyncio.run(rotate()) == 3  # credentials, endpoint secret, previous secrets
+    rotated = subprocess.run(
+        [sys.executable, "-m", "automation", "rotate-secrets"],
+        env={**os.environ, "ENV": "test", "DATABASE_URL": url, "STATE_DIR": str(tmp_path),
+             "SECRETS_KEY": f"{NEW_KEY},{OLD_KEY}"},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert rotated.returncode == 0, rotated.stderr
+    # credentials, endpoint secret, previous secrets; no key or secret in the output
+    assert "re-sealed the secrets of 3 rows" in rotated.stdout
+    assert NEW_KEY not in rotated.stdout + rotated.stderr
+    assert "whsec_plain" not in rotated.stdout + rotated.stderr
     new = SecretBox([NEW_KEY])
     with sqlite3.connect(path) as db:
         secret, previous = db.execute(
