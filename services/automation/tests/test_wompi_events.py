@@ -107,3 +107,15 @@ async def test_unknown_and_known_tenants_answer_alike(client, auth, tenant, womp
     assert {(a.status_code, a.text) for a in answers} == {
         (400, '{"detail":"signature: the event checksum does not match"}')
     }
+
+
+async def test_receipts_past_the_maximum_age_are_pruned(client, tenant, wompi, runtime) -> None:
+    from automation.routers.wompi import prune_receipts
+
+    url, secret = wompi
+    event = _event(secret, "APPROVED")
+    assert (await client.post(url, json=event)).json()["duplicate"] is False
+    async with runtime.database.session() as session:
+        assert await prune_receipts(session, tenant, event["timestamp"]) == 0  # not older
+        assert await prune_receipts(session, "someone-else", time.time() + 1) == 0
+        assert await prune_receipts(session, tenant, event["timestamp"] + 1) == 1

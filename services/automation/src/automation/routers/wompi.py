@@ -10,7 +10,9 @@ Wompi. Beyond the checksum:
   amount) and carry nothing else in ``data`` (:func:`mimeiapify.wompi.protocol.event_problem`);
 - an event signed more than ``WOMPI_MAX_EVENT_AGE_SECONDS`` ago is refused;
 - an event is stored once: a re-sent or replayed one (same transaction id, status
-  and signed timestamp) answers 200 with the first event's id and ``duplicate``;
+  and signed timestamp) answers 200 with the first event's id and ``duplicate``.
+  Receipts older than the maximum age can never match again (such events are
+  refused) and are pruned now and then, per tenant;
 - an unknown tenant, a tenant without Wompi, and a wrong checksum all answer the
   same 400 after the same work, so the route does not tell which tenants exist.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -33,7 +36,7 @@ from automation.integrations.store import load
 from automation.models import new_id
 from automation.routers.common import runtime_of, session_dependency
 from automation.routers.events import accept_event
-from mimeiapify.wompi.protocol import event_age_problem, event_problem
+from mimeiapify.wompi.protocol import MAX_CLOCK_SKEW_SECONDS, event_age_problem, event_problem
 from mimeiapify.wompi_async import WompiAsync
 
 router = APIRouter(prefix="/integrations/wompi", tags=["integrations"])
@@ -41,6 +44,8 @@ router = APIRouter(prefix="/integrations/wompi", tags=["integrations"])
 Session = Annotated[AsyncSession, Depends(session_dependency)]
 MAX_BODY = 1024 * 1024
 BAD_SIGNATURE = "signature: the event checksum does not match"
+# One new receipt in this many also prunes the tenant's receipts past the maximum age.
+PRUNE_EVERY = 50
 # Checked against when the tenant has no events secret, so that case costs the same
 # work as a wrong checksum and answers the same.
 _DECOY_SECRET = secrets.token_urlsafe(32)
@@ -91,6 +96,19 @@ async def _first_receipt(session: AsyncSession, receipt: WompiEventReceipt) -> s
     return str(found)
 
 
+async def prune_receipts(session: AsyncSession, tenant_id: str, signed_before: float) -> int:
+    """Forget the tenant's receipts of events signed before ``signed_before`` (epoch
+    seconds); returns how many."""
+    result: Any = await session.execute(
+        delete(WompiEventReceipt).where(
+            WompiEventReceipt.tenant_id == tenant_id,
+            WompiEventReceipt.signed_at < int(signed_before),
+        )
+    )
+    await session.commit()
+    return int(result.rowcount or 0)
+
+
 @router.post("/{tenant_id}/events", response_model=WompiAccepted, status_code=200)
 async def receive_wompi_event(tenant_id: str, request: Request, session: Session) -> WompiAccepted:
     raw = await request.body()
@@ -121,6 +139,8 @@ async def receive_wompi_event(tenant_id: str, request: Request, session: Session
     first = await _first_receipt(session, receipt)
     if first is not None:
         return WompiAccepted(event_id=first, event_type=event_type, duplicate=True)
+    if secrets.randbelow(PRUNE_EVERY) == 0:
+        await prune_receipts(session, tenant_id, time.time() - max_age - MAX_CLOCK_SKEW_SECONDS)
     data = {
         **payload["data"],
         "environment": payload.get("environment"),
