@@ -155,6 +155,21 @@ def test_the_migration_seals_plaintext_rows_and_rotation_reseals(
     assert new.open(json.loads(previous)[0]["secret"]) == "whsec_plain_old"
     assert json.loads(new.open(sealed))["events_secret"] == "test_events_plain_secret"
 
+    # a service started with only the old key refuses in one line instead of failing later
+    for command in (["serve", "--no-migrate", "--port", "1"], ["worker"]):
+        refused = subprocess.run(
+            [sys.executable, "-m", "automation", *command],
+            env={**os.environ, "ENV": "test", "DATABASE_URL": url, "STATE_DIR": str(tmp_path),
+                 "SECRETS_KEY": OLD_KEY},
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr.strip().splitlines() == [
+            "automation: SECRETS_KEY does not open the secrets stored in "
+            "integration_credentials.secrets (keep the old key after the new one: "
+            "SECRETS_KEY=new,old)"
+        ]
+
     secretbox.install(SecretBox([NEW_KEY]))
     migrate.downgrade(url, "0100")  # and back: plain again, where they were
     with sqlite3.connect(path) as db:

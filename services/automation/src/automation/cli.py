@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(settings, args)
     if args.command == "worker":
-        return _worker(args)
+        return _worker(args) if _keys_open_stored_secrets(settings) else 2
     if args.command == "beat":
         return _beat(args)
     raise AssertionError(args.command)
@@ -111,6 +111,29 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
         migrate.upgrade(url, args.revision)
     print(f"database at revision {args.downgrade or args.revision}")
     return 0
+
+
+def _keys_open_stored_secrets(settings: Settings) -> bool:
+    """False (after one line on stderr) when SECRETS_KEY cannot open what is stored."""
+    from automation.db import create_engine
+    from automation.sealed import check_keys
+    from automation.secretbox import SecretBox
+
+    async def check() -> str | None:
+        engine = create_engine(settings.effective_database_url)
+        try:
+            return await check_keys(engine, SecretBox.from_settings(settings))
+        finally:
+            await engine.dispose()
+
+    column = asyncio.run(check())
+    if column is not None:
+        print(
+            f"automation: SECRETS_KEY does not open the secrets stored in {column} "
+            "(keep the old key after the new one: SECRETS_KEY=new,old)",
+            file=sys.stderr,
+        )
+    return column is None
 
 
 def _rotate_secrets(settings: Settings) -> int:
@@ -140,6 +163,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     port = args.port or settings.port
     if not args.no_migrate:
         migrate.upgrade(settings.effective_database_url)
+    if not _keys_open_stored_secrets(settings):
+        return 2
     app = create_app(settings)
     if not settings.internal_api_key:
         settings.effective_internal_api_key  # noqa: B018  (creates the local key file now)

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import TypeEngine
 
 from automation import secretbox
-from automation.secretbox import SecretBox
+from automation.secretbox import SecretBox, SecretsKeyError
 
 
 class SealedText(TypeDecorator[str]):
@@ -119,3 +119,32 @@ async def rotate_secrets(engine: AsyncEngine, box: SecretBox) -> int:
     """Re-seal every stored secret with ``box``'s first key, in one transaction."""
     async with engine.begin() as connection:
         return await connection.run_sync(reseal_all, box)
+
+
+def unopenable_column(connection: Connection, box: SecretBox) -> str | None:
+    """The first sealed column (``table.column``) holding a value ``box`` cannot open,
+    or None. Looks at one row per column: enough to catch a wrong SECRETS_KEY."""
+    for table, _key, column, kind in SEALED_COLUMNS:
+        col = _json_column(column, connection.dialect) if kind == "list" else sa.column(column)
+        tbl = sa.table(table, col)
+        try:
+            value = connection.execute(
+                sa.select(tbl.c[column]).where(tbl.c[column].is_not(None)).limit(1)
+            ).scalar()
+        except sa.exc.DBAPIError:  # not migrated yet: nothing sealed to check
+            connection.rollback()
+            continue
+        try:
+            if kind == "list":
+                _map_secrets(value, box.open)
+            elif value is not None:
+                box.open(value)
+        except SecretsKeyError:
+            return f"{table}.{column}"
+    return None
+
+
+async def check_keys(engine: AsyncEngine, box: SecretBox) -> str | None:
+    """:func:`unopenable_column` on ``engine``'s database."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(unopenable_column, box)
