@@ -12,6 +12,10 @@ from common_mesh.protocol import DEFAULT_PORT
 
 __all__ = ["main"]
 
+RECEIVER_EXTRA_HINT = (
+    "common-mesh serve needs the receiver extra: pip install 'mimeia-common[receiver]'"
+)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="common-mesh")
@@ -26,8 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
 
-    from common_mesh.receiver import LayeredLedger, MemoryLedger, create_app
-    from common_mesh.receiver.flowmesh_sink import FlowMeshLedger, FlowMeshSink
+    try:
+        import uvicorn  # noqa: F401 - serve_asgi's server, checked before anything starts
+
+        from common_mesh.receiver import LayeredLedger, MemoryLedger, create_app
+        from common_mesh.receiver.flowmesh_sink import FlowMeshLedger, FlowMeshSink
+    except ImportError as exc:
+        print(f"{RECEIVER_EXTRA_HINT} ({exc})", file=sys.stderr)
+        return 2
 
     configure_logging(args.log_level)
     # Tokens come from the environment, never the command line (ps shows argv).
