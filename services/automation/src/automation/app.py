@@ -11,13 +11,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from automation import __version__, metrics
+from automation.bodylimit import BodyLimitMiddleware
 from automation.logs import configure_logging
 from automation.middleware import (
     RateLimitMiddleware,
     RequestContextMiddleware,
     StorableTextMiddleware,
 )
-from automation.routers import health
+from automation.routers import health, wompi
 from automation.runtime import Runtime
 from automation.settings import Settings, get_settings
 
@@ -81,12 +82,18 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             status_code=500,
         )
 
-    app.add_middleware(StorableTextMiddleware)
+    app.add_middleware(StorableTextMiddleware, max_body=settings.max_request_body_bytes)
     app.add_middleware(
         RateLimitMiddleware,
         limit=settings.rate_limit,
         storage_url=settings.effective_rate_limit_storage,
         key_prefix=f"{settings.celery_key_prefix}ratelimit",
+    )
+    # Outside rate limiting and auth: every body is capped while it streams in.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body=settings.max_request_body_bytes,
+        limits={"/api/v1/integrations/wompi/": wompi.MAX_BODY},
     )
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_use_tls: bool = True
 
+    # every request body, any route or content type, is refused past this many bytes
+    max_request_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+
     # rate limiting ("<n>/<period>" as the `limits` library parses it)
     rate_limit: str = "1200/minute"
     rate_limit_storage_url: str = ""
