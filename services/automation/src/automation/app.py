@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         limit=settings.rate_limit,
         storage_url=settings.effective_rate_limit_storage,
         key_prefix=f"{settings.celery_key_prefix}ratelimit",
+        settings=settings,
     )
     # Outside rate limiting and auth: every body is capped while it streams in.
     app.add_middleware(
