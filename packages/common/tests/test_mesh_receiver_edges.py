@@ -164,6 +164,8 @@ def test_hostile_batches_are_refused_cleanly(mesh_stack: Any, body: bytes) -> No
     started = time.perf_counter()
     response = post_batch(mesh_stack.receiver_url, org, body, uuid.uuid4().hex, **headers)
     elapsed = time.perf_counter() - started
+    print(f"\n{len(body):,} bytes: {response.status_code} in {elapsed * 1000:.0f} ms "
+          f"({response.json().get('error')})")  # fmt: skip
     assert response.status_code == 400, response.text
     assert response.json()["field"] == "body"
     assert elapsed < 5
