@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import os
 import secrets
@@ -71,7 +72,8 @@ def _hash_token(args: argparse.Namespace) -> int:
         token = secrets.token_urlsafe(32)
         print(token)
     else:
-        token = sys.stdin.readline().strip()
+        # typed at a terminal: not echoed
+        token = (getpass.getpass("token: ") if sys.stdin.isatty() else sys.stdin.readline()).strip()
         if not token:
             print("common-mesh hash-token: no token on stdin", file=sys.stderr)
             return 2
