@@ -35,6 +35,7 @@ def rss(pid: int) -> int:
 @dataclass
 class Upload:
     status: int
+    headers: dict[str, str]
     body: dict[str, object]
     sent: int
     seconds: float
@@ -83,8 +84,10 @@ def stream_upload(port: int, pid: int, path: str, content_type: str, total: int)
     seconds = time.perf_counter() - started
     peak = max(peak, rss(pid))
     head, _, payload = response.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    return Upload(status, json.loads(payload or b"{}"), sent, seconds, peak - baseline)
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(h.lower().split(": ", 1) for h in header_lines)
+    status = int(status_line.split(" ", 2)[1])
+    return Upload(status, headers, json.loads(payload or b"{}"), sent, seconds, peak - baseline)
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +108,7 @@ def test_a_1_gib_text_upload_to_a_webhook_is_refused_while_it_streams(api) -> No
           f"{upload.seconds:.2f}s, API RSS +{upload.rss_growth / 2**20:.1f} MiB")  # fmt: skip
     assert upload.status == 413
     assert upload.body == {"detail": "body: larger than 2097152 bytes"}
+    assert upload.headers["connection"] == "close"  # the rest is not read
     assert upload.rss_growth < RSS_BUDGET
     assert upload.sent < 64 * CHUNK  # refused near the cap, not at the end
 

@@ -17,7 +17,7 @@ from automation.runtime import Runtime
 pytestmark = pytest.mark.integration
 
 LIMIT = 5
-ROTATIONS = 50
+ROTATIONS = 300
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from automation import __version__, metrics
-from automation.bodylimit import BodyLimitMiddleware
 from automation.logs import configure_logging
 from automation.middleware import (
     RateLimitMiddleware,
@@ -101,6 +100,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         settings=settings,
     )
     # Outside rate limiting and auth: every body is capped while it streams in.
+    from automation.bodylimit import BodyLimitMiddleware
+
     app.add_middleware(
         BodyLimitMiddleware,
         max_body=settings.max_request_body_bytes,
