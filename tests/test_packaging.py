@@ -70,7 +70,8 @@ def _case(dist: str, extra: str | None, allowed: set[str], check: str) -> Case:
 
 
 FLOWMESH_SDK = GRPC | PYDANTIC
-FLOWMESH_SERVER = FLOWMESH_SDK | {
+# starlette and uvicorn: the server's HTTP API (never the SDK's)
+FLOWMESH_SERVER = FLOWMESH_SDK | STARLETTE | UVICORN | {
     "redis", "hiredis", "prometheus-client", "jsonschema-rs", "orjson", "async-timeout",
 }  # fmt: skip
 COMMON = PYDANTIC | HTTPX | {"markdown-it-py", "mdurl"}
