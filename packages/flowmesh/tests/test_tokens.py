@@ -5,6 +5,8 @@ revocation ending open subscriptions."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import json
 import re
 import subprocess
@@ -26,6 +28,8 @@ from flowmesh import (
     FlowMesh,
     FlowMeshAuthError,
     FlowMeshPermissionDeniedError,
+    cli,
+    token_cli,
 )
 from mimeia.testing import free_port, run_server
 
@@ -37,15 +41,18 @@ class Secured:
     def __init__(self, store: str, grpc: str, http: str) -> None:
         self.store, self.grpc, self.http = store, grpc, http
 
-    def token(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([sys.executable, "-m", "flowmesh", "token", *args, "--store",
-                               self.store], capture_output=True, text=True, timeout=60)  # fmt: skip
-        if ok:
-            assert proc.returncode == 0, proc.stderr
-        return proc
+    async def token(self, *args: str) -> str:
+        """``flowmesh token ARGS --store STORE`` in this process (the CLI's own
+        code; one test below runs the real command); its stdout."""
+        parsed = cli._parser().parse_args(["token", *args, "--store", self.store])
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            code = await token_cli._run(parsed)
+        assert code == 0, out.getvalue()
+        return out.getvalue()
 
-    def create(self, *args: str) -> str:
-        return self.token("create", "--tenant", T, *args).stdout.strip()
+    async def create(self, *args: str) -> str:
+        return (await self.token("create", "--tenant", T, *args)).strip()
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +121,7 @@ async def test_without_a_token_every_call_is_refused_but_health(secured: Secured
 
 async def test_permissions_and_namespaces_are_enforced_everywhere(secured: Secured, ns: str):
     other = f"{ns}-other"
-    token = secured.create("--namespace", ns, "--permission", "stream:read",
+    token = await secured.create("--namespace", ns, "--permission", "stream:read",
                            "--permission", "stream:write", "--permission", "kv:read")  # fmt: skip
     assert token.startswith("fmt_") and len(token) > 40
     async with FlowMesh(secured.grpc, auth_token=token) as c:
@@ -161,7 +168,7 @@ async def test_permissions_and_namespaces_are_enforced_everywhere(secured: Secur
 async def test_expired_and_revoked_tokens_stop_working_and_end_subscriptions(
     secured: Secured, ns: str
 ):
-    short = secured.create("--expires-in", "4")
+    short = await secured.create("--expires-in", "4")
     async with FlowMesh(secured.grpc, auth_token=short) as c:
         await eventually(lambda: c.kv.set(T, ns, "kv", "k", b"v"))
 
@@ -173,8 +180,8 @@ async def test_expired_and_revoked_tokens_stop_working_and_end_subscriptions(
             raise AssertionError("the token still works")
 
         assert re.search(r"authorization: token \w+ expired at", await eventually(expired, 10))
-    lasting = secured.create("--namespace", ns)
-    listed = [json.loads(line) for line in secured.token("list").stdout.splitlines()]
+    lasting = await secured.create("--namespace", ns)
+    listed = [json.loads(line) for line in (await secured.token("list")).splitlines()]
     assert all("token_hash" not in r and short not in json.dumps(r) for r in listed)
 
     async with FlowMesh(secured.grpc, auth_token=lasting) as c:
@@ -192,7 +199,7 @@ async def test_expired_and_revoked_tokens_stop_working_and_end_subscriptions(
             assert orjson.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "subscribed"
             await eventually(_until(lambda: received == [b"0"]))
             token_id = lasting.split("_")[1]
-            assert secured.token("revoke", token_id).stdout.strip() == f"revoked token {token_id}"
+            assert (await secured.token("revoke", token_id)).strip() == f"revoked token {token_id}"
             with pytest.raises(FlowMeshAuthError, match="revoked"):
                 await asyncio.wait_for(subscription, 10)
             with pytest.raises(ConnectionClosed) as closed:
@@ -202,7 +209,7 @@ async def test_expired_and_revoked_tokens_stop_working_and_end_subscriptions(
         with pytest.raises(FlowMeshAuthError, match=rf"token {token_id} was revoked"):
             await c.stream.read(T, ns, "s")
     states = {json.loads(line)["token_id"]: json.loads(line)["state"]
-              for line in secured.token("list").stdout.splitlines()}  # fmt: skip
+              for line in (await secured.token("list")).splitlines()}  # fmt: skip
     assert states[token_id] == "revoked" and states[short.split("_")[1]] == "expired"
 
 
