@@ -305,3 +305,17 @@ async def test_mimeia_up_starts_flowmesh_with_its_http_api(
         assert health.json()["status"]["message"] == "ok"
         async with FlowMesh(f"127.0.0.1:{grpc_port}") as c:
             assert await c.health_check()
+
+
+async def test_server_flags_come_from_flowmesh_variables(tmp_path: Path):
+    grpc_port, http_port = free_port(), free_port()
+    env = {"FLOWMESH_GRPC_ADDR": f"127.0.0.1:{grpc_port}",
+           "FLOWMESH_HTTP_ADDR": f"127.0.0.1:{http_port}",
+           "FLOWMESH_DATA_DIR": str(tmp_path / "data"),
+           "FLOWMESH_LOG_LEVEL": "warning"}  # fmt: skip
+    with run_server(["python", "-m", "flowmesh", "serve"], env=env) as proc:
+        assert f"listening on 127.0.0.1:{grpc_port}" in proc.log
+        async with httpx.AsyncClient(timeout=10) as http:
+            ready = (await http.get(f"http://127.0.0.1:{http_port}/ready")).json()
+        assert ready["ready"] is True and ready["store"] == "sqlite"
+        assert (tmp_path / "data" / "flowmesh.db").exists()
