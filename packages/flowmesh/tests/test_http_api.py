@@ -90,6 +90,7 @@ async def test_health_ready_and_openapi_list_every_route(http: httpx.AsyncClient
         assert path in doc["paths"], path
     assert "head" in doc["paths"]["/api/v1/kv/{tenant}/{namespace}/{name}/keys/{key}"]
     refused(await http.get("/api/v1/nothing"), 404, "no route GET /api/v1/nothing")
+    assert "flowmesh_requests_total" in (await http.get("/metrics")).text
 
 
 def ok_status(response: httpx.Response) -> str:

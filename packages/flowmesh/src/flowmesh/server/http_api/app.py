@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -44,6 +45,12 @@ async def ready(request: Request) -> Response:
                          "store": store.kind})  # fmt: skip
 
 
+async def prometheus(request: Request) -> Response:
+    """Prometheus metrics (as ``--metrics-port`` serves them); open, like /health."""
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
 async def openapi(request: Request) -> Response:
     """This document."""
     return JSONResponse(request.app.state.openapi)
@@ -66,6 +73,7 @@ def build_app(ops: Operations, auth: Authenticator, metrics: Metrics) -> Starlet
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/metrics", prometheus, methods=["GET"]),
         *streams.ROUTES,
         *queues.ROUTES,
         *kv.ROUTES,

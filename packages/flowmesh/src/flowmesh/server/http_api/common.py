@@ -29,6 +29,8 @@ from flowmesh.server.store.records import Resource
 log = logging.getLogger("flowmesh.server")
 
 NS_PER_MS = 1_000_000
+# The largest request body read (as gRPC's largest message).
+MAX_BODY_BYTES = 64 * 1024 * 1024
 HTTP_STATUS = {
     "INVALID_ARGUMENT": 400,
     "UNAUTHENTICATED": 401,
@@ -110,7 +112,17 @@ def path_resource(request: Request, kind: str) -> Resource:
 
 
 async def body(request: Request, required: bool = True) -> dict[str, Any]:
-    raw = await request.body()
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise InvalidArgument("body", f"is {declared} bytes, over the limit of {MAX_BODY_BYTES}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise InvalidArgument("body", f"is over the limit of {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     if not raw:
         if required:
             raise InvalidArgument("body", "must be a JSON object")

@@ -61,7 +61,7 @@ def document(routes: list[BaseRoute]) -> dict[str, Any]:
                              else route.methods):  # fmt: skip
             entry = paths.setdefault(path, {})
             op = _operation(route, method.lower(), tag)
-            if path in ("/health", "/ready", "/openapi.json"):
+            if path in ("/health", "/ready", "/openapi.json", "/metrics"):
                 op["security"] = []
             entry[method.lower()] = op
     return {
