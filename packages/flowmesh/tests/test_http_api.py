@@ -290,24 +290,6 @@ async def test_http_addr_in_use_is_a_clear_error(tmp_path: Path):
     assert "Address already in use" in proc.stderr or "address" in proc.stderr.lower()
 
 
-async def test_mimeia_up_starts_flowmesh_with_its_http_api(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    from flowmesh.server.mimeia_service import HTTP_PORT_ENV, SERVICE
-    from mimeia import Address
-
-    grpc_port, http_port = free_port(), free_port()
-    monkeypatch.setenv(HTTP_PORT_ENV, str(http_port))
-    argv = SERVICE.argv({"flowmesh": Address("127.0.0.1", grpc_port)}, str(tmp_path))
-    assert argv[argv.index("--http-addr") + 1] == f"127.0.0.1:{http_port}"
-    with run_server(["python", *argv[1:]]):
-        async with httpx.AsyncClient(timeout=10) as http:
-            health = await http.get(f"http://127.0.0.1:{http_port}/health")
-        assert health.json()["status"]["message"] == "ok"
-        async with FlowMesh(f"127.0.0.1:{grpc_port}") as c:
-            assert await c.health_check()
-
-
 async def test_server_flags_come_from_flowmesh_variables(tmp_path: Path):
     grpc_port, http_port = free_port(), free_port()
     env = {"FLOWMESH_GRPC_ADDR": f"127.0.0.1:{grpc_port}",
