@@ -127,6 +127,7 @@ class Authenticator:
     refresh_seconds: float = REFRESH_SECONDS
     _stored: dict[str, TokenRecord] = field(default_factory=dict)
     _ended: dict[str, asyncio.Event] = field(default_factory=dict)
+    _loaded: bool = False
 
     @property
     def open(self) -> bool:
@@ -138,7 +139,14 @@ class Authenticator:
         if self.store is None:
             return
         records = await self.store.token_list()
+        was_open = self.open
         self._stored = {r.token_id: r for r in records}
+        if was_open != self.open and self._loaded:
+            if self.open:
+                log.warning("no tokens left: server is OPEN, any client may access any tenant")
+            else:
+                log.warning("tokens exist now: every call needs a valid token")
+        self._loaded = True
         now = int(time.time() * 1000)
         for token_id, ended in self._ended.items():
             record = self._stored.get(token_id)
