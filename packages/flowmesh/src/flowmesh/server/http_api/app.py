@@ -121,6 +121,7 @@ async def serve_http(
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=2,
+        timeout_keep_alive=30,
         server_header=False,
     )
     server = _Server(config)
