@@ -12,9 +12,7 @@ import json
 import sys
 import time
 
-from flowmesh.server.app import open_store
 from flowmesh.server.errors import InvalidArgument
-from flowmesh.server.store.base import Store
 from flowmesh.server.tokens import PERMISSIONS, new_token, token_id_of
 
 
@@ -57,7 +55,9 @@ def add_parser(
 
 
 async def _run(args: argparse.Namespace) -> int:
-    store: Store = open_store(args.store, args.redis_prefix)
+    from flowmesh.server.app import open_store  # the server extra (store drivers)
+
+    store = open_store(args.store, args.redis_prefix)
     await store.open()
     try:
         if args.action == "create":
@@ -91,9 +91,12 @@ async def _run(args: argparse.Namespace) -> int:
         await store.close()
 
 
-def main(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace, extra_hint: str = "") -> int:
     try:
         return asyncio.run(_run(args))
+    except ImportError as exc:
+        print(f"{extra_hint or 'install the server extra'} ({exc})", file=sys.stderr)
+        return 2
     except InvalidArgument as exc:
         print(f"flowmesh token {args.action}: {exc.message}", file=sys.stderr)
         return 2

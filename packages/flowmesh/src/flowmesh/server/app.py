@@ -16,18 +16,33 @@ from urllib.parse import parse_qs, urlsplit
 import grpc
 
 from flowmesh.server.auth import Authenticator, parse_tokens
+from flowmesh.server.defaults import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_STORE,
+    TOKENS_ENV,
+    parse_addr,
+)
 from flowmesh.server.grpc_api import add_services
 from flowmesh.server.metrics import Metrics
 from flowmesh.server.ops import Operations, OpsContext
 from flowmesh.server.store.base import Store
 from flowmesh.server.validation import DEFAULT_RESPONSE_BYTES, Limits
 
-log = logging.getLogger("flowmesh.server")
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "DEFAULT_STORE",
+    "TOKENS_ENV",
+    "ServerSettings",
+    "load_tokens",
+    "open_store",
+    "parse_addr",
+    "run_server",
+    "serve",
+]
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 50051
-DEFAULT_STORE = "sqlite:///.mimeia/flowmesh.db"
-TOKENS_ENV = "FLOWMESH_TOKENS"
+log = logging.getLogger("flowmesh.server")
 
 
 @dataclass
@@ -47,15 +62,6 @@ class ServerSettings:
     # Refuse every call without a valid token, even when no token exists yet.
     require_auth: bool = False
     auth_refresh_seconds: float = 1.0
-
-
-def parse_addr(text: str, field: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[v6]:PORT``; ``:PORT`` means 0.0.0.0) -> (host, port)."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"{field}: expected HOST:PORT, got {text!r}")
-    host = host.strip("[]") or "0.0.0.0"  # noqa: S104 - ':PORT' asks for every interface
-    return host, int(port)
 
 
 def load_tokens(tokens_file: str | None) -> dict[str, frozenset[str]]:

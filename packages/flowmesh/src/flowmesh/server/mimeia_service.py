@@ -1,6 +1,9 @@
 """How `mimeia up` starts FlowMesh: on the SQLite store under the state directory,
 with the HTTP API and WebSocket next to gRPC (port ``MIMEIA_FLOWMESH_HTTP_PORT``,
-default 8674) when the ``flowmesh[server]`` extra is installed."""
+default 8674) when the server extra's HTTP parts are installed.
+
+A plain dict (entry point group ``mimeia.services``), so FlowMesh never imports `mimeia`.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +12,20 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-
-from mimeia import Address, ServiceSpec
+from typing import Any
 
 HTTP_PORT_ENV = "MIMEIA_FLOWMESH_HTTP_PORT"
 DEFAULT_HTTP_PORT = 8674
 
 
 def http_port() -> int | None:
-    """The HTTP API's port, or None when the server extra is missing."""
+    """The HTTP API's port, or None when starlette or uvicorn is missing."""
     if importlib.util.find_spec("starlette") is None or importlib.util.find_spec("uvicorn") is None:
         return None
     return int(os.environ.get(HTTP_PORT_ENV, DEFAULT_HTTP_PORT))
 
 
-def _argv(addresses: Mapping[str, Address], state_dir: str) -> list[str]:
+def _argv(addresses: Mapping[str, Any], state_dir: str) -> list[str]:
     me = addresses["flowmesh"]
     db = Path(state_dir).resolve() / "flowmesh" / "flowmesh.db"
     argv = [
@@ -36,11 +38,11 @@ def _argv(addresses: Mapping[str, Address], state_dir: str) -> list[str]:
     return argv
 
 
-SERVICE = ServiceSpec(
-    name="flowmesh",
-    description="FlowMesh gRPC server: streams, queues and KV (SQLite store); HTTP API and "
+SERVICE: dict[str, Any] = {
+    "name": "flowmesh",
+    "description": "FlowMesh gRPC server: streams, queues and KV (SQLite store); HTTP API and "
     f"WebSocket on port {DEFAULT_HTTP_PORT} (${HTTP_PORT_ENV})",
-    default_port=50051,
-    argv=_argv,
-    scheme="grpc",
-)
+    "default_port": 50051,
+    "argv": _argv,
+    "scheme": "grpc",
+}
