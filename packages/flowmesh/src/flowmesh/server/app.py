@@ -172,8 +172,8 @@ async def _start_http(
         from flowmesh.server.http_api import build_app, serve_http
     except ImportError as exc:
         raise ValueError(
-            f"--http-addr needs the server extra: pip install 'flowmesh[server]' ({exc.name} "
-            "is missing)"
+            "--http-addr needs the server extra: pip install 'mimeia-flowmesh[server]' "
+            f"({exc.name} is missing)"
         ) from None
     return await serve_http(build_app(ops, auth, metrics), host, port)
 
