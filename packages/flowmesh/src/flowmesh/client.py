@@ -67,6 +67,9 @@ class FlowMesh:
         self.stream = StreamClient(self)
         self.queue = QueueClient(self)
         self.kv = KVClient(self)
+        # The plural names read better for collections (``client.streams.list()``).
+        self.streams = self.stream
+        self.queues = self.queue
         self.schemas = SchemaClient(self)
         self.replay = ReplayClient(self)
 

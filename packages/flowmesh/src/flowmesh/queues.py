@@ -3,6 +3,7 @@ dead-letter queue."""
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING
 
 from flowmesh import _convert as cv
@@ -11,7 +12,7 @@ from flowmesh._part import Part
 from flowmesh.exceptions import FlowMeshInvalidArgumentError, error_for_status
 from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.proto import flowmesh_pb2_grpc as pb_grpc
-from flowmesh.types import Job, QueueStats, RetryPolicy
+from flowmesh.types import Job, QueueInfo, QueueStats, RetryPolicy
 
 if TYPE_CHECKING:
     from flowmesh.client import FlowMesh
@@ -206,3 +207,10 @@ class QueueClient(Part):
         )
         response = await self._call(self._stub.ReplayDLQJob, request, "queue.replay_dlq_job")
         return response.job_id, int(response.seq)
+
+    async def list(self, tenant: str = "", namespace: str = "") -> builtins.list[QueueInfo]:
+        """The queues this token may read (of ``tenant``/``namespace`` when given),
+        by path, with their statistics. An extension of this server."""
+        request = pb.ListQueuesRequest(filter=cv.filter_of(tenant, namespace))
+        response = await self._call(self._stub.ListQueues, request, "queue.list", idempotent=True)
+        return [cv.queue_info(i) for i in response.queues]

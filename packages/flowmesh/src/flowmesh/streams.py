@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import random
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
@@ -14,7 +15,7 @@ from flowmesh._part import Part
 from flowmesh.exceptions import error_for_status, handle_grpc_error
 from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.proto import flowmesh_pb2_grpc as pb_grpc
-from flowmesh.types import ConsumerGroupState, Event, Message
+from flowmesh.types import ConsumerGroupState, Event, Message, StreamInfo
 
 SUBSCRIBE_RECONNECTS = 20
 DEFAULT_SUBSCRIBE_BATCH = 500
@@ -206,3 +207,10 @@ class StreamClient(Part):
             ),
         )
         await self._call(self._stub.ConfigureStream, request, "stream.configure", idempotent=True)
+
+    async def list(self, tenant: str = "", namespace: str = "") -> builtins.list[StreamInfo]:
+        """The streams this token may read (of ``tenant``/``namespace`` when given),
+        by path, with their partitions and latest offsets. An extension of this server."""
+        request = pb.ListStreamsRequest(filter=cv.filter_of(tenant, namespace))
+        response = await self._call(self._stub.ListStreams, request, "stream.list", idempotent=True)
+        return [cv.stream_info(i) for i in response.streams]

@@ -943,3 +943,81 @@ class DeleteReplaySessionResponse(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     status: Status
     def __init__(self, status: _Optional[_Union[Status, _Mapping]] = ...) -> None: ...
+
+class ListResourcesFilter(_message.Message):
+    __slots__ = ("tenant", "namespace")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    namespace: str
+    def __init__(self, tenant: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
+
+class StreamInfo(_message.Message):
+    __slots__ = ("resource_path", "config", "latest_offsets", "messages")
+    RESOURCE_PATH_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    LATEST_OFFSETS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    resource_path: ResourcePath
+    config: StreamConfig
+    latest_offsets: _containers.RepeatedScalarFieldContainer[int]
+    messages: int
+    def __init__(self, resource_path: _Optional[_Union[ResourcePath, _Mapping]] = ..., config: _Optional[_Union[StreamConfig, _Mapping]] = ..., latest_offsets: _Optional[_Iterable[int]] = ..., messages: _Optional[int] = ...) -> None: ...
+
+class ListStreamsRequest(_message.Message):
+    __slots__ = ("filter",)
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    filter: ListResourcesFilter
+    def __init__(self, filter: _Optional[_Union[ListResourcesFilter, _Mapping]] = ...) -> None: ...
+
+class ListStreamsResponse(_message.Message):
+    __slots__ = ("status", "streams")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STREAMS_FIELD_NUMBER: _ClassVar[int]
+    status: Status
+    streams: _containers.RepeatedCompositeFieldContainer[StreamInfo]
+    def __init__(self, status: _Optional[_Union[Status, _Mapping]] = ..., streams: _Optional[_Iterable[_Union[StreamInfo, _Mapping]]] = ...) -> None: ...
+
+class QueueInfo(_message.Message):
+    __slots__ = ("resource_path", "stats")
+    RESOURCE_PATH_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    resource_path: ResourcePath
+    stats: QueueStats
+    def __init__(self, resource_path: _Optional[_Union[ResourcePath, _Mapping]] = ..., stats: _Optional[_Union[QueueStats, _Mapping]] = ...) -> None: ...
+
+class ListQueuesRequest(_message.Message):
+    __slots__ = ("filter",)
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    filter: ListResourcesFilter
+    def __init__(self, filter: _Optional[_Union[ListResourcesFilter, _Mapping]] = ...) -> None: ...
+
+class ListQueuesResponse(_message.Message):
+    __slots__ = ("status", "queues")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    QUEUES_FIELD_NUMBER: _ClassVar[int]
+    status: Status
+    queues: _containers.RepeatedCompositeFieldContainer[QueueInfo]
+    def __init__(self, status: _Optional[_Union[Status, _Mapping]] = ..., queues: _Optional[_Iterable[_Union[QueueInfo, _Mapping]]] = ...) -> None: ...
+
+class KVStoreInfo(_message.Message):
+    __slots__ = ("resource_path", "keys")
+    RESOURCE_PATH_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    resource_path: ResourcePath
+    keys: int
+    def __init__(self, resource_path: _Optional[_Union[ResourcePath, _Mapping]] = ..., keys: _Optional[int] = ...) -> None: ...
+
+class ListKVStoresRequest(_message.Message):
+    __slots__ = ("filter",)
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    filter: ListResourcesFilter
+    def __init__(self, filter: _Optional[_Union[ListResourcesFilter, _Mapping]] = ...) -> None: ...
+
+class ListKVStoresResponse(_message.Message):
+    __slots__ = ("status", "stores")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STORES_FIELD_NUMBER: _ClassVar[int]
+    status: Status
+    stores: _containers.RepeatedCompositeFieldContainer[KVStoreInfo]
+    def __init__(self, status: _Optional[_Union[Status, _Mapping]] = ..., stores: _Optional[_Iterable[_Union[KVStoreInfo, _Mapping]]] = ...) -> None: ...

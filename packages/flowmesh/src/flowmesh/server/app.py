@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import grpc
 
 from flowmesh.server.auth import Authenticator, parse_tokens
-from flowmesh.server.defaults import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STORE, TOKENS_ENV
+from flowmesh.server.defaults import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_STORE,
+    TOKENS_ENV,
+    parse_addr,
+)
 from flowmesh.server.grpc_api import add_services
 from flowmesh.server.metrics import Metrics
 from flowmesh.server.ops import Operations, OpsContext
@@ -29,6 +37,7 @@ __all__ = [
     "ServerSettings",
     "load_tokens",
     "open_store",
+    "parse_addr",
     "run_server",
     "serve",
 ]
@@ -48,6 +57,11 @@ class ServerSettings:
     recheck_seconds: float = 2.0
     metrics_port: int | None = None
     redis_prefix: str = ""
+    # The HTTP API and WebSocket (host, port); None: not served.
+    http_addr: tuple[str, int] | None = None
+    # Refuse every call without a valid token, even when no token exists yet.
+    require_auth: bool = False
+    auth_refresh_seconds: float = 1.0
 
 
 def load_tokens(tokens_file: str | None) -> dict[str, frozenset[str]]:
@@ -92,7 +106,9 @@ async def serve(
             loop.add_signal_handler(sig, stop.set)
     store = open_store(settings.store_url, settings.redis_prefix)
     await store.open()
-    auth = Authenticator(settings.tokens)
+    auth = Authenticator(settings.tokens, store, settings.require_auth,
+                         settings.auth_refresh_seconds)  # fmt: skip
+    await auth.refresh()
     metrics = Metrics()
     server = grpc.aio.server(
         options=[
@@ -103,23 +119,34 @@ async def serve(
     )
     limits = Limits(settings.max_payload_bytes, settings.max_response_bytes)
     ctx = OpsContext(store, limits, metrics, settings.dedup_window_ms, settings.recheck_seconds)
-    add_services(server, Operations.build(ctx), auth, metrics)
+    ops = Operations.build(ctx)
+    add_services(server, ops, auth, metrics)
     port = server.add_insecure_port(f"{settings.host}:{settings.port}")
     if port == 0:
         await store.close()
         raise OSError(f"cannot listen on {settings.host}:{settings.port}")
+    http = None
+    if settings.http_addr is not None:
+        try:
+            http = await _start_http(ops, auth, metrics, *settings.http_addr)
+        except BaseException:
+            await store.close()
+            raise
     await server.start()
+    refresher = asyncio.create_task(auth.run())
     if settings.metrics_port is not None:
         metrics.serve_http(settings.host, settings.metrics_port)
     if auth.open:
         log.warning("no tokens configured: server is OPEN, any client may access any tenant")
         print(
-            f"WARNING: FlowMesh is running OPEN (no tokens from --tokens-file or {TOKENS_ENV}); "
-            "any client can read and write every tenant",
+            f"WARNING: FlowMesh is running OPEN (no tokens in the store, --tokens-file or "
+            f"{TOKENS_ENV}, and no --require-auth); any client can read and write every tenant",
             file=sys.stderr,
             flush=True,
         )
     log.info("server started", extra={"store": store.kind, "port": port})
+    if http is not None and settings.http_addr is not None:
+        print(f"HTTP API at http://{settings.http_addr[0]}:{http[2]}", flush=True)
     print(f"listening on {settings.host}:{port}", flush=True)
     if bound is not None:
         bound.append(port)
@@ -128,9 +155,27 @@ async def serve(
 
     await stop.wait()
     log.info("stopping")
+    refresher.cancel()
+    if http is not None:
+        http[0].should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(http[1], 5)
     await server.stop(grace=1.0)
     await store.close()
     log.info("stopped")
+
+
+async def _start_http(
+    ops: Operations, auth: Authenticator, metrics: Metrics, host: str, port: int
+) -> tuple[Any, asyncio.Task[Any], int]:
+    try:
+        from flowmesh.server.http_api import build_app, serve_http
+    except ImportError as exc:
+        raise ValueError(
+            "--http-addr needs the server extra: pip install 'mimeia-flowmesh[server]' "
+            f"({exc.name} is missing)"
+        ) from None
+    return await serve_http(build_app(ops, auth, metrics), host, port)
 
 
 def run_server(settings: ServerSettings) -> None:

@@ -9,7 +9,8 @@ import grpc
 
 from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.proto import flowmesh_pb2_grpc as pb_grpc
-from flowmesh.server.grpc_api.base import NS_PER_MS, Service, ok, status_of
+from flowmesh.server.grpc_api.base import NS_PER_MS, ok, status_of
+from flowmesh.server.grpc_api.listing import StreamListing
 from flowmesh.server.ops import message_id
 from flowmesh.server.store.records import Resource, StoredMessage
 
@@ -33,7 +34,7 @@ def messages(stream: Resource, found: list[StoredMessage]) -> list[pb.Message]:
     ]
 
 
-class StreamService(pb_grpc.StreamServiceServicer, Service):
+class StreamService(StreamListing, pb_grpc.StreamServiceServicer):
     async def WriteEvents(
         self, request: pb.WriteEventsRequest, context: grpc.aio.ServicerContext
     ) -> pb.WriteEventsResponse:

@@ -30,6 +30,7 @@ from flowmesh.server.store.records import (
     replay_topic,
     stream_topic,
 )
+from flowmesh.server.tokens import TokenRecord
 
 __all__ = [
     "BACKOFF_STRATEGIES",
@@ -226,3 +227,27 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def replay_delete(self, session_id: str) -> bool: ...
+
+    # -- listings (admin and dashboards, not hot paths)
+    @abc.abstractmethod
+    async def list_resources(self, kind: str) -> list[Resource]:
+        """Every stream, queue or KV store (``kind``: stream, queue, kv) by path."""
+
+    @abc.abstractmethod
+    async def stream_config(self, stream: Resource) -> StreamConfig: ...
+
+    @abc.abstractmethod
+    async def list_groups(self, stream: Resource) -> list[tuple[str, int, int]]:
+        """The stream's consumer groups: (group, partition, committed offset)."""
+
+    @abc.abstractmethod
+    async def kv_count(self, store: Resource) -> int:
+        """How many keys the KV store holds."""
+
+    # -- access tokens (only their hashes)
+    @abc.abstractmethod
+    async def token_put(self, record: TokenRecord) -> None:
+        """Save (or replace) a token's record."""
+
+    @abc.abstractmethod
+    async def token_list(self) -> list[TokenRecord]: ...

@@ -51,6 +51,7 @@ from flowmesh.server.store.base import (
     queue_topic,
     stream_topic,
 )
+from flowmesh.server.store.redis_admin import RedisAdminMixin
 from flowmesh.server.store.redis_meta import RedisMetaMixin
 from flowmesh.server.store.resp import PipelinedConnection
 
@@ -101,7 +102,7 @@ def _script_error(exc: ResponseError) -> Exception | None:
     return Conflict(message.split(":", 1)[0], message)
 
 
-class RedisStore(RedisMetaMixin, Store):
+class RedisStore(RedisAdminMixin, RedisMetaMixin, Store):
     kind = "redis"
     _DEFAULT_POLICY_ARGS = _DEFAULT_POLICY_ARGS
 

@@ -37,6 +37,7 @@ from flowmesh.server.store.base import (
     queue_topic,
     stream_topic,
 )
+from flowmesh.server.store.sqlite_admin import SqliteAdminMixin
 from flowmesh.server.store.sqlite_meta import SqliteMetaMixin
 from flowmesh.server.store.sqlite_worker import Op, Worker
 
@@ -53,7 +54,7 @@ def _load_headers(text: str) -> dict[str, str]:
     return json.loads(text) if text != "{}" else {}
 
 
-class SqliteStore(SqliteMetaMixin, Store):
+class SqliteStore(SqliteAdminMixin, SqliteMetaMixin, Store):
     kind = "sqlite"
 
     def __init__(self, path: str) -> None:

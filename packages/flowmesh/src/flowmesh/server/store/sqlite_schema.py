@@ -139,3 +139,6 @@ def setup(conn: sqlite3.Connection) -> None:
             if name not in present:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
     conn.executescript(INDEXES)
+    from flowmesh.server.store.sqlite_admin import ACCESS_TABLE
+
+    conn.executescript(ACCESS_TABLE)
