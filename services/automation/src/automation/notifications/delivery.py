@@ -108,12 +108,12 @@ async def render_request(
         html = html if html is not None else template.html_body
     if not body and not html:
         raise NotificationRequestError("body", "give a body, an html_body or a template_id")
-    data = request.template_data
-    return Rendered(
-        subject=renderer.render(subject or "", data, field="subject"),
-        body=renderer.render(body or "", data, field="body"),
-        html_body=renderer.render(html, data, field="html_body", html=True) if html else None,
-    ), template_id
+    out_subject, out_body, out_html = await renderer.render_fields_async(
+        [("subject", subject or "", False), ("body", body or "", False),
+         ("html_body", html or None, True)],
+        request.template_data,
+    )  # fmt: skip
+    return Rendered(subject=out_subject or "", body=out_body or "", html_body=out_html), template_id
 
 
 async def accept(

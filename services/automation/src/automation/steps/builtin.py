@@ -127,7 +127,9 @@ def _check_condition(config: dict[str, Any]) -> list[str]:
 
 async def condition(ctx: ActionContext, config: dict[str, Any]) -> dict[str, Any]:
     try:
-        result = templating.evaluate(config["expression"], ctx.scope, "config.expression")
+        result = await templating.evaluate_async(
+            config["expression"], ctx.scope, "config.expression"
+        )
     except templating.TemplateError as exc:
         raise ActionError(str(exc)) from None
     return {"result": result, "branch": "then" if result else "else"}
