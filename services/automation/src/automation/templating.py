@@ -22,7 +22,13 @@ from typing import Any
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 
-from automation.sandbox import BoundedSandbox, LimitExceeded, budget_scope, off_loop
+from automation.sandbox import (
+    BoundedSandbox,
+    LimitExceeded,
+    budget_scope,
+    off_loop,
+    static_problems,
+)
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.DOTALL)
 MAX_TEMPLATE_LENGTH = 20_000
@@ -57,7 +63,8 @@ def syntax_problems(value: Any, where: str) -> list[str]:
         if len(value) > MAX_TEMPLATE_LENGTH:
             return [f"{where}: template longer than {MAX_TEMPLATE_LENGTH} characters"]
         try:
-            _env.parse(value)  # parsed, never compiled or run
+            tree = _env.parse(value)  # parsed, never compiled or run
+            problems.extend(f"{where}: {p}" for p in static_problems(tree, _env.limits))
         except TemplateSyntaxError as exc:
             problems.append(f"{where}: template syntax error: {exc.message}")
         except RecursionError:

@@ -17,7 +17,14 @@ from typing import Any
 from jinja2 import TemplateSyntaxError, UndefinedError, meta, nodes
 from jinja2.exceptions import SecurityError
 
-from automation.sandbox import BoundedSandbox, LimitExceeded, Limits, budget_scope, off_loop
+from automation.sandbox import (
+    BoundedSandbox,
+    LimitExceeded,
+    Limits,
+    budget_scope,
+    off_loop,
+    static_problems,
+)
 
 MAX_TEMPLATE_CHARS = 100_000
 MAX_RENDERED_CHARS = 1_000_000
@@ -72,6 +79,8 @@ class TemplateRenderer:
             raise TemplateSyntaxProblem(field, f"line {exc.lineno}: {exc.message}") from exc
         except RecursionError:
             raise TemplateSyntaxProblem(field, "nested too deeply") from None
+        for problem in static_problems(tree, LIMITS):
+            raise TemplateSecurityProblem(field, problem)
         return CheckedTemplate(source, frozenset(meta.find_undeclared_variables(tree)))
 
     def render(

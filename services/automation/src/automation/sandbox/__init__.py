@@ -7,12 +7,15 @@
 - :func:`time_limit`: a caller's deadline for the renders made inside it (a
   step's ``timeout_seconds``).
 - :func:`off_loop`: run a render on the render threads, never on the event loop.
+- :func:`static_problems`: what a parsed template shows to be over the limits
+  (constant arithmetic, ranges, nested constant loops), for checks that never render.
 """
 
 from automation.sandbox.budget import budget_scope, time_limit
 from automation.sandbox.environment import BoundedSandbox
 from automation.sandbox.limits import DEFAULT_LIMITS, LimitExceeded, Limits, RenderTimeout
 from automation.sandbox.offload import off_loop
+from automation.sandbox.static import static_problems
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -22,5 +25,6 @@ __all__ = [
     "RenderTimeout",
     "budget_scope",
     "off_loop",
+    "static_problems",
     "time_limit",
 ]
