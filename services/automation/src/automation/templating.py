@@ -87,8 +87,22 @@ def render(value: Any, scope: Mapping[str, Any], where: str = "config") -> Any:
 
 async def render_async(value: Any, scope: Mapping[str, Any], where: str = "config") -> Any:
     """:func:`render` on a render thread; a :func:`~automation.sandbox.time_limit`
-    around the call cuts its deadline."""
+    around the call cuts its deadline. A value with no template in it is copied
+    here, without the trip to a thread."""
+    if not has_templates(value):
+        return _render(value, scope, where)  # nothing in it runs
     return await off_loop(render, value, scope, where)
+
+
+def has_templates(value: Any) -> bool:
+    """Whether any string inside ``value`` is a template."""
+    if isinstance(value, str):
+        return _is_template(value)
+    if isinstance(value, Mapping):
+        return any(has_templates(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_templates(v) for v in value)
+    return False
 
 
 def _render(value: Any, scope: Mapping[str, Any], where: str) -> Any:

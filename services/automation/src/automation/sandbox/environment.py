@@ -11,8 +11,9 @@ internals, no mutation of the data given):
   :mod:`automation.sandbox.filters`); ``range`` is bounded and ``lipsum`` gone;
 - every loop counts its iterations, every ``~``, call, filter and operator
   result is measured, output is counted as it is joined (not after), and every
-  hook checks the render's deadline, so a render stops within one bounded
-  operation of its limit;
+  loop iteration, call, filter and operator checks the render's deadline, so a
+  render stops within one bounded operation of its limit (attribute and item
+  lookups are O(1) and only ever repeated by something that checks);
 - nothing is evaluated while a template compiles (no constant folding), so
   parsing or compiling a template never runs it.
 """
@@ -57,10 +58,8 @@ class BoundedTemplate(Template):
 
 @pass_context
 def _finalize(context: Context, value: Any) -> Any:
-    # Taking the context keeps Jinja from evaluating constant output at compile time.
-    budget = current()
-    if budget is not None:
-        budget.check_time()
+    # Taking the context keeps Jinja from evaluating constant output at compile time
+    # (what is output is counted when it is joined).
     return value
 
 
@@ -173,14 +172,6 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         budget = self._budget()
         guards.check_binop(self._limits(budget), operator, left, right)
         return self.sandbox_charge(super().call_binop(context, operator, left, right))
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        self._budget()
-        return super().getattr(obj, attribute)
-
-    def getitem(self, obj: Any, argument: Any) -> Any:
-        self._budget()
-        return super().getitem(obj, argument)
 
     def call(
         __self,

@@ -9,7 +9,6 @@ make something much bigger than their input (``center``, ``indent``,
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,64 +18,25 @@ from automation.sandbox import guards
 from automation.sandbox.budget import current, sized
 from automation.sandbox.limits import DEFAULT_LIMITS, LimitExceeded, Limits
 
-Check = Callable[[Limits, inspect.BoundArguments], None]
+# A check gets the filter's arguments as the template gave them (value first;
+# the context or environment Jinja passes before them is already taken off).
+Check = Callable[[Limits, tuple[Any, ...], Mapping[str, Any]], None]
 
 
-def _value(bound: inspect.BoundArguments, name: str, default: Any = None) -> Any:
-    return bound.arguments.get(name, default)
+def _arg(args: tuple[Any, ...], kwargs: Mapping[str, Any], i: int, name: str, d: Any) -> Any:
+    return args[i] if len(args) > i else kwargs.get(name, d)
 
 
-def _check_center(limits: Limits, bound: inspect.BoundArguments) -> None:
-    width = _value(bound, "width", 80)
+def _check_center(limits: Limits, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    width = _arg(args, kwargs, 1, "width", 80)
     if isinstance(width, int):
         guards._too_long(limits, "center", width)
 
 
-def _check_indent(limits: Limits, bound: inspect.BoundArguments) -> None:
-    text, width = str(_value(bound, "s", "")), _value(bound, "width", 4)
+def _check_indent(limits: Limits, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    text, width = str(_arg(args, kwargs, 0, "s", "")), _arg(args, kwargs, 1, "width", 4)
     step = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
     guards._too_long(limits, "indent", len(text) + (text.count("\n") + 1) * max(step, 0))
-
-
-def _check_wordwrap(limits: Limits, bound: inspect.BoundArguments) -> None:
-    text = str(_value(bound, "s", ""))
-    _slow_input("wordwrap", text)
-    width = _value(bound, "width", 79)
-    wrap = _value(bound, "wrapstring") or "\n"
-    lines = len(text) // max(width if isinstance(width, int) else 1, 1) + text.count("\n") + 1
-    guards._too_long(limits, "wordwrap", len(text) + lines * len(str(wrap)))
-
-
-def _check_replace(limits: Limits, bound: inspect.BoundArguments) -> None:
-    count = _value(bound, "count")
-    guards.check_replace(
-        limits,
-        str(_value(bound, "s", "")),
-        str(_value(bound, "old", "")),
-        str(_value(bound, "new", "")),
-        -1 if count is None else count,
-    )
-
-
-def _check_format(limits: Limits, bound: inspect.BoundArguments) -> None:
-    values = _value(bound, "kwargs") or _value(bound, "args")
-    guards.check_percent_format(limits, str(_value(bound, "value", "")), values)
-
-
-def _check_count(name: str, arg: str) -> Check:
-    def check(limits: Limits, bound: inspect.BoundArguments) -> None:
-        count = _value(bound, arg)
-        if isinstance(count, int):
-            guards._too_many(limits, name, count)
-
-    return check
-
-
-def _check_tojson(limits: Limits, bound: inspect.BoundArguments) -> None:
-    indent = _value(bound, "indent")
-    size = len(indent) if isinstance(indent, str) else indent if isinstance(indent, int) else 0
-    if size > 16:
-        raise LimitExceeded("width", "tojson indent over 16")
 
 
 # urlize and wordwrap run Python-level loops over their whole input in one call
@@ -89,10 +49,50 @@ def _slow_input(name: str, text: str) -> None:
         raise LimitExceeded("string", f"{name} of more than {SLOW_FILTER_INPUT} characters")
 
 
-def _check_urlize(limits: Limits, bound: inspect.BoundArguments) -> None:
-    _slow_input("urlize", str(_value(bound, "value", "")))
-    for name in ("target", "rel"):
-        value = _value(bound, name)
+def _check_wordwrap(limits: Limits, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    text = str(_arg(args, kwargs, 0, "s", ""))
+    _slow_input("wordwrap", text)
+    width = _arg(args, kwargs, 1, "width", 79)
+    wrap = _arg(args, kwargs, 3, "wrapstring", None) or "\n"
+    lines = len(text) // max(width if isinstance(width, int) else 1, 1) + text.count("\n") + 1
+    guards._too_long(limits, "wordwrap", len(text) + lines * len(str(wrap)))
+
+
+def _check_replace(limits: Limits, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    count = _arg(args, kwargs, 3, "count", None)
+    guards.check_replace(
+        limits,
+        str(_arg(args, kwargs, 0, "s", "")),
+        str(_arg(args, kwargs, 1, "old", "")),
+        str(_arg(args, kwargs, 2, "new", "")),
+        -1 if count is None else count,
+    )
+
+
+def _check_format(limits: Limits, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    guards.check_percent_format(limits, str(_arg(args, kwargs, 0, "value", "")), kwargs or args[1:])
+
+
+def _check_count(name: str, arg: str) -> Check:
+    def check(limits: Limits, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+        count = _arg(args, kwargs, 1, arg, None)
+        if isinstance(count, int):
+            guards._too_many(limits, name, count)
+
+    return check
+
+
+def _check_tojson(limits: Limits, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    indent = _arg(args, kwargs, 1, "indent", None)
+    size = len(indent) if isinstance(indent, str) else indent if isinstance(indent, int) else 0
+    if size > 16:
+        raise LimitExceeded("width", "tojson indent over 16")
+
+
+def _check_urlize(limits: Limits, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    _slow_input("urlize", str(_arg(args, kwargs, 0, "value", "")))
+    for i, name in ((3, "target"), (4, "rel")):
+        value = _arg(args, kwargs, i, name, None)
         if isinstance(value, str) and len(value) > 200:
             raise LimitExceeded("string", f"urlize {name} longer than 200 characters")
 
@@ -115,29 +115,18 @@ def _limits() -> tuple[Limits, Any]:
     return (budget.limits if budget is not None else DEFAULT_LIMITS), budget
 
 
-_CONTEXT_PARAMS = {"context", "eval_ctx", "environment"}
-
-
 def _guard(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     check = _CHECKS.get(name)
-    signature = inspect.signature(func) if check else None
-    # the context/environment argument Jinja passes first, when the signature lacks it
-    skip = 0
-    if signature is not None and getattr(func, "jinja_pass_arg", None) is not None:
-        skip = 0 if next(iter(signature.parameters), None) in _CONTEXT_PARAMS else 1
+    # Jinja passes the context / eval context / environment first to these
+    skip = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0
 
-    @functools.wraps(func)  # keeps jinja_pass_arg (the context/environment argument)
+    @functools.wraps(func)  # keeps jinja_pass_arg
     def guarded(*args: Any, **kwargs: Any) -> Any:
         limits, budget = _limits()
         if budget is not None:
             budget.check_time()
-        if check is not None and signature is not None:
-            try:
-                bound = signature.bind(*args[skip:], **kwargs)
-            except TypeError:
-                pass  # the filter itself reports the wrong arguments
-            else:
-                check(limits, bound)
+        if check is not None:
+            check(limits, args[skip:], kwargs)
         result = func(*args, **kwargs)
         if budget is not None:
             return budget.charge(result)

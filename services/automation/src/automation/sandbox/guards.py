@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from types import BuiltinMethodType
 from typing import Any
 
@@ -64,20 +65,31 @@ def check_binop(limits: Limits, operator: str, left: Any, right: Any) -> None:
         check_percent_format(limits, left, right)
 
 
+@lru_cache(maxsize=1024)
+def _percent_specs(text: str) -> tuple[int, int]:
+    """(how many ``%`` specs, the largest width or precision; -1 for a ``*``)."""
+    specs, widest = 0, 0
+    for match in _PERCENT_SPEC.finditer(text):
+        specs += 1
+        for number in match.groups():
+            if number == "*":
+                return specs, -1
+            if number is not None:
+                widest = max(widest, int(number) if len(number) <= 9 else 10**9)
+    return specs, widest
+
+
 def check_percent_format(limits: Limits, fmt: str | bytes, values: Any = None) -> None:
     """Refuse ``%`` formats with a ``*`` width or a width/precision over the limit, and
     ones that would repeat a mapping's value past the size limit (``%(a)s%(a)s...``)."""
     text = fmt.decode("latin-1") if isinstance(fmt, bytes) else fmt
     if "%" not in text:
         return
-    specs = 0
-    for match in _PERCENT_SPEC.finditer(text):
-        specs += 1
-        for number in match.groups():
-            if number == "*":
-                raise LimitExceeded("width", "'*' widths are not allowed in templates")
-            if number is not None and (len(number) > 9 or int(number) > limits.max_width):
-                raise LimitExceeded("width", f"a format width over {limits.max_width}")
+    specs, widest = _percent_specs(text) if len(text) <= 4096 else _percent_specs.__wrapped__(text)
+    if widest < 0:
+        raise LimitExceeded("width", "'*' widths are not allowed in templates")
+    if widest > limits.max_width:
+        raise LimitExceeded("width", f"a format width over {limits.max_width}")
     if isinstance(values, Mapping) and values:
         longest = max(text_size(v) for v in values.values())
         _too_long(limits, "a % format", len(text) + specs * longest)
