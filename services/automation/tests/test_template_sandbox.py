@@ -84,6 +84,11 @@ def test_ljust_is_refused_like_repetition() -> None:
     for source in ("{{ 'x' * 10**7 }}", "{{ 'x'.ljust(10**7) }}", "{{ 'x'.zfill(10**7) }}"):
         with pytest.raises(templating.TemplateError, match="longer than 1000000"):
             templating.render(source, {})
+    # Markup (what |safe and |e give in HTML bodies) has Python-level ljust/center
+    for source in ("{{ ('x'|safe).ljust(10**7) }}", "{{ ('x'|e).center(10**7) }}"):
+        error, _, peak = _measure(lambda s=source: renderer.render(s, {}, html=True))
+        assert isinstance(error, TemplateError) and "longer than 1000000" in str(error)
+        assert peak < 16 * 2**20, peak
 
 
 @pytest.mark.parametrize(

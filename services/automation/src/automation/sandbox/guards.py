@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from types import BuiltinMethodType
+from types import BuiltinMethodType, MethodType
 from typing import Any
 
 from automation.sandbox.limits import LimitExceeded, Limits
@@ -153,7 +153,8 @@ def check_method_call(
 ) -> tuple[Any, ...]:
     """Pre-check a call of a built-in method; returns the args to call it with
     (a lazy iterable given to ``join`` is read once, here)."""
-    if not isinstance(method, BuiltinMethodType):
+    # built-in methods, and the Python ones of str subclasses (Markup wraps ljust...)
+    if not isinstance(method, BuiltinMethodType | MethodType):
         return args
     owner, name = method.__self__, method.__name__
     if isinstance(owner, str | bytes):
