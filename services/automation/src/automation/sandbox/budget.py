@@ -1,9 +1,9 @@
 """What one render has used so far, checked by every hook of the sandbox.
 
-A render opens a :class:`Budget` (:func:`budget_scope`) and every hook the sandbox
-runs (attribute and item lookups, calls, operators, filters, loop iterations,
-output) charges it and checks its deadline, so a render stops within one bounded
-operation of its limit wherever it runs, on a worker thread or on the loop.
+A render opens a :class:`Budget` (:func:`budget_scope`) and the hooks the sandbox
+runs (calls, operators, filters, ``~``, loop iterations, joined output) charge it
+and check its deadline, so a render stops within one bounded operation of its
+limit wherever it runs, on a render thread or on the loop.
 
 :func:`time_limit` lets a caller (the engine, for a step's ``timeout_seconds``)
 shorten the deadline of every render made inside it.
