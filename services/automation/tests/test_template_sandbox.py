@@ -105,6 +105,22 @@ def test_checking_a_template_refuses_constant_attacks_without_running_them(sourc
         renderer.check(source, field="body")
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ " + "1" * 5000 + " }}",
+        "{{ range(10**100) }}",
+        "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}",
+    ],
+)
+def test_checking_odd_templates_names_the_problem(source: str) -> None:
+    problems = templating.syntax_problems(source, "steps[0].config.output")
+    assert problems and problems[0].startswith("steps[0].config.output: "), problems
+    with pytest.raises(TemplateError) as info:
+        renderer.check(source, field="body")
+    assert info.value.field == "body"
+
+
 def test_checking_never_runs_a_template() -> None:
     # a template whose cost depends on data is parsed, not run, when it is saved
     assert templating.syntax_problems(NESTED_RANGE, "x") == []

@@ -69,6 +69,8 @@ def syntax_problems(value: Any, where: str) -> list[str]:
             problems.append(f"{where}: template syntax error: {exc.message}")
         except RecursionError:
             problems.append(f"{where}: template nested too deeply")
+        except ValueError as exc:  # e.g. an integer literal over Python's 4300 digits
+            problems.append(f"{where}: template syntax error: {exc}")
     elif isinstance(value, Mapping):
         for key, item in value.items():
             problems.extend(syntax_problems(item, f"{where}.{key}"))

@@ -79,6 +79,8 @@ class TemplateRenderer:
             raise TemplateSyntaxProblem(field, f"line {exc.lineno}: {exc.message}") from exc
         except RecursionError:
             raise TemplateSyntaxProblem(field, "nested too deeply") from None
+        except ValueError as exc:  # e.g. an integer literal over Python's 4300 digits
+            raise TemplateSyntaxProblem(field, str(exc)) from None
         for problem in static_problems(tree, LIMITS):
             raise TemplateSecurityProblem(field, problem)
         return CheckedTemplate(source, frozenset(meta.find_undeclared_variables(tree)))

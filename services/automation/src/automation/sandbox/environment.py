@@ -164,7 +164,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     def _range(self, *args: Any) -> range:
         limits = self._limits(self._budget())
         numbers = range(*args)
-        if len(numbers) > limits.max_range:
+        if guards.range_size(numbers) > limits.max_range:
             raise LimitExceeded("range", f"range() of more than {limits.max_range} items")
         return numbers
 

@@ -102,6 +102,14 @@ def check_format_spec(limits: Limits, spec: str) -> None:
             raise LimitExceeded("width", f"a format width over {limits.max_width}")
 
 
+def range_size(numbers: range) -> int:
+    """``len(numbers)``, also for ranges too long for ``len()`` (which then raises)."""
+    try:
+        return len(numbers)
+    except OverflowError:
+        return 2**63
+
+
 def bounded_list(limits: Limits, iterable: Iterable[Any]) -> list[Any]:
     """The items of ``iterable``, stopping as soon as there are too many."""
     if isinstance(iterable, list | tuple):

@@ -81,7 +81,7 @@ class _Folder:
                 numbers = range(*args)
             except (TypeError, ValueError):
                 return _UNKNOWN
-            if len(numbers) > self.limits.max_range:
+            if guards.range_size(numbers) > self.limits.max_range:
                 raise LimitExceeded("range", f"range() of more than {self.limits.max_range} items")
             return numbers
         return _UNKNOWN
