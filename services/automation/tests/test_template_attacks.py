@@ -57,7 +57,7 @@ async def test_huge_power_in_a_workflow_is_refused_at_once_and_health_answers(
     assert response.status_code == 422, response.text
     problems = response.json()["detail"]["problems"]
     assert any(p.startswith("steps[0].config.output: template would exceed") for p in problems)
-    assert elapsed < 1.0 and slowest < 0.5, (elapsed, slowest)
+    assert elapsed < 3.0 and slowest < 1.0, (elapsed, slowest)  # main: 99 s, both
     print(f"\n[14.1] 9**(9**8) workflow create: {response.status_code} in {elapsed * 1000:.0f} ms,"
           f" slowest /health meanwhile {slowest * 1000:.0f} ms")  # fmt: skip
 
@@ -78,8 +78,8 @@ async def test_preview_runs_off_the_loop_and_stops_at_its_limits(
     )
     slow = await _template(client, auth, SLOW)
     for name, data, limit, message in [
-        (nested, {"n": 15000}, 1.0, "more than 100000 loop iterations"),
-        (slow, {}, 3.0, "took longer than 2s"),
+        (nested, {"n": 15000}, 3.0, "more than 100000 loop iterations"),
+        (slow, {}, 4.0, "took longer than 2s"),
     ]:
         response, elapsed, slowest = await _with_health(client, client.post(
             f"/api/v1/notifications/templates/{name}/preview",
@@ -88,7 +88,7 @@ async def test_preview_runs_off_the_loop_and_stops_at_its_limits(
         assert response.status_code == 422, response.text
         problem = response.json()["detail"]["problems"][0]
         assert problem["field"] == "body" and message in problem["message"], problem
-        assert elapsed < limit and slowest < 0.5, (name, elapsed, slowest)
+        assert elapsed < limit and slowest < 1.0, (name, elapsed, slowest)
         print(f"\n[14.2] preview ({message}): {response.status_code} in {elapsed * 1000:.0f} ms,"
               f" slowest /health meanwhile {slowest * 1000:.0f} ms")  # fmt: skip
 
@@ -173,7 +173,7 @@ async def test_step_timeout_stops_template_cpu_and_other_tenants_go_on(
     assert "more than 100000 loop iterations" in done[0]["steps"][0]["error"]
     assert done[1]["status"] == "failed"
     assert "took longer than 1s" in done[1]["steps"][0]["error"]
-    assert attack_seconds < 5.0 and other_seconds < alone + 1.5, (attack_seconds, other_seconds)
+    assert attack_seconds < 8.0 and other_seconds < alone + 3.0, (attack_seconds, other_seconds)
     print(f"\n[14.7] 225M loop and slow template (timeout_seconds 1): failed in"
           f" {attack_seconds:.2f} s; other tenant's trivial workflow {other_seconds:.2f} s"
           f" (alone {alone:.2f} s)")  # fmt: skip

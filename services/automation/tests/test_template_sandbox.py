@@ -135,11 +135,11 @@ def test_a_render_stops_at_its_deadline_and_a_time_limit_cuts_it() -> None:
     started = time.perf_counter()
     with pytest.raises(templating.TemplateError, match="longer than 2s"):
         templating.render(slow, {})
-    assert 1.9 < time.perf_counter() - started < 3.0
+    assert 1.9 < time.perf_counter() - started < 4.0
     started = time.perf_counter()
     with sandbox.time_limit(0.3), pytest.raises(templating.TemplateError, match=r"0\.3s"):
         templating.render(slow, {})
-    assert time.perf_counter() - started < 0.8
+    assert time.perf_counter() - started < 1.5
 
 
 def test_output_is_bounded_while_rendering() -> None:
@@ -147,7 +147,7 @@ def test_output_is_bounded_while_rendering() -> None:
     error, elapsed, peak = _measure(lambda: renderer.render(source, {"big": "y" * 1000}))
     assert isinstance(error, TemplateError) and "more than 1000000 characters" in str(error)
     # stopped after ~1000 pieces (1 MB), not after making all 90000 (90 MB)
-    assert elapsed < 0.5 and peak < 16 * 2**20, (elapsed, peak)
+    assert elapsed < 1.0 and peak < 16 * 2**20, (elapsed, peak)
 
 
 @pytest.mark.parametrize(
