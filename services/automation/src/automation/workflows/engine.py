@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from automation import templating
+from automation import sandbox, templating
 from automation.celery_app import PRIORITY_QUEUES, TASK_RUN_EXECUTION
 from automation.db import Database, utcnow
 from automation.models import StepRun, Workflow, WorkflowExecution, new_id
@@ -389,10 +389,16 @@ class ExecutionRunner:
             )
             return
         config = spec.get("config", {})
+        timeout = spec.get("timeout_seconds")
         try:
-            rendered = (
-                templating.render(config, scope, "config") if action_type.render_config else config
-            )
+            # Off the loop (other executions go on meanwhile), and a step's timeout
+            # stops its templates too.
+            with sandbox.time_limit(timeout):
+                rendered = (
+                    await templating.render_async(config, scope, "config")
+                    if action_type.render_config
+                    else config
+                )
         except templating.TemplateError as exc:
             # A template that cannot render will not render on a retry either.
             await self._save_step(
@@ -472,10 +478,10 @@ class ExecutionRunner:
             scope=scope,
             send=self.send,
         )
-        timeout = spec.get("timeout_seconds")
         try:
             async with asyncio.timeout(timeout):
-                output = await action_type.run(ctx, rendered)
+                with sandbox.time_limit(timeout):  # templates the handler renders itself
+                    output = await action_type.run(ctx, rendered)
             output = _json_safe(output, "output")
         except TimeoutError:
             error = f"timed out after {timeout}s"
