@@ -8,9 +8,10 @@ it now and then, and catch up as soon as it answers.
   they stay due in the database and cost nothing.
 - **Probe**: when ``circuit_open_until`` passes, one worker wins the probe (a
   conditional UPDATE moves ``circuit_open_until`` to the next probe time) and
-  sends the endpoint's oldest due delivery. A failure keeps the circuit open,
-  the probe interval doubling up to ``max_probe_seconds``: a dead endpoint costs
-  one request per interval, not one per message.
+  sends the endpoint's oldest due delivery. A failure keeps the circuit open;
+  the next probe waits as long as the circuit has been open (``probe_seconds``
+  at first, so the interval doubles, up to ``max_probe_seconds``): a dead
+  endpoint costs one request per interval, not one per message.
 - **Close and drain**: the first success after failures closes the circuit and
   makes every pending delivery of the endpoint due at once, in the order the
   messages were created, so recovery takes seconds instead of the next slot of
@@ -53,14 +54,15 @@ class BreakerPolicy:
     def opens(self, consecutive_failures: int) -> bool:
         return consecutive_failures >= self.threshold
 
-    def probe_interval(self, consecutive_failures: int) -> float:
-        """Seconds until the next probe: ``probe_seconds`` when the circuit opens,
-        doubling with every failed probe, capped."""
-        extra = max(0, consecutive_failures - self.threshold)
-        return min(self.max_probe_seconds, self.probe_seconds * 2 ** min(extra, 30))
+    def probe_interval(self, open_for: float) -> float:
+        """Seconds until the next probe of a circuit open for ``open_for`` seconds:
+        ``probe_seconds`` at first, then as long as it has been open (so the
+        interval doubles with every failed probe), capped."""
+        return min(self.max_probe_seconds, max(self.probe_seconds, open_for))
 
-    def next_probe_at(self, consecutive_failures: int, now: datetime) -> datetime:
-        return now + timedelta(seconds=self.probe_interval(consecutive_failures))
+    def next_probe_at(self, opened_at: datetime | None, now: datetime) -> datetime:
+        open_for = 0.0 if opened_at is None else (now - opened_at).total_seconds()
+        return now + timedelta(seconds=self.probe_interval(open_for))
 
 
 def not_blocked(now: datetime) -> ColumnElement[bool]:
@@ -78,8 +80,8 @@ async def take_probe(
 ) -> bool:
     """Win the probe of an open endpoint whose probe is due (only one worker does):
     the next probe moves out meanwhile, so the rest of its deliveries stay put."""
-    failures = await session.scalar(
-        select(_endpoints.c.consecutive_failures).where(_endpoints.c.id == endpoint_id)
+    opened_at = await session.scalar(
+        select(_endpoints.c.circuit_opened_at).where(_endpoints.c.id == endpoint_id)
     )
     won = await session.execute(
         update(_endpoints)
@@ -88,7 +90,7 @@ async def take_probe(
             _endpoints.c.circuit_open_until.is_not(None),
             _endpoints.c.circuit_open_until <= now,
         )
-        .values(circuit_open_until=policy.next_probe_at(int(failures or 0) + 1, now))
+        .values(circuit_open_until=policy.next_probe_at(opened_at, now))
         .returning(_endpoints.c.id)
     )
     return won.first() is not None
@@ -113,7 +115,7 @@ async def record(
                 (_endpoints.c.consecutive_failures > 0)
                 | _endpoints.c.circuit_open_until.is_not(None),
             )
-            .values(consecutive_failures=0, circuit_open_until=None)
+            .values(consecutive_failures=0, circuit_open_until=None, circuit_opened_at=None)
             .returning(_endpoints.c.id)
         )
         if closed.first() is None:
@@ -127,17 +129,17 @@ async def record(
             update(_endpoints)
             .where(_endpoints.c.id == endpoint_id)
             .values(consecutive_failures=_endpoints.c.consecutive_failures + failures)
-            .returning(_endpoints.c.consecutive_failures, _endpoints.c.circuit_open_until)
+            .returning(_endpoints.c.consecutive_failures, _endpoints.c.circuit_opened_at)
         )
     ).first()
     if row is not None and policy.opens(row[0]):
-        open_until = row[1]
-        if open_until is None or open_until <= now + timedelta(seconds=policy.probe_seconds):
-            await session.execute(
-                update(_endpoints)
-                .where(_endpoints.c.id == endpoint_id)
-                .values(circuit_open_until=policy.next_probe_at(row[0], now))
-            )
+        opened_at = row[1]
+        values: dict[str, Any] = {"circuit_open_until": policy.next_probe_at(opened_at, now)}
+        if opened_at is None:
+            values["circuit_opened_at"] = now
+        await session.execute(
+            update(_endpoints).where(_endpoints.c.id == endpoint_id).values(values)
+        )
     return False
 
 

@@ -1,4 +1,4 @@
-"""webhook endpoints get a circuit breaker (consecutive failures, open until)
+"""webhook endpoints get a circuit breaker (consecutive failures, open until, opened at)
 
 Revision ID: 0310
 Revises: 0100
@@ -28,5 +28,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("webhook_endpoints") as batch:
+        batch.drop_column("circuit_opened_at")
         batch.drop_column("circuit_open_until")
         batch.drop_column("consecutive_failures")
