@@ -9,9 +9,10 @@ it now and then, and catch up as soon as it answers.
 - **Probe**: when ``circuit_open_until`` passes, one worker wins the probe (a
   conditional UPDATE moves ``circuit_open_until`` to the next probe time) and
   sends the endpoint's oldest due delivery. A failure keeps the circuit open;
-  the next probe waits as long as the circuit has been open (``probe_seconds``
-  at first, so the interval doubles, up to ``max_probe_seconds``): a dead
-  endpoint costs one request per interval, not one per message.
+  the next probe waits a quarter of the time the circuit has been open
+  (``probe_seconds`` at least, ``max_probe_seconds`` at most): a dead endpoint
+  costs one request per interval, not one per message, and one that comes back
+  is found within a quarter of its outage.
 - **Close and drain**: the first success after failures closes the circuit and
   makes every pending delivery of the endpoint due at once, in the order the
   messages were created, so recovery takes seconds instead of the next slot of
@@ -56,9 +57,10 @@ class BreakerPolicy:
 
     def probe_interval(self, open_for: float) -> float:
         """Seconds until the next probe of a circuit open for ``open_for`` seconds:
-        ``probe_seconds`` at first, then as long as it has been open (so the
-        interval doubles with every failed probe), capped."""
-        return min(self.max_probe_seconds, max(self.probe_seconds, open_for))
+        ``probe_seconds`` at first, then a quarter of the time it has been open
+        (growing by a quarter with every failed probe), capped. A receiver that
+        comes back is found within a quarter of its outage (or the cap)."""
+        return min(self.max_probe_seconds, max(self.probe_seconds, open_for / 4))
 
     def next_probe_at(self, opened_at: datetime | None, now: datetime) -> datetime:
         open_for = 0.0 if opened_at is None else (now - opened_at).total_seconds()

@@ -24,6 +24,7 @@ def upgrade() -> None:
             sa.Column("consecutive_failures", sa.Integer(), nullable=False, server_default="0")
         )
         batch.add_column(sa.Column("circuit_open_until", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("circuit_opened_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
