@@ -216,7 +216,10 @@ class ExecutionRunner:
                 if attempt == 1:
                     log.warning("execution %s: database connection lost (%s); reconnecting",
                                 self._execution_id, type(exc).__name__)  # fmt: skip
-                await asyncio.sleep(dbfaults.backoff(attempt))
+                else:
+                    # the first retry is at once: usually only the pooled connection
+                    # was stale (the pool drops its peers along with it)
+                    await asyncio.sleep(dbfaults.backoff(attempt - 1))
 
     async def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
