@@ -220,16 +220,21 @@ async def test_runs_ride_through_a_worker_kill_and_a_database_restart(
                 raise outcome
         doomed, survivor = ready
 
-        # kill -9 the first worker while it holds runs
+        succeeded = "SELECT count(*) AS n FROM workflow_executions WHERE status = 'succeeded'"
+
+        async def finished() -> int:
+            return int((await _rows(plain_url, succeeded))[0]["n"])
+
+        # kill -9 the first worker while it holds runs, once the work is flowing
         pid = doomed.process.pid
         owned_by_doomed = "%:" + str(pid) + ":%"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         held: list[str] = []
         while time.monotonic() < deadline:
             held = [r["id"] for r in await _rows(plain_url,
                     "SELECT id FROM workflow_executions WHERE status = 'running' "
                     "AND lease_owner LIKE $1", owned_by_doomed)]  # fmt: skip
-            if len(held) >= 2:
+            if len(held) >= 2 and await finished() >= RUNS // 10:
                 break
             await asyncio.sleep(0.02)
         assert held, "the doomed worker never held a run"
@@ -258,9 +263,9 @@ async def test_runs_ride_through_a_worker_kill_and_a_database_restart(
                 await asyncio.sleep(0.1)
 
         watcher = asyncio.create_task(watch())
+        # restart the database 1 s later, with the survivor in full swing
         await asyncio.sleep(1.0)
-        succeeded = "SELECT count(*) AS n FROM workflow_executions WHERE status = 'succeeded'"
-        done_before_restart = (await _rows(plain_url, succeeded))[0]["n"]
+        done_before_restart = await finished()
         away = await asyncio.to_thread(cluster.restart)  # fast shutdown: sessions are cut
         await posting  # the API answered 503 + Retry-After meanwhile; the client waited
         assert len(executions) == RUNS
