@@ -93,7 +93,13 @@ class Settings(BaseSettings):
     flowmesh_token: str | None = None
 
     # workflow engine
-    execution_lease_seconds: float = Field(default=60.0, gt=0)
+    # A worker holds a running execution through a lease this long, renewed by a
+    # heartbeat every third of it, so a dead worker's runs resume within about
+    # one lease plus one scheduler tick.
+    execution_lease_seconds: float = Field(default=10.0, gt=0)
+    # How long a run waits for a lost database to answer again before it hands the
+    # execution back (it is never failed for that; it resumes from its last step).
+    database_outage_seconds: float = Field(default=60.0, gt=0)
     scheduler_interval_seconds: float = Field(default=5.0, gt=0)
     # Waits shorter than this ride on a broker countdown; longer ones wait in the database.
     max_countdown_seconds: float = Field(default=300.0, ge=0)

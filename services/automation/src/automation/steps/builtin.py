@@ -16,6 +16,7 @@ from automation.registry import ActionContext, ActionError, ActionType, register
 
 HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 MAX_RESPONSE_BYTES = 1_000_000
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def _check_http(config: dict[str, Any]) -> list[str]:
@@ -60,6 +61,10 @@ async def http_request(ctx: ActionContext, config: dict[str, Any]) -> dict[str, 
         ctx.settings.http_step_allowed_hosts, setting="HTTP_STEP_ALLOWED_HOSTS"
     )
     headers = {str(k): str(v) for k, v in (config.get("headers") or {}).items()}
+    # The same on every attempt of this step of this run (retries, and a re-run
+    # after a worker died), so the receiver can tell a repeat from a new request.
+    if not any(k.lower() == IDEMPOTENCY_HEADER.lower() for k in headers):
+        headers[IDEMPOTENCY_HEADER] = ctx.idempotency_key
     timeout = float(config.get("timeout_seconds", ctx.settings.http_step_timeout_seconds))
     request_kwargs: dict[str, Any] = {"headers": headers, "params": config.get("params")}
     if "json" in config:

@@ -47,6 +47,12 @@ class WebhookEndpoint(Base):
     disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # set at the first failure after a success; cleared by the next success
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # the circuit breaker (automation.webhooks.breaker): failed attempts in a row,
+    # and while the circuit is open, when its next probe is due (NULL: closed) and
+    # since when it is open
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    circuit_open_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    circuit_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

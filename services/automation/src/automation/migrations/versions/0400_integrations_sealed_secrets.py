@@ -10,7 +10,7 @@ Sealing needs the keys (``SECRETS_KEY``, or the generated development key) only 
 there are rows to seal.
 
 Revision ID: 0400
-Revises: 0100
+Revises: 0310
 Create Date: 2026-12-03 07:20:00.000000
 """
 
@@ -30,7 +30,7 @@ from automation.sealed import seal_plaintext, transform_column
 from automation.secretbox import SecretBox
 
 revision: str = "0400"
-down_revision: str | None = "0100"
+down_revision: str | None = "0310"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
