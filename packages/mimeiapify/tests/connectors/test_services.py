@@ -17,11 +17,16 @@ def test_registered_for_mimeia_up() -> None:
     specs = {s.name: s for s in discover_services()}
     assert specs["airtable-emulator"].default_port == 8710
     assert specs["wompi-emulator"].default_port == 8720
+    assert specs["whatsapp-emulator"].default_port == 8730
 
 
 @pytest.mark.parametrize(
     ("name", "probe"),
-    [("airtable-emulator", "/_emulator/stats"), ("wompi-emulator", "/_emulator/events")],
+    [
+        ("airtable-emulator", "/_emulator/stats"),
+        ("wompi-emulator", "/_emulator/events"),
+        ("whatsapp-emulator", "/_emulator/numbers"),
+    ],
 )
 def test_each_service_starts_answers_and_stops(name: str, probe: str) -> None:
     spec = next(s for s in discover_services() if s.name == name)
