@@ -49,7 +49,7 @@ RateGate = Callable[[WebhookEndpoint], Awaitable[float | None]]
 
 @lru_cache(maxsize=1024)
 def _pattern(filter_: str) -> re.Pattern[str]:
-    return re.compile("^" + re.escape(filter_).replace(r"\*", ".*") + "$")
+    return re.compile("^" + re.escape(filter_).replace(r"\*", ".*") + r"\Z")
 
 
 def event_matches(filters: Sequence[str], event_type: str) -> bool:

@@ -14,6 +14,7 @@ from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from automation.db import Base, JSONType, UTCDateTime, utcnow
+from automation.sealed import SealedSecretList, SealedText
 
 
 def new_message_id() -> str:
@@ -35,9 +36,10 @@ class WebhookEndpoint(Base):
     url: Mapped[str] = mapped_column(String(2048))
     # exact event types and wildcards ("workflow.*", "*"); empty means every event
     event_types: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    # the current secret signs every request; previous ones keep signing until they expire
-    secret: Mapped[str] = mapped_column(String(300))
-    previous_secrets: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    # the current secret signs every request; previous ones keep signing until they
+    # expire. Both sealed at rest (automation.secretbox).
+    secret: Mapped[str] = mapped_column(SealedText())
+    previous_secrets: Mapped[list[dict[str, Any]]] = mapped_column(SealedSecretList(), default=list)
     headers: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
     # deliveries per second to this endpoint; None means no limit
     rate_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
