@@ -7,7 +7,6 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ import pytest
 import requests
 from fastapi import Depends, FastAPI, Query, Response
 
-from mimeia.testing import free_port, run_server
 from mimeiapify.errors import (
     WhatsAppAuthError,
     WhatsAppOutcomeUnknownError,
@@ -91,23 +89,9 @@ class WhatsAppServer:
         )
 
 
-@pytest.fixture(scope="module")
-def wa() -> Iterator[WhatsAppServer]:
-    port = free_port()
-    argv = [
-        "python",
-        "-m",
-        "mimeiapify.testing.whatsapp",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--deliver-seconds",
-        "0.1",
-    ]
-    with run_server(argv) as server:
-        assert server.ready_line == f"listening on http://127.0.0.1:{port}"
-        yield WhatsAppServer(f"http://127.0.0.1:{port}")
+@pytest.fixture
+def wa(whatsapp_server: Any) -> WhatsAppServer:
+    return WhatsAppServer(whatsapp_server.url)
 
 
 # ---------------------------------------------------------------- bodies and bad input

@@ -80,7 +80,7 @@ def _trace() -> str:
 
 
 def _wamid() -> str:
-    return "wamid." + base64.b64encode(secrets.token_bytes(30)).decode()
+    return "wamid." + base64.urlsafe_b64encode(secrets.token_bytes(30)).decode()
 
 
 class GraphFailure(Exception):
