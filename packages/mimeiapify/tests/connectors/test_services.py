@@ -47,3 +47,8 @@ def test_bad_command_line_is_refused() -> None:
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert done.returncode == 2 and "--rate-limit" in done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "mimeiapify.testing.whatsapp", "--mps", "0"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 2 and "--mps" in done.stderr

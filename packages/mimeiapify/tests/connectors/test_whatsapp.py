@@ -233,6 +233,23 @@ async def test_async_client_sends_every_type_in_the_three_session_modes(
     assert first["context"] == {"message_id": inbound_id}
 
 
+def test_sync_client_on_the_callers_session_and_bad_ids(wa: WhatsAppServer) -> None:
+    number = wa.new_number()
+    with requests.Session() as session:
+        client = wa.client(number, session=session)
+        assert client.send_template(USER, "hello_world", "en_US").wa_id == USER
+        client.close()
+        assert session.get(f"{wa.url}/_emulator/numbers", timeout=5).ok  # still open
+    for wrong in ("", "12a", "١٢٣", "1" * 41):
+        with pytest.raises(WhatsAppValidationError) as caught:
+            WhatsApp(wrong, "EAAGtoken")
+        assert caught.value.field == "phone_number_id"
+    with pytest.raises(WhatsAppValidationError) as caught:
+        WhatsApp("123", " ")
+    assert caught.value.field == "access_token"
+    assert "EAAG" not in repr(WhatsApp("123", "EAAGsecret"))
+
+
 def test_sync_client_uploads_and_streams_a_download_to_file(
     wa: WhatsAppServer, tmp_path: Path
 ) -> None:

@@ -783,6 +783,11 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("phone-number-id", "access-token", "app-secret", "verify-token"):
         parser.add_argument(f"--{name}", default=None)
     args = parser.parse_args(argv)
+    for name in ("mps", "pair_burst"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.deliver_seconds < 0 or args.window_seconds <= 0:
+        parser.error("--deliver-seconds must be >= 0 and --window-seconds > 0")
     emulator = WhatsAppEmulator(
         deliver_seconds=args.deliver_seconds,
         read_seconds=args.read_seconds,

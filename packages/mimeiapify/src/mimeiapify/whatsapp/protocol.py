@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,8 @@ MEDIA_MAX_BYTES = {
     "sticker": 500 * 1024,
     "document": 100 * 1024 * 1024,
 }
+
+_NUMERIC_ID = re.compile(r"[0-9]{1,40}")
 
 #: One schedule per phone number id, shared by every client of the process.
 WHATSAPP_LIMITS = RateLimiterRegistry()
@@ -202,7 +205,7 @@ class WhatsAppProtocol:
         retry: RetryPolicy | None = None,
         throughput: int | None = DEFAULT_THROUGHPUT,
     ) -> None:
-        if not isinstance(phone_number_id, str) or not phone_number_id.isdigit():
+        if not isinstance(phone_number_id, str) or not _NUMERIC_ID.fullmatch(phone_number_id):
             raise m.bad("phone_number_id", "must be the numeric id of the business phone number")
         if not isinstance(access_token, str) or not access_token.strip():
             raise m.bad("access_token", "must be a non-empty string")

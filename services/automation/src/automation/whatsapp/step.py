@@ -95,9 +95,10 @@ async def send_whatsapp(ctx: ActionContext, config: dict[str, Any]) -> dict[str,
     )
     kind = config.get("kind", "text")
     to = str(config.get("to", ""))
-    missing = {"text": "body", "template": "template", "media": "media_kind"}.get(kind)
-    if missing is not None and config.get(missing) is None:
-        raise ActionError(f"config.{missing}: required for kind {kind}")
+    required = {"text": ("body",), "template": ("template", "language"), "media": ("media_kind",)}
+    for key in required.get(kind, ()):
+        if config.get(key) is None:
+            raise ActionError(f"config.{key}: required for kind {kind}")
     reply_to = config.get("reply_to") or None
     try:
         if kind == "text":
