@@ -568,3 +568,45 @@ def test_threads_share_one_schedule_per_number(wa: WhatsAppServer) -> None:
         thread.join()
     assert not errors and wa.stats(number)["throttled"] == 0
     assert len(wa.messages(number)) == 9
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "cls", "hinted"),
+    [
+        (400, 131026, "WhatsAppRecipientError", True),
+        (400, 131047, "WhatsAppReengagementError", True),
+        (400, 132001, "WhatsAppTemplateError", True),
+        (400, 130429, "WhatsAppRateLimitError", False),
+        (400, 131056, "WhatsAppRateLimitError", False),
+        (401, 190, "WhatsAppAuthError", True),
+        (400, 100, "WhatsAppValidationError", False),
+        (500, 1, "WhatsAppServerError", False),
+    ],
+)
+def test_graph_error_bodies_become_typed_errors(
+    status: int, code: int, cls: str, hinted: bool
+) -> None:
+    from mimeiapify import errors
+    from mimeiapify._plan import HttpResponse
+    from mimeiapify.whatsapp.protocol import error_from_response
+
+    body = {
+        "error": {
+            "message": f"(#{code}) Something",
+            "type": "OAuthException",
+            "code": code,
+            "error_subcode": 2494010,
+            "error_data": {"messaging_product": "whatsapp", "details": "why"},
+            "fbtrace_id": "AbCdEf",
+        }
+    }
+    found = error_from_response(HttpResponse(status, {}, json.dumps(body).encode()))
+    assert type(found) is getattr(errors, cls)
+    assert (found.code, found.error_subcode, found.details, found.fbtrace_id) == (
+        code,
+        2494010,
+        "why",
+        "AbCdEf",
+    )
+    assert found.status == status and found.error_type == "OAuthException"
+    assert (found.hint is not None) == hinted
