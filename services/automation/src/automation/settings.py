@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     # connectors used by the airtable and flowmesh_publish types; credentials are
     # per tenant (automation.integrations), only the API address is service-wide
     airtable_api_url: str | None = None
+    whatsapp_api_url: str | None = None  # Meta's Graph API unless set (an emulator)
     # Wompi events signed longer ago than this are refused (Wompi retries for ~27 h).
     wompi_max_event_age_seconds: float = Field(default=2 * 86400, gt=0)
     flowmesh_url: str = ""  # host:port of the FlowMesh gRPC server

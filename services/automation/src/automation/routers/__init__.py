@@ -11,6 +11,7 @@ def api_routers() -> list[APIRouter]:
     from automation.notifications.routes import router as notifications_router
     from automation.routers import events, executions, rules, wompi, workflows
     from automation.webhooks.routes import router as webhooks_router
+    from automation.whatsapp.routes import router as whatsapp_router
 
     return [
         executions.router,
@@ -20,6 +21,7 @@ def api_routers() -> list[APIRouter]:
         events.router,
         wompi.router,
         integrations_router,
+        whatsapp_router,
         webhooks_router,
         notifications_router,
     ]
