@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -64,6 +65,12 @@ class SqliteStore(SqliteMetaMixin, Store):
         self._ids: dict[tuple[str, str], int] = {}
         self._worker = Worker(path, sqlite_schema.setup, self._ids.clear)
         self._reader: sqlite3.Connection | None = None
+        # Reads whose cost grows with the data (queue statistics) run on a thread
+        # over a connection of their own, so they never hold up the event loop;
+        # concurrent requests for one queue's statistics share one run.
+        self._slow: sqlite3.Connection | None = None
+        self._slow_lock = threading.Lock()
+        self._stats_runs: dict[str, asyncio.Future[QueueStats]] = {}
         self._sets = 0
 
     async def open(self) -> None:
@@ -75,16 +82,31 @@ class SqliteStore(SqliteMetaMixin, Store):
         # them the last committed state without waiting behind a commit.
         self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._reader.execute("PRAGMA query_only=1")
+        self._slow = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._slow.execute("PRAGMA query_only=1")
 
     async def close(self) -> None:
         await asyncio.to_thread(self._worker.stop)
         if self._reader is not None:
             self._reader.close()
+        with self._slow_lock:
+            if self._slow is not None:
+                self._slow.close()
+                self._slow = None
 
     def _read(self, op: Op) -> Any:
         if self._reader is None:
             raise RuntimeError("store is not open")
         return op(self._reader)
+
+    async def _read_off_loop(self, op: Op) -> Any:
+        def run() -> Any:
+            with self._slow_lock:
+                if self._slow is None:
+                    raise RuntimeError("store is not open")
+                return op(self._slow)
+
+        return await asyncio.to_thread(run)
 
     async def ping(self) -> None:
         await self._worker.call(lambda c: c.execute("SELECT 1").fetchone())
@@ -357,10 +379,7 @@ class SqliteStore(SqliteMetaMixin, Store):
                             now + visibility_ms,
                         )
                     )
-            row = conn.execute(
-                "SELECT MIN(visible_at) FROM jobs WHERE queue_id=? AND state<2", (qid,)
-            ).fetchone()
-            return Reserved(jobs, row[0] if row and row[0] is not None else None)
+            return Reserved(jobs, _next_due(conn, qid))
 
         result: Reserved = await self._worker.call(op)
         return result
@@ -405,6 +424,14 @@ class SqliteStore(SqliteMetaMixin, Store):
         return result
 
     async def queue_stats(self, queue: Resource) -> QueueStats:
+        running = self._stats_runs.get(queue.path)
+        if running is None:
+            running = asyncio.ensure_future(self._queue_stats(queue))
+            self._stats_runs[queue.path] = running
+            running.add_done_callback(lambda _: self._stats_runs.pop(queue.path, None))
+        return await asyncio.shield(running)
+
+    async def _queue_stats(self, queue: Resource) -> QueueStats:
         now = _now_ms()
 
         def op(conn: sqlite3.Connection) -> QueueStats:
@@ -427,7 +454,8 @@ class SqliteStore(SqliteMetaMixin, Store):
                 row[0], row[1], row[2], row[3], completed, failed, max(0, oldest), next_seq - 1
             )
 
-        result: QueueStats = self._read(op)
+        # Counting a queue's jobs walks its index: off the event loop.
+        result: QueueStats = await self._read_off_loop(op)
         return result
 
     async def set_retry_policy(self, queue: Resource, policy: RetryPolicy) -> RetryPolicy:
@@ -607,6 +635,20 @@ def _apply_retention(
             "DELETE FROM messages WHERE stream_id=? AND partition=? AND ts<?",
             (sid, partition, now - config.retention_max_age_ms),
         )
+
+
+def _next_due(conn: sqlite3.Connection, qid: int) -> int | None:
+    """When the next waiting or in-flight job falls due: one index probe per state
+    (``state<2`` in one query would walk every pending job's index entry)."""
+    due = [
+        row[0]
+        for state in (0, 1)
+        for row in conn.execute(
+            "SELECT MIN(visible_at) FROM jobs WHERE queue_id=? AND state=?", (qid, state)
+        )
+        if row[0] is not None
+    ]
+    return min(due) if due else None
 
 
 def _policy(conn: sqlite3.Connection, qid: int) -> RetryPolicy:
