@@ -44,6 +44,8 @@ class StreamService(pb_grpc.StreamServiceServicer, Service):
                 stream,
                 [(e.payload, e.headers) for e in request.events],
                 request.partition if request.HasField("partition") else None,
+                request.producer_id,
+                request.producer_seq,
             )
             return pb.WriteEventsResponse(
                 status=ok(), offsets=[o for _, o in placed], partitions=[p for p, _ in placed]

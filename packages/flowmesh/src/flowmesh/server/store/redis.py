@@ -39,6 +39,7 @@ from flowmesh.server.store.base import (
     Enqueued,
     KeyPage,
     NotFound,
+    Producer,
     QueueStats,
     Reserved,
     Resource,
@@ -212,10 +213,12 @@ class RedisStore(RedisMetaMixin, Store):
         events: list[tuple[bytes, dict[str, str]]],
         partition: int | None,
         schema_token: str = "",
+        producer: Producer | None = None,
     ) -> list[tuple[int, int]]:
         base = self._base("s", stream)
         args: list[Any] = [_now_ms(), -1 if partition is None else partition, self.channel,
-                           stream_topic(stream, 0)[:-1], schema_token]  # fmt: skip
+                           stream_topic(stream, 0)[:-1], schema_token,
+                           *_producer_args(producer)]  # fmt: skip
         for payload, headers in events:
             key = headers.get("key")
             args.append(zlib.crc32(key.encode()) if key is not None else -1)
@@ -284,6 +287,7 @@ class RedisStore(RedisMetaMixin, Store):
         dedup_id: str,
         dedup_window_ms: int,
         schema_token: str = "",
+        producer: Producer | None = None,
     ) -> Enqueued:
         base = self._base("q", queue)
         out = await self._run(
@@ -301,6 +305,7 @@ class RedisStore(RedisMetaMixin, Store):
             queue_topic(queue),
             schema_token,
             *_DEFAULT_POLICY_ARGS,
+            *_producer_args(producer),
         )
         return Enqueued(out[0].decode(), int(out[1]), bool(out[2]))
 
@@ -326,9 +331,9 @@ class RedisStore(RedisMetaMixin, Store):
         ]
         return Reserved(jobs, head if head >= 0 else None)
 
-    async def ack(self, queue: Resource, job_id: str) -> None:
+    async def ack(self, queue: Resource, job_id: str, window_ms: int = 300_000) -> None:
         base = self._base("q", queue)
-        result = int(await self._run("QUEUE_ACK", base, "meta", job_id))
+        result = int(await self._run("QUEUE_ACK", base, "meta", job_id, window_ms))
         if result == -2:
             raise NotFound(f"queue {queue.path!r} does not exist")
         if result == 0:
@@ -471,6 +476,10 @@ class RedisStore(RedisMetaMixin, Store):
             raise NotFound(f"kv store {store.path!r} does not exist")
         keys = [k.decode() for k in out[:limit]]
         return KeyPage(keys, keys[-1] if len(out) > limit else None)
+
+
+def _producer_args(producer: Producer | None) -> tuple[str, int]:
+    return ("", 0) if producer is None else (producer.key, producer.window_ms)
 
 
 def _pipelined(client: aioredis.Redis) -> PipelinedConnection | None:

@@ -25,6 +25,7 @@ from flowmesh.server.store.base import (
     Enqueued,
     KeyPage,
     NotFound,
+    Producer,
     QueueStats,
     Reserved,
     Resource,
@@ -72,6 +73,7 @@ class SqliteStore(SqliteMetaMixin, Store):
         self._slow_lock = threading.Lock()
         self._stats_runs: dict[str, asyncio.Future[QueueStats]] = {}
         self._sets = 0
+        self._writes = 0
 
     async def open(self) -> None:
         if self.path != ":memory:":
@@ -98,6 +100,11 @@ class SqliteStore(SqliteMetaMixin, Store):
         if self._reader is None:
             raise RuntimeError("store is not open")
         return op(self._reader)
+
+    def _sweep_due(self) -> bool:
+        """Every 256th write also drops expired producer and ack records."""
+        self._writes += 1
+        return self._writes % 256 == 0
 
     async def _read_off_loop(self, op: Op) -> Any:
         def run() -> Any:
@@ -177,11 +184,17 @@ class SqliteStore(SqliteMetaMixin, Store):
         events: list[tuple[bytes, dict[str, str]]],
         partition: int | None,
         schema_token: str = "",
+        producer: Producer | None = None,
     ) -> list[tuple[int, int]]:
         now = _now_ms()
+        sweep = self._sweep_due()
 
         def op(conn: sqlite3.Connection) -> list[tuple[int, int]]:
             sid = self._ensure(conn, "stream", stream)
+            if producer is not None:
+                seen = _produced(conn, sid, producer, now)
+                if seen is not None:
+                    return [(int(p), int(o)) for p, o in json.loads(seen)]
             version = _check_schema(conn, sid, schema_token)
             config = _stream_config(conn, sid)
             if partition is not None and partition >= config.partitions:
@@ -216,6 +229,10 @@ class SqliteStore(SqliteMetaMixin, Store):
             )
             for p, (n, ts) in heads.items():
                 _apply_retention(conn, sid, p, n, config, ts)
+            if producer is not None:
+                _remember(conn, sid, producer, json.dumps(out, separators=(",", ":")), now)
+            if sweep:
+                _sweep(conn, now)
             return out
 
         result: list[tuple[int, int]] = await self._worker.call(op)
@@ -304,11 +321,18 @@ class SqliteStore(SqliteMetaMixin, Store):
         dedup_id: str,
         dedup_window_ms: int,
         schema_token: str = "",
+        producer: Producer | None = None,
     ) -> Enqueued:
         now = _now_ms()
+        sweep = self._sweep_due()
 
         def op(conn: sqlite3.Connection) -> Enqueued:
             qid = self._ensure(conn, "queue", queue)
+            if producer is not None:
+                seen = _produced(conn, qid, producer, now)
+                if seen is not None:
+                    first_id, _, first_seq = seen.partition(":")
+                    return Enqueued(first_id, int(first_seq))
             _check_schema(conn, qid, schema_token)
             if dedup_id:
                 row = conn.execute(
@@ -334,6 +358,10 @@ class SqliteStore(SqliteMetaMixin, Store):
                 )
                 if seq % 256 == 0:  # sweep expired ids now and then
                     conn.execute("DELETE FROM dedup WHERE queue_id=? AND expires_at<=?", (qid, now))
+            if producer is not None:
+                _remember(conn, qid, producer, f"{job_id}:{seq}", now)
+            if sweep:
+                _sweep(conn, now)
             return Enqueued(job_id, int(seq))
 
         result: Enqueued = await self._worker.call(op)
@@ -384,15 +412,26 @@ class SqliteStore(SqliteMetaMixin, Store):
         result: Reserved = await self._worker.call(op)
         return result
 
-    async def ack(self, queue: Resource, job_id: str) -> None:
+    async def ack(self, queue: Resource, job_id: str, window_ms: int = 300_000) -> None:
+        now = _now_ms()
+
         def op(conn: sqlite3.Connection) -> None:
             qid = self._require(conn, "queue", queue)
             cur = conn.execute(
                 "DELETE FROM jobs WHERE id=? AND queue_id=? AND state=1", (job_id, qid)
             )
             if cur.rowcount == 0:
-                raise NotFound(f"job {job_id!r} is not in flight on queue {queue.path!r}")
+                again = conn.execute(
+                    "SELECT 1 FROM acked WHERE queue_id=? AND job_id=? AND expires_at>?",
+                    (qid, job_id, now),
+                ).fetchone()
+                if again is None:
+                    raise NotFound(f"job {job_id!r} is not in flight on queue {queue.path!r}")
+                return
             conn.execute("UPDATE queues SET completed=completed+1 WHERE queue_id=?", (qid,))
+            conn.execute(
+                "INSERT OR REPLACE INTO acked VALUES (?, ?, ?)", (qid, job_id, now + window_ms)
+            )
 
         await self._worker.call(op)
 
@@ -635,6 +674,29 @@ def _apply_retention(
             "DELETE FROM messages WHERE stream_id=? AND partition=? AND ts<?",
             (sid, partition, now - config.retention_max_age_ms),
         )
+
+
+def _produced(conn: sqlite3.Connection, rid: int, producer: Producer, now: int) -> str | None:
+    """The result an idempotent producer's write already had, if within its window."""
+    row = conn.execute(
+        "SELECT result FROM produced WHERE resource_id=? AND producer=? AND expires_at>?",
+        (rid, producer.key, now),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _remember(
+    conn: sqlite3.Connection, rid: int, producer: Producer, result: str, now: int
+) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO produced VALUES (?, ?, ?, ?)",
+        (rid, producer.key, result, now + producer.window_ms),
+    )
+
+
+def _sweep(conn: sqlite3.Connection, now: int) -> None:
+    conn.execute("DELETE FROM produced WHERE expires_at<=?", (now,))
+    conn.execute("DELETE FROM acked WHERE expires_at<=?", (now,))
 
 
 def _next_due(conn: sqlite3.Connection, qid: int) -> int | None:
