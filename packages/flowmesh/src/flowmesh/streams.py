@@ -11,7 +11,7 @@ import grpc
 
 from flowmesh import _convert as cv
 from flowmesh._part import Part, backoff
-from flowmesh.exceptions import error_for_status, handle_grpc_error
+from flowmesh.exceptions import FlowMeshError, error_for_status, handle_grpc_error
 from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.proto import flowmesh_pb2_grpc as pb_grpc
 from flowmesh.types import ConsumerGroupState, Event, Message
@@ -115,27 +115,34 @@ class StreamClient(Part):
                 wait_for_ready=True,
             )
             try:
+                failed: FlowMeshError | None = None
                 async for frame in call:
                     lost_since = None
-                    if frame.status.code:
-                        raise error_for_status(
+                    if frame.status.code:  # the server's error frame; the call ends with it
+                        failed = error_for_status(
                             frame.status.code, frame.status.message, "stream.subscribe"
                         )
+                        break
                     batch = frame.messages or ([frame.message] if frame.HasField("message") else [])
                     for m in batch:
                         position, since = m.offset + 1, 0
                         yield cv.message(m)
-                return  # the server ended it: a replay delivered everything
+                if failed is None:
+                    return  # the server ended it: a replay delivered everything
             except grpc.aio.AioRpcError as exc:
-                now = time.monotonic()
-                lost_since = now if lost_since is None else lost_since
-                down = now - lost_since
-                if exc.code() != grpc.StatusCode.UNAVAILABLE or down >= self._client.retry_budget:
-                    raise handle_grpc_error(exc, "stream.subscribe") from None
-                reconnects += 1
-                await asyncio.sleep(backoff(reconnects))
+                failed = handle_grpc_error(exc, "stream.subscribe")
             finally:
                 call.cancel()
+            # UNAVAILABLE (a server or store restart): resubscribe from the next
+            # offset while the outage is shorter than the retry budget.
+            now = time.monotonic()
+            lost_since = now if lost_since is None else lost_since
+            if failed.code != grpc.StatusCode.UNAVAILABLE or (
+                now - lost_since >= self._client.retry_budget
+            ):
+                raise failed
+            reconnects += 1
+            await asyncio.sleep(backoff(reconnects))
 
     async def commit_offset(
         self,
