@@ -473,6 +473,48 @@ return out
 
 # ARGV: base, schema id, version (0: one above the latest), record json.
 # Returns the version stored, or -1 when it exists already.
+# ARGV: base, key, value, ttl ms (0: none). One script, so a cluster write is
+# one command to confirm with WAIT.
+KV_SET = """
+local base = ARGV[1]
+redis.call('SET', base .. 'meta', 1)
+if tonumber(ARGV[4]) > 0 then
+  redis.call('SET', base .. 'v:' .. ARGV[2], ARGV[3], 'PX', ARGV[4])
+else
+  redis.call('SET', base .. 'v:' .. ARGV[2], ARGV[3])
+end
+redis.call('ZADD', base .. 'keys', 0, ARGV[2])
+return 1
+"""
+
+# ARGV: base, key. Returns 1 when the key existed.
+KV_DELETE = """
+local deleted = redis.call('DEL', ARGV[1] .. 'v:' .. ARGV[2])
+redis.call('ZREM', ARGV[1] .. 'keys', ARGV[2])
+return deleted
+"""
+
+# ARGV: base, group field ('<group>:<partition>'), offset.
+STREAM_COMMIT = """
+redis.call('HSETNX', ARGV[1] .. 'cfg', 'partitions', 1)
+redis.call('HSET', ARGV[1] .. 'groups', ARGV[2], ARGV[3])
+return 1
+"""
+
+# ARGV: base, partition, group field ('' for none). Returns {latest offset,
+# committed offset or -1}; {-2} when the stream does not exist.
+STREAM_OFFSETS = """
+local base = ARGV[1]
+if redis.call('EXISTS', base .. 'cfg') == 0 then return {-2} end
+local first = tonumber(redis.call('HGET', base .. 'base', ARGV[2]) or '0')
+local latest = first + redis.call('LLEN', base .. 'p:' .. ARGV[2]) - 1
+local committed = -1
+if ARGV[3] ~= '' then
+  committed = tonumber(redis.call('HGET', base .. 'groups', ARGV[3]) or '-1')
+end
+return {latest, committed}
+"""
+
 SCHEMA_REGISTER = """
 local base, id, v, doc = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local h = base .. 'v:' .. id
