@@ -9,7 +9,7 @@ import asyncio
 import grpc
 import pytest
 
-from flowmesh import Event, FlowMesh, FlowMeshNotFoundError
+from flowmesh import Event, FlowMesh, FlowMeshInvalidArgumentError, FlowMeshNotFoundError
 from flowmesh.proto import flowmesh_pb2 as pb
 
 pytestmark = pytest.mark.integration
@@ -117,3 +117,11 @@ async def test_bad_producer_fields_are_refused_naming_the_field(client: FlowMesh
     assert batch.results[1].status.message.startswith("jobs[1].producer_seq: must be >= 0")
     with pytest.raises(FlowMeshNotFoundError):  # nothing was written by the refused calls
         await client.stream.get_latest_offset(T, ns, "s")
+
+
+def test_a_negative_retry_budget_is_refused_naming_it() -> None:
+    with pytest.raises(FlowMeshInvalidArgumentError, match=r"^retry_budget: must be >= 0"):
+        FlowMesh(retry_budget=-1)
+    assert FlowMesh(retry_budget=0).retry_budget == 0.0
+    one, other = FlowMesh(), FlowMesh()
+    assert one.producer_id != other.producer_id  # every client is its own producer
