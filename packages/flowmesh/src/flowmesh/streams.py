@@ -116,8 +116,9 @@ class StreamClient(Part):
             )
             try:
                 failed: FlowMeshError | None = None
+                await call.wait_for_connection()  # the server took it: not down any more
+                lost_since = None
                 async for frame in call:
-                    lost_since = None
                     if frame.status.code:  # the server's error frame; the call ends with it
                         failed = error_for_status(
                             frame.status.code, frame.status.message, "stream.subscribe"

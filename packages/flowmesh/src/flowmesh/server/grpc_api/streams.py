@@ -75,6 +75,8 @@ class StreamService(pb_grpc.StreamServiceServicer, Service):
         failure is sent as a frame with its status, then ends the call with it."""
         began = time.perf_counter()
         try:
+            # Headers at once, so a client knows it is subscribed before any message.
+            await context.send_initial_metadata(())
             stream = self.resource(request, *_STREAM)
             batches = self.ops.streams.subscribe(
                 self.caller(context), stream, request.consumer_group, request.partition,
