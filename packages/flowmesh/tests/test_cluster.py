@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from flowmesh import Event, FlowMesh, FlowMeshError
+from flowmesh.server.store.redis_cluster import ClusterRouter
 from mimeia.testing import free_port, run_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -63,6 +64,20 @@ async def test_the_store_runs_on_a_cluster_one_slot_per_resource(
     nodes = list(tags_by_node.values())
     assert all(a.isdisjoint(b) for i, a in enumerate(nodes) for b in nodes[i + 1 :])
     assert len(tags_by_node) >= 2, "resources should spread over the primaries"
+
+    # A stale slot map (every slot on one primary) is corrected by the MOVED replies.
+    router = ClusterRouter([("127.0.0.1", redis_cluster.ports[0])], replicas=1)
+    try:
+        await router.refresh()
+        wrong = ("127.0.0.1", min(tags_by_node))
+        router._ranges, router._starts = [(0, 16383, wrong)], [0]
+        for n in range(8):
+            key = f"t:{{fm:kv:acme/ns/kv{n}}}:v:k"
+            assert await router.execute(key, "GET", key) == (b"v%d" % n if n != 1 else None)
+            assert await router.execute(key, "SET", key + "2", b"x", write=True) == b"OK"
+        assert router._ranges != [(0, 16383, wrong)]  # the map was reloaded
+    finally:
+        router.close()
 
 
 async def test_a_primary_failover_during_writes_loses_nothing_acknowledged(
