@@ -41,7 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=DEFAULT_HOST)
     serve.add_argument("--port", type=int, default=DEFAULT_PORT)
     serve.add_argument(
-        "--store", default=DEFAULT_STORE, help="sqlite:///path.db or redis://host:port/db"
+        "--store",
+        default=DEFAULT_STORE,
+        help="sqlite:///path.db, redis://host:port/db or redis+cluster://host:port",
     )
     serve.add_argument(
         "--tokens-file", help=f"token=tenant,tenant lines (default: ${TOKENS_ENV}, else open)"
