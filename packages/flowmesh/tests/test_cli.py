@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from flowmesh import Event, FlowMesh, RetryPolicy
+from flowmesh.server.app import open_store
 from mimeia import Address, discover_services
 from mimeia.testing import free_port, run_server
 
@@ -49,6 +50,13 @@ async def test_default_store_is_under_dot_mimeia(tmp_path: Path):
 async def test_bad_store_url_is_refused(tmp_path: Path):
     result = admin("serve", "--port", str(free_port()), "--store", "mysql://x")
     assert result.returncode == 2 and "unsupported scheme 'mysql'" in result.stderr
+
+
+def test_bad_cluster_store_urls_are_refused_naming_the_part() -> None:
+    with pytest.raises(ValueError, match="replicas must be a whole number"):
+        open_store("redis+cluster://127.0.0.1:7000?replicas=two")
+    with pytest.raises(ValueError, match="only database 0"):
+        open_store("redis+cluster://127.0.0.1:7000/3")
 
 
 async def test_admin_commands(tmp_path: Path, serve_cmd: Callable[..., list[str]]):

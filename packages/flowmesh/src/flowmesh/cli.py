@@ -63,7 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--store",
         default=env("FLOWMESH_STORE"),
-        help=f"sqlite:///path.db or redis://host:port/db (default {DEFAULT_STORE})",
+        help=(
+            "sqlite:///path.db, redis://host:port/db or redis+cluster://host:port"
+            f" (default {DEFAULT_STORE})"
+        ),
     )
     serve.add_argument(
         "--data-dir",

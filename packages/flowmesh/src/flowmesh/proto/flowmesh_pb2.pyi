@@ -99,14 +99,18 @@ class Message(_message.Message):
     def __init__(self, id: _Optional[str] = ..., resource_path: _Optional[str] = ..., partition: _Optional[int] = ..., offset: _Optional[int] = ..., payload: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[int] = ..., schema_version: _Optional[int] = ...) -> None: ...
 
 class WriteEventsRequest(_message.Message):
-    __slots__ = ("resource_path", "events", "partition")
+    __slots__ = ("resource_path", "events", "partition", "producer_id", "producer_seq")
     RESOURCE_PATH_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     PARTITION_FIELD_NUMBER: _ClassVar[int]
+    PRODUCER_ID_FIELD_NUMBER: _ClassVar[int]
+    PRODUCER_SEQ_FIELD_NUMBER: _ClassVar[int]
     resource_path: ResourcePath
     events: _containers.RepeatedCompositeFieldContainer[Event]
     partition: int
-    def __init__(self, resource_path: _Optional[_Union[ResourcePath, _Mapping]] = ..., events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., partition: _Optional[int] = ...) -> None: ...
+    producer_id: str
+    producer_seq: int
+    def __init__(self, resource_path: _Optional[_Union[ResourcePath, _Mapping]] = ..., events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., partition: _Optional[int] = ..., producer_id: _Optional[str] = ..., producer_seq: _Optional[int] = ...) -> None: ...
 
 class WriteEventsResponse(_message.Message):
     __slots__ = ("status", "offsets", "partitions")
@@ -318,7 +322,7 @@ class Job(_message.Message):
     def __init__(self, id: _Optional[str] = ..., resource_path: _Optional[str] = ..., seq: _Optional[int] = ..., payload: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[int] = ..., visible_at: _Optional[int] = ..., reserve_until: _Optional[int] = ..., attempts: _Optional[int] = ..., original_queue: _Optional[str] = ..., failed_at: _Optional[int] = ..., last_error: _Optional[str] = ...) -> None: ...
 
 class EnqueueRequest(_message.Message):
-    __slots__ = ("resource_path", "payload", "delay_seconds", "headers", "delay_ms", "dedup_id")
+    __slots__ = ("resource_path", "payload", "delay_seconds", "headers", "delay_ms", "dedup_id", "producer_id", "producer_seq")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -332,13 +336,17 @@ class EnqueueRequest(_message.Message):
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     DELAY_MS_FIELD_NUMBER: _ClassVar[int]
     DEDUP_ID_FIELD_NUMBER: _ClassVar[int]
+    PRODUCER_ID_FIELD_NUMBER: _ClassVar[int]
+    PRODUCER_SEQ_FIELD_NUMBER: _ClassVar[int]
     resource_path: ResourcePath
     payload: bytes
     delay_seconds: int
     headers: _containers.ScalarMap[str, str]
     delay_ms: int
     dedup_id: str
-    def __init__(self, resource_path: _Optional[_Union[ResourcePath, _Mapping]] = ..., payload: _Optional[bytes] = ..., delay_seconds: _Optional[int] = ..., headers: _Optional[_Mapping[str, str]] = ..., delay_ms: _Optional[int] = ..., dedup_id: _Optional[str] = ...) -> None: ...
+    producer_id: str
+    producer_seq: int
+    def __init__(self, resource_path: _Optional[_Union[ResourcePath, _Mapping]] = ..., payload: _Optional[bytes] = ..., delay_seconds: _Optional[int] = ..., headers: _Optional[_Mapping[str, str]] = ..., delay_ms: _Optional[int] = ..., dedup_id: _Optional[str] = ..., producer_id: _Optional[str] = ..., producer_seq: _Optional[int] = ...) -> None: ...
 
 class EnqueueResponse(_message.Message):
     __slots__ = ("status", "job_id", "seq", "duplicate")

@@ -72,7 +72,9 @@ def load_tokens(tokens_file: str | None) -> dict[str, frozenset[str]]:
 
 
 def open_store(url: str, redis_prefix: str = "") -> Store:
-    """``sqlite:///relative.db``, ``sqlite:////abs.db`` or ``redis://host:port/db[?prefix=p]``."""
+    """``sqlite:///relative.db``, ``sqlite:////abs.db``, ``redis://host:port/db[?prefix=p]``
+    or ``redis+cluster://host:port[?prefix=p&replicas=N]`` (any node of a Redis Cluster;
+    each write waits for N replicas, default 1)."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         from flowmesh.server.store.sqlite import SqliteStore
@@ -81,14 +83,24 @@ def open_store(url: str, redis_prefix: str = "") -> Store:
         if not path:
             raise ValueError(f"--store: sqlite URL needs a path, like {DEFAULT_STORE}")
         return SqliteStore(path)
-    if parts.scheme in {"redis", "rediss"}:
+    if parts.scheme in {"redis", "rediss", "redis+cluster"}:
         from flowmesh.server.store.redis import RedisStore
 
         query = parse_qs(parts.query)
         prefix = redis_prefix or query.get("prefix", [""])[0]
-        clean = parts._replace(query="").geturl()
-        return RedisStore(clean, prefix=prefix)
-    raise ValueError(f"--store: unsupported scheme {parts.scheme!r} (use sqlite:/// or redis://)")
+        if parts.scheme != "redis+cluster":
+            return RedisStore(parts._replace(query="").geturl(), prefix=prefix)
+        replicas = query.get("replicas", ["1"])[0]
+        if not replicas.isdigit():
+            raise ValueError(f"--store: replicas must be a whole number >= 0, got {replicas!r}")
+        if parts.path not in ("", "/", "/0"):
+            raise ValueError("--store: a Redis Cluster has only database 0")
+        node = parts._replace(scheme="redis", query="", path="").geturl()
+        return RedisStore(node, prefix=prefix, cluster=True, replicas=int(replicas))
+    raise ValueError(
+        f"--store: unsupported scheme {parts.scheme!r} "
+        "(use sqlite:///, redis:// or redis+cluster://)"
+    )
 
 
 async def serve(

@@ -47,7 +47,7 @@ def policy_message(p: RetryPolicy) -> pb.RetryPolicy:
 
 def new_job(request: pb.EnqueueRequest) -> NewJob:
     return NewJob(request.payload, request.headers, millis(request, "delay_ms", "delay_seconds"),
-                  request.dedup_id)  # fmt: skip
+                  request.dedup_id, request.producer_id, request.producer_seq)  # fmt: skip
 
 
 def enqueued(done: Enqueued) -> pb.EnqueueResponse:

@@ -45,6 +45,8 @@ class StreamService(StreamListing, pb_grpc.StreamServiceServicer):
                 stream,
                 [(e.payload, e.headers) for e in request.events],
                 request.partition if request.HasField("partition") else None,
+                request.producer_id,
+                request.producer_seq,
             )
             return pb.WriteEventsResponse(
                 status=ok(), offsets=[o for _, o in placed], partitions=[p for p, _ in placed]
@@ -74,6 +76,8 @@ class StreamService(StreamListing, pb_grpc.StreamServiceServicer):
         failure is sent as a frame with its status, then ends the call with it."""
         began = time.perf_counter()
         try:
+            # Headers at once, so a client knows it is subscribed before any message.
+            await context.send_initial_metadata(())
             stream = self.resource(request, *_STREAM)
             batches = self.ops.streams.subscribe(
                 self.caller(context), stream, request.consumer_group, request.partition,

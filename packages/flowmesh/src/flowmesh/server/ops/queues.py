@@ -17,6 +17,7 @@ from flowmesh.server.ops.schemas import SchemaOps
 from flowmesh.server.store.records import (
     BACKOFF_STRATEGIES,
     Enqueued,
+    Producer,
     QueueStats,
     Resource,
     RetryPolicy,
@@ -40,6 +41,8 @@ class NewJob:
     headers: Mapping[str, str]
     delay_ms: int = 0
     dedup_id: str = ""
+    producer_id: str = ""  # the idempotent producer: a repeat within the window
+    producer_seq: int = 0  # returns the first attempt's job
 
 
 class QueueOps:
@@ -69,13 +72,23 @@ class QueueOps:
         headers = v.headers(dict(job.headers), f"{at}headers")
         delay = v.duration_ms(job.delay_ms, f"{at}delay", 0, v.MAX_DELAY_MS)
         dedup = v.dedup_id(job.dedup_id, f"{at}dedup_id")
+        producer = None
+        if v.producer_id(job.producer_id, job.producer_seq, f"{at}producer_id"):
+            producer = Producer(job.producer_id, job.producer_seq, self.ctx.dedup_window_ms)
         done = await self.schemas.checked_write(
             "queue",
             queue,
             [job.payload],
             lambda _: f"{at}payload",
             lambda token: self.ctx.store.enqueue(
-                queue, job.payload, headers, delay, dedup, self.ctx.dedup_window_ms, token
+                queue,
+                job.payload,
+                headers,
+                delay,
+                dedup,
+                self.ctx.dedup_window_ms,
+                token,
+                producer,
             ),
         )
         self.ctx.changed("queue", queue.path, {"event": "enqueued"})
@@ -119,7 +132,7 @@ class QueueOps:
 
     async def ack(self, caller: Caller, queue: Resource, job_id: str) -> None:
         caller.allow(queue, "queue:read")
-        await self.ctx.store.ack(queue, v.job_id(job_id))
+        await self.ctx.store.ack(queue, v.job_id(job_id), self.ctx.dedup_window_ms)
         self.ctx.changed("queue", queue.path, {"event": "acked"})
 
     async def ack_batch(
@@ -130,7 +143,8 @@ class QueueOps:
         items: list[Awaitable[None] | ServiceError] = []
         for i, job_id in enumerate(job_ids):
             try:
-                items.append(self.ctx.store.ack(queue, v.job_id(job_id, f"job_ids[{i}]")))
+                items.append(self.ctx.store.ack(queue, v.job_id(job_id, f"job_ids[{i}]"),
+                                                self.ctx.dedup_window_ms))  # fmt: skip
             except v.InvalidArgument as exc:
                 items.append(exc)
         outcomes = await _each(items)

@@ -13,7 +13,13 @@ from flowmesh.server.errors import NotFound
 from flowmesh.server.ops.context import OpsContext, ns_to_ms
 from flowmesh.server.ops.replay import ReplayOps
 from flowmesh.server.ops.schemas import SchemaOps
-from flowmesh.server.store.records import Resource, StoredMessage, StreamConfig, stream_topic
+from flowmesh.server.store.records import (
+    Producer,
+    Resource,
+    StoredMessage,
+    StreamConfig,
+    stream_topic,
+)
 
 log = logging.getLogger("flowmesh.server")
 
@@ -66,10 +72,17 @@ class StreamOps:
         stream: Resource,
         events: Sequence[tuple[bytes, Mapping[str, str]]],
         partition: int | None = None,
+        producer_id: str = "",
+        producer_seq: int = 0,
     ) -> list[tuple[int, int]]:
         """Append events (to ``partition``, or by each one's ``key`` header); each
-        one's (partition, offset). A batch with one bad event is refused whole."""
+        one's (partition, offset). A batch with one bad event is refused whole. An
+        idempotent producer's (id, seq) seen within the dedup window returns the
+        first write's offsets and stores nothing."""
         caller.allow(stream, "stream:write")
+        producer = None
+        if v.producer_id(producer_id, producer_seq):
+            producer = Producer(producer_id, producer_seq, self.ctx.dedup_window_ms)
         if not events:
             raise v.InvalidArgument("events", "must hold at least one event")
         v.in_range(len(events), "events", 1, v.MAX_WRITE_EVENTS)
@@ -84,7 +97,7 @@ class StreamOps:
             stream,
             [p for p, _ in checked],
             lambda i: f"events[{i}].payload",
-            lambda token: self.ctx.store.append(stream, checked, partition, token),
+            lambda token: self.ctx.store.append(stream, checked, partition, token, producer),
         )
         self.ctx.changed("stream", stream.path, {"written": len(placed)})
         return placed

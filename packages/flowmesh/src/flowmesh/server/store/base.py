@@ -16,6 +16,7 @@ from flowmesh.server.store.records import (
     BACKOFF_STRATEGIES,
     Enqueued,
     KeyPage,
+    Producer,
     QueueStats,
     ReplayRecord,
     Reserved,
@@ -38,6 +39,7 @@ __all__ = [
     "Enqueued",
     "KeyPage",
     "NotFound",
+    "Producer",
     "QueueStats",
     "ReplayRecord",
     "Reserved",
@@ -93,9 +95,12 @@ class Store(abc.ABC):
         events: list[tuple[bytes, dict[str, str]]],
         partition: int | None,
         schema_token: str = "",
+        producer: Producer | None = None,
     ) -> list[tuple[int, int]]:
         """Append events; return (partition, offset) of each, in order. Each
-        partition's timestamps never go back, so a time seek finds one place."""
+        partition's timestamps never go back, so a time seek finds one place.
+        With ``producer``, a pair seen within its window returns the first
+        result and appends nothing (checked and recorded atomically with the write)."""
 
     @abc.abstractmethod
     async def read(
@@ -134,14 +139,19 @@ class Store(abc.ABC):
         dedup_id: str,
         dedup_window_ms: int,
         schema_token: str = "",
-    ) -> Enqueued: ...
+        producer: Producer | None = None,
+    ) -> Enqueued:
+        """Add a job. With ``producer``, a pair seen within its window returns the
+        first attempt's job (``duplicate`` False: it is the same request)."""
 
     @abc.abstractmethod
     async def reserve(self, queue: Resource, max_jobs: int, visibility_ms: int) -> Reserved:
         """Deliver up to ``max_jobs`` due jobs (never blocks)."""
 
     @abc.abstractmethod
-    async def ack(self, queue: Resource, job_id: str) -> None: ...
+    async def ack(self, queue: Resource, job_id: str, window_ms: int = 300_000) -> None:
+        """Finish an in-flight job. Acking a job acked within ``window_ms`` succeeds
+        again (a retried ack); NotFound when it is neither in flight nor acked."""
 
     @abc.abstractmethod
     async def nack(self, queue: Resource, job_id: str, delay_ms: int | None, error: str) -> bool:
