@@ -1,0 +1,70 @@
+"""How `mimeia up` starts the console: pointed at every service it started, signed in
+for loopback visitors with the automation service's internal key.
+
+Only `mimeia up` and `mimeia doctor` import this module (they bring `mimeia`);
+the console itself never does.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from mimeia import Address, ServiceSpec
+
+# where each setting's service is, when `mimeia up` runs it
+_HTTP = {
+    "automation": "CONSOLE_AUTOMATION_URL",
+    "mesh": "CONSOLE_MESH_URL",
+    "sms-sink": "CONSOLE_SMS_SINK_URL",
+    "slack-connect": "CONSOLE_SLACK_CONNECT_URL",
+}
+
+
+def _reachable(host: str) -> str:
+    return "127.0.0.1" if host in ("", "0.0.0.0") else host  # noqa: S104
+
+
+def settings_for(addresses: Mapping[str, Address]) -> dict[str, str]:
+    out = {
+        key: f"http://{_reachable(addresses[name].host)}:{addresses[name].port}"
+        for name, key in _HTTP.items()
+        if name in addresses
+    }
+    if "flowmesh" in addresses:
+        fm = addresses["flowmesh"]
+        out["CONSOLE_FLOWMESH_URL"] = f"{_reachable(fm.host)}:{fm.port}"
+    if "smtp-sink" in addresses:
+        import os
+
+        web = os.environ.get("MIMEIA_SMTP_SINK_WEB_PORT", "8025")
+        out["CONSOLE_SMTP_SINK_URL"] = f"http://{_reachable(addresses['smtp-sink'].host)}:{web}"
+    return out
+
+
+def _argv(addresses: Mapping[str, Address], state_dir: str) -> list[str]:
+    me = addresses["console"]
+    sets = [f"--set={key}={value}" for key, value in settings_for(addresses).items()]
+    return [
+        sys.executable,
+        "-m",
+        "mimeia_console",
+        "serve",
+        "--host",
+        me.host,
+        "--port",
+        str(me.port),
+        "--dev-state",
+        str(Path(state_dir).resolve()),
+        *sets,
+    ]
+
+
+SERVICE = ServiceSpec(
+    name="console",
+    description="the platform console: open this first",
+    default_port=8000,
+    argv=_argv,
+    after=("automation", "flowmesh", "smtp-sink", "sms-sink", "slack-connect", "mesh"),
+)
