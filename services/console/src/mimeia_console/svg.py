@@ -91,7 +91,7 @@ def workflow_graph(nodes: list[Node]) -> Markup:
     columns: dict[int, list[Node]] = {}
     for node in nodes:
         columns.setdefault(level[node.id], []).append(node)
-    w, h, gap_x, gap_y, pad = 170, 54, 60, 24, 12
+    w, h, gap_x, gap_y, pad = 200, 54, 50, 24, 12
     pos: dict[str, tuple[int, int]] = {}
     for col, members in columns.items():
         for row, node in enumerate(members):

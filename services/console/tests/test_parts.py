@@ -1,0 +1,125 @@
+"""The console's own parts without a platform: settings, sign-in, sessions, the
+sanitizer, the drawings and payload rendering."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from mimeia_console import auth
+from mimeia_console.clients.flowmesh_reads import render_payload
+from mimeia_console.pages.sinks import sanitize
+from mimeia_console.settings import ConfigurationError, ConsoleSettings
+from mimeia_console.svg import nodes_from_steps, sparkline, timeline, workflow_graph
+from mimeia_console.web import safe_next
+
+
+def _jwt(claims: dict[str, object]) -> str:
+    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"eyJhbGciOiJIUzI1NiJ9.{body}.signature"
+
+
+def test_bad_resource_settings_name_the_variable() -> None:
+    with pytest.raises(ValueError, match="CONSOLE_FLOWMESH_STREAMS: 'orders' is not"):
+        ConsoleSettings(flowmesh_streams="orders")
+    assert ConsoleSettings(flowmesh_streams="a/b, c/d").streams() == [("a", "b"), ("c", "d")]
+
+
+def test_production_refuses_loopback_sign_in_and_needs_a_session_secret(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="CONSOLE_LOOPBACK_KEY_FILE"):
+        ConsoleSettings(env="production", loopback_key_file=tmp_path / "k",
+                        session_secret="s" * 32)  # fmt: skip
+    with pytest.raises(ConfigurationError, match="CONSOLE_SESSION_SECRET"):
+        ConsoleSettings(env="production")
+
+
+def test_login_form_errors_name_the_field() -> None:
+    with pytest.raises(auth.LoginError, match=r"^token: give a token"):
+        auth.from_login_form("", "", "")
+    with pytest.raises(auth.LoginError, match=r"^tenant: required"):
+        auth.from_login_form("", "key", "")
+    with pytest.raises(auth.LoginError, match=r"^tenant: 1-64"):
+        auth.from_login_form("", "key", "../other")
+    with pytest.raises(auth.LoginError, match=r"^token: not a JWT"):
+        auth.from_login_form("abc", "", "")
+    with pytest.raises(auth.LoginError, match=r"^token: has no 'tenant'"):
+        auth.from_login_form(_jwt({"sub": "ada"}), "", "")
+    creds = auth.from_login_form(_jwt({"sub": "ada", "tenant": "acme"}), "", "ignored")
+    assert (creds.kind, creds.tenant, creds.subject) == ("jwt", "acme", "ada")
+    assert creds.automation_headers()["Authorization"].startswith("Bearer ")
+    with pytest.raises(auth.LoginError, match=r"^tenant: a token is for one tenant"):
+        creds.with_tenant("other")
+
+
+def test_session_cookie_is_encrypted_and_tamper_proof() -> None:
+    codec = auth.SessionCodec("secret-1", 3600)
+    creds = auth.Credentials("key", "the-internal-key", "acme", "internal key")
+    cookie = codec.dump(creds)
+    assert "the-internal-key" not in cookie
+    assert codec.load(cookie) == creds
+    assert codec.load(cookie[:-4] + "AAAA") is None
+    assert auth.SessionCodec("secret-2", 3600).load(cookie) is None
+    token = codec.csrf_token(creds)
+    assert codec.csrf_ok(creds, token)
+    assert not codec.csrf_ok(creds.with_tenant("other"), token)
+    assert not codec.csrf_ok(creds, "0" * 32)
+
+
+def test_loopback_sign_in_reads_the_key_file(tmp_path: Path) -> None:
+    settings = ConsoleSettings(loopback_key_file=tmp_path / "internal_api_key")
+    assert auth.loopback_credentials(settings, None) is None  # no file yet
+    (tmp_path / "internal_api_key").write_text("k3y\n")
+    creds = auth.loopback_credentials(settings, "acme")
+    assert creds is not None and (creds.secret, creds.tenant, creds.loopback) == ("k3y", "acme",
+                                                                                  True)  # fmt: skip
+    assert auth.loopback_credentials(settings, "bad tenant!").tenant == "default"  # type: ignore[union-attr]
+    assert auth.is_loopback("127.0.0.1") and auth.is_loopback("::1")
+    assert not auth.is_loopback("10.0.0.1") and not auth.is_loopback(None)
+
+
+def test_redirects_stay_on_this_site() -> None:
+    assert safe_next("/workflows?x=1") == "/workflows?x=1"
+    for bad in ("https://evil.example/", "//evil.example", "javascript:alert(1)", "evil"):
+        assert safe_next(bad) == "/"
+
+
+def test_email_html_is_sanitized() -> None:
+    html = ('<p onclick="x()">hi<script>alert(1)</script></p><a href="javascript:alert(2)">a</a>'
+            '<iframe src="https://x"></iframe><img src="https://tracker/x.gif" onerror="y()">'
+            "<style>body{}</style><b>bold</b>")  # fmt: skip
+    clean = sanitize(html)
+    for gone in ("<script", "onclick", "javascript:", "<iframe", "onerror", "<style"):
+        assert gone not in clean
+    assert "<b>bold</b>" in clean and "<p>hi</p>" in clean
+
+
+def test_drawings_escape_every_label() -> None:
+    evil = "<script>x</script>"
+    steps = [{"id": evil, "type": "data_transform", "name": evil},
+             {"id": "b", "type": "condition", "depends_on": [evil],
+              "config": {"then": ["c"], "else": []}},
+             {"id": "c", "type": evil, "depends_on": ["b"]}]  # fmt: skip
+    graph = str(workflow_graph(nodes_from_steps(steps, {evil: "failed"})))
+    assert "<script>" not in graph and "&lt;script&gt;" in graph
+    assert graph.count("marker-end=") == 3  # two dependencies and the "then" branch
+    line = str(timeline([{"step_id": evil, "status": "failed", "attempts": 2,
+                          "started_at": "2026-01-01T00:00:00Z",
+                          "finished_at": "2026-01-01T00:00:01Z"}]))  # fmt: skip
+    assert "<script>" not in line and "1000 ms" in line
+    assert "<script>" not in str(sparkline([(0, 1), (1, 2)], evil, evil))
+
+
+def test_steps_without_depends_on_follow_the_one_before() -> None:
+    nodes = nodes_from_steps([{"id": "a", "type": "t"}, {"id": "b", "type": "t"},
+                              {"id": "c", "type": "t", "depends_on": []}], {})  # fmt: skip
+    assert [n.depends_on for n in nodes] == [[], ["a"], []]
+
+
+def test_payloads_render_as_pretty_json_or_text() -> None:
+    assert render_payload(b'{"a":1}') == ('{\n  "a": 1\n}', True)
+    assert render_payload(b"\xffplain") == ("\ufffdplain", False)
+    text, _ = render_payload(b"x" * 30_000)
+    assert text.endswith("(30000 bytes in all)")
