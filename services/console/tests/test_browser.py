@@ -24,7 +24,7 @@ from flowmesh import FlowMesh
 from flowmesh.types import Event
 from mimeia.services import discover_services, order_by_dependencies
 from mimeia.supervisor import start_all, stop_all
-from mimeia.testing import free_port
+from mimeia.testing import free_port, run_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -316,3 +316,48 @@ def test_every_page_renders_without_a_browser_error(page: Page, platform: Platfo
         page.shot(href.strip("/").replace("/", "_") or "home")
     assert page.console_errors == []
     assert len(visited) >= 12
+
+
+def test_outside_development_a_login_is_required_and_refusals_show_the_api_text(
+    page: Page, platform: Platform
+) -> None:
+    """A production console (no loopback sign-in): a wrong key is refused with the API's
+    words; a read-only token signs in, and its Rerun is refused with the API's reason."""
+    from automation.auth import create_token
+
+    _wid, eid = _failing_workflow(platform, f"login {uuid.uuid4().hex[:6]}")
+    # a token check makes the service create its JWT secret (mode 0600, in its state)
+    httpx.get(f"{platform.automation}/api/v1/workflows", headers={"Authorization": "Bearer x.y.z"})
+    secret = (platform.state / "automation" / "jwt_secret_key").read_text().strip()
+    token = create_token(secret, "ada", "default", ["workflows:read"])
+    port = free_port()
+    env = {
+        "CONSOLE_ENV": "production",
+        "CONSOLE_SESSION_SECRET": "s" * 40,
+        "CONSOLE_AUTOMATION_URL": platform.automation,
+        "CONSOLE_FLOWMESH_URL": platform.flowmesh,
+        "CONSOLE_LOOPBACK_KEY_FILE": "",
+    }  # fmt: skip  (empty: unset)
+    with run_server(["python", "-m", "mimeia_console", "serve", "--port", str(port)], env=env):
+        tab = page.page
+        tab.goto(f"http://127.0.0.1:{port}/executions/{eid}")
+        expect(tab).to_have_url(re.compile(r"/login\?next="))
+        tab.get_by_label("Internal API key").fill("not-the-key")
+        tab.get_by_label("Tenant").fill("default")
+        tab.get_by_role("button", name="Sign in").click()
+        expect(tab.locator(".flash.error")).to_contain_text("X-Internal-API-Key: not valid")
+        tab.get_by_label("Token (JWT)").fill(token)
+        tab.get_by_role("button", name="Sign in").click()
+        expect(tab.locator("h1")).to_contain_text(eid)  # back where it was going
+        expect(tab.locator("#tenant-picker")).to_have_text("default")  # one tenant: no picker
+        tab.get_by_role("button", name="Rerun from the failed step").click()
+        expect(tab.locator(".flash.error")).to_contain_text(
+            "rerun refused: scope 'workflows:execute' required"
+        )
+        page.shot("refused-rerun")
+        tab.get_by_role("button", name="Sign out").click()
+        expect(tab).to_have_url(re.compile(r"/login$"))
+    # the refused sign-in answered 400 (the browser logs that); nothing else went wrong
+    assert page.console_errors == [
+        "Failed to load resource: the server responded with a status of 400 (Bad Request)"
+    ]

@@ -72,6 +72,13 @@ class ConsoleSettings(BaseSettings):
     request_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     metrics_interval_seconds: float = Field(default=10.0, ge=1, le=3600)
 
+    @field_validator(
+        "loopback_key_file", "session_secret", "flowmesh_token", "slack_admin_token", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("flowmesh_streams", "flowmesh_queues", "flowmesh_kv_stores")
     @classmethod
     def _resources_parse(cls, value: str, info: object) -> str:
