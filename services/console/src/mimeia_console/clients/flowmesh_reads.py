@@ -24,6 +24,7 @@ T = TypeVar("T")
 RECENT_PAGE = 20
 KV_PAGE = 50
 MAX_PARTITIONS = 64
+MAX_LISTED = 50  # resources per kind a page reads details of
 
 
 @dataclass
@@ -167,15 +168,15 @@ class FlowMeshReads:
 
     async def stream_names(self, tenant: str) -> list[tuple[str, str]]:
         listed = await self._listed("stream", tenant)
-        return listed if listed is not None else self.known_streams
+        return (listed if listed is not None else self.known_streams)[:MAX_LISTED]
 
     async def queue_names(self, tenant: str) -> list[tuple[str, str]]:
         listed = await self._listed("queue", tenant)
-        return listed if listed is not None else self.known_queues
+        return (listed if listed is not None else self.known_queues)[:MAX_LISTED]
 
     async def kv_names(self, tenant: str) -> list[tuple[str, str]]:
         listed = await self._listed("kv", tenant)
-        return listed if listed is not None else self.known_kv
+        return (listed if listed is not None else self.known_kv)[:MAX_LISTED]
 
     # -- streams -------------------------------------------------------------
 
