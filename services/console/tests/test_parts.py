@@ -123,3 +123,23 @@ def test_payloads_render_as_pretty_json_or_text() -> None:
     assert render_payload(b"\xffplain") == ("\ufffdplain", False)
     text, _ = render_payload(b"x" * 30_000)
     assert text.endswith("(30000 bytes in all)")
+
+
+def test_mimeia_up_points_the_console_at_every_service_it_started() -> None:
+    from mimeia import Address
+    from mimeia_console.mimeia_service import SERVICE, settings_for
+
+    addresses = {
+        "automation": Address("0.0.0.0", 9001),
+        "flowmesh": Address("127.0.0.1", 9002),
+        "sms-sink": Address("127.0.0.1", 9003),
+        "console": Address("127.0.0.1", 9004),
+    }
+    found = settings_for(addresses)
+    assert found["CONSOLE_AUTOMATION_URL"] == "http://127.0.0.1:9001"
+    assert found["CONSOLE_FLOWMESH_URL"] == "127.0.0.1:9002"
+    assert found["CONSOLE_SMS_SINK_URL"] == "http://127.0.0.1:9003"
+    assert "CONSOLE_SLACK_CONNECT_URL" not in found  # not started: the default stays
+    argv = SERVICE.argv(addresses, "/tmp/state")
+    assert argv[argv.index("--port") + 1] == "9004" and "--dev-state" in argv
+    assert SERVICE.default_port == 8000 and SERVICE.name == "console"

@@ -7,6 +7,8 @@ the console itself never does.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,9 +37,11 @@ def settings_for(addresses: Mapping[str, Address]) -> dict[str, str]:
     if "flowmesh" in addresses:
         fm = addresses["flowmesh"]
         out["CONSOLE_FLOWMESH_URL"] = f"{_reachable(fm.host)}:{fm.port}"
+        if importlib.util.find_spec("flowmesh.server.http_api") is not None:
+            # FlowMesh's HTTP API (next to gRPC under `mimeia up`) serves its metrics
+            port = os.environ.get("MIMEIA_FLOWMESH_HTTP_PORT", "8674")
+            out["CONSOLE_FLOWMESH_METRICS_URL"] = f"http://{_reachable(fm.host)}:{port}/metrics"
     if "smtp-sink" in addresses:
-        import os
-
         web = os.environ.get("MIMEIA_SMTP_SINK_WEB_PORT", "8025")
         out["CONSOLE_SMTP_SINK_URL"] = f"http://{_reachable(addresses['smtp-sink'].host)}:{web}"
     return out
