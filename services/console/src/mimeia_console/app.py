@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import quote, urlsplit
 
 import httpx
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mimeia_console import auth
 from mimeia_console.clients.flowmesh_reads import FlowMeshReads
@@ -44,17 +45,29 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
-class Sessions(BaseHTTPMiddleware):
-    async def dispatch(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+class Sessions:
+    """Who is calling (the session cookie, or loopback sign-in under `mimeia up`); sends
+    everyone else to the login page; refuses cross-site posts; adds security headers.
+    Plain ASGI, so streamed responses (the live tail) see the client leave."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
         c: Console = request.app.state.console
+        path = request.url.path
         if (
             request.method == "POST"
-            and not request.url.path.startswith("/receiver/")
+            and not path.startswith("/receiver/")
             and (not _same_origin(request))
         ):
-            return JSONResponse({"detail": "cross-site form posts are refused"}, status_code=403)
+            refused = JSONResponse({"detail": "cross-site form posts are refused"}, 403)
+            await refused(scope, receive, send)
+            return
         creds = None
         cookie = request.cookies.get(auth.COOKIE)
         if cookie:
@@ -62,14 +75,21 @@ class Sessions(BaseHTTPMiddleware):
         if creds is None and request.client and auth.is_loopback(request.client.host):
             creds = auth.loopback_credentials(c.settings, request.cookies.get(TENANT_COOKIE))
         request.state.creds = creds
-        path = request.url.path
         if creds is None and not path.startswith(PUBLIC):
-            return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+            await RedirectResponse(f"/login?next={quote(path)}", status_code=303)(
+                scope, receive, send
+            )
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Security-Policy", CSP)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "same-origin")
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 async def login_page(request: Request) -> Response:
