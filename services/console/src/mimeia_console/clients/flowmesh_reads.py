@@ -129,6 +129,7 @@ class FlowMeshReads:
         self.known_queues = list(queues)
         self.known_kv = list(kv_stores)
         self.groups = list(groups)
+        self._partitions: dict[tuple[str, str, str], int] = {}  # from the server's listings
 
     async def close(self) -> None:
         await self._client.close()
@@ -164,6 +165,13 @@ class FlowMeshReads:
             name = getattr(item, "name", None)
             if isinstance(namespace, str) and isinstance(name, str):
                 out.append((namespace, name))
+                partitions = getattr(item, "partitions", None)
+                if (
+                    kind == "stream"
+                    and isinstance(partitions, int)
+                    and len(self._partitions) < 10_000
+                ):
+                    self._partitions[(tenant, namespace, name)] = partitions
         return out
 
     async def stream_names(self, tenant: str) -> list[tuple[str, str]]:
@@ -181,9 +189,17 @@ class FlowMeshReads:
     # -- streams -------------------------------------------------------------
 
     async def stream_info(self, tenant: str, namespace: str, name: str) -> StreamInfo:
+        known = self._partitions.get((tenant, namespace, name))
+
         async def read(c: FlowMesh) -> StreamInfo:
             latest = [await c.stream.get_latest_offset(tenant, namespace, name, 0)]
-            # partitions are numbered from 0; the first one missing ends the count
+            if known is not None:  # the server's listing said how many
+                for partition in range(1, min(known, MAX_PARTITIONS)):
+                    latest.append(
+                        await c.stream.get_latest_offset(tenant, namespace, name, partition)
+                    )
+                return StreamInfo(namespace, name, latest, await groups(c, len(latest)))
+            # else: partitions are numbered from 0; the first one missing ends the count
             for partition in range(1, MAX_PARTITIONS):
                 try:
                     latest.append(
@@ -194,14 +210,17 @@ class FlowMeshReads:
                 if latest[-1] < 0:
                     latest.pop()
                     break
-            groups = []
+            return StreamInfo(namespace, name, latest, await groups(c, len(latest)))
+
+        async def groups(c: FlowMesh, partitions: int) -> list[GroupLag]:
+            found = []
             for group in self.groups:
-                for partition in range(len(latest)):
+                for partition in range(partitions):
                     state = await c.stream.get_consumer_group_state(
                         tenant, namespace, name, group, partition
                     )
                     if state.committed_offset >= 0:
-                        groups.append(
+                        found.append(
                             GroupLag(
                                 group,
                                 partition,
@@ -210,7 +229,7 @@ class FlowMeshReads:
                                 state.lag,
                             )
                         )
-            return StreamInfo(namespace, name, latest, groups)
+            return found
 
         return await self._run(f"stream {namespace}/{name}", read)
 

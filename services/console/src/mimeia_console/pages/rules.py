@@ -103,7 +103,9 @@ async def event_list(request: Request) -> Response:
             kept.append(e)
         items = kept
     total = page.get("total") if minutes is None else None
-    shown_pager = pager(request, offset, PAGE, len(items) if not cutoff_reached else 0, total)
+    # past the window's edge there is nothing older to page to
+    shown = len(items) if not cutoff_reached else min(len(items), PAGE - 1)
+    shown_pager = pager(request, offset, PAGE, shown, total)
     return render(
         request,
         "events.html",
