@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -114,6 +115,13 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     args = parser.parse_args()
     state = Path(tempfile.mkdtemp(prefix="console-bench-"))
+    try:
+        run(args, state)
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, state: Path) -> None:
     ports = {"flowmesh": free_port(), "automation": free_port(), "console": free_port()}
     env = {k: "" for k in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "INTERNAL_API_KEY")}
     env["ENV"] = "development"
