@@ -140,6 +140,6 @@ def test_mimeia_up_points_the_console_at_every_service_it_started() -> None:
     assert found["CONSOLE_FLOWMESH_URL"] == "127.0.0.1:9002"
     assert found["CONSOLE_SMS_SINK_URL"] == "http://127.0.0.1:9003"
     assert "CONSOLE_SLACK_CONNECT_URL" not in found  # not started: the default stays
-    argv = SERVICE.argv(addresses, "/tmp/state")
+    argv = SERVICE["argv"](addresses, "/tmp/state")
     assert argv[argv.index("--port") + 1] == "9004" and "--dev-state" in argv
-    assert SERVICE.default_port == 8000 and SERVICE.name == "console"
+    assert (SERVICE["default_port"], SERVICE["name"]) == (8000, "console")

@@ -1,8 +1,8 @@
 """How `mimeia up` starts the console: pointed at every service it started, signed in
 for loopback visitors with the automation service's internal key.
 
-Only `mimeia up` and `mimeia doctor` import this module (they bring `mimeia`);
-the console itself never does.
+A plain dict with the fields of `mimeia.ServiceSpec`: the console never imports
+`mimeia` (the command is no runtime dependency of a service).
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-
-from mimeia import Address, ServiceSpec
+from typing import Any
 
 # where each setting's service is, when `mimeia up` runs it
 _HTTP = {
@@ -28,7 +27,7 @@ def _reachable(host: str) -> str:
     return "127.0.0.1" if host in ("", "0.0.0.0") else host  # noqa: S104
 
 
-def settings_for(addresses: Mapping[str, Address]) -> dict[str, str]:
+def settings_for(addresses: Mapping[str, Any]) -> dict[str, str]:
     out = {
         key: f"http://{_reachable(addresses[name].host)}:{addresses[name].port}"
         for name, key in _HTTP.items()
@@ -47,7 +46,7 @@ def settings_for(addresses: Mapping[str, Address]) -> dict[str, str]:
     return out
 
 
-def _argv(addresses: Mapping[str, Address], state_dir: str) -> list[str]:
+def _argv(addresses: Mapping[str, Any], state_dir: str) -> list[str]:
     me = addresses["console"]
     sets = [f"--set={key}={value}" for key, value in settings_for(addresses).items()]
     return [
@@ -65,10 +64,10 @@ def _argv(addresses: Mapping[str, Address], state_dir: str) -> list[str]:
     ]
 
 
-SERVICE = ServiceSpec(
-    name="console",
-    description="the platform console: open this first",
-    default_port=8000,
-    argv=_argv,
-    after=("automation", "flowmesh", "smtp-sink", "sms-sink", "slack-connect", "mesh"),
-)
+SERVICE: dict[str, Any] = {
+    "name": "console",
+    "description": "the platform console: open this first",
+    "default_port": 8000,
+    "argv": _argv,
+    "after": ["automation", "flowmesh", "smtp-sink", "sms-sink", "slack-connect", "mesh"],
+}
