@@ -143,3 +143,26 @@ def test_mimeia_up_points_the_console_at_every_service_it_started() -> None:
     argv = SERVICE["argv"](addresses, "/tmp/state")
     assert argv[argv.index("--port") + 1] == "9004" and "--dev-state" in argv
     assert (SERVICE["default_port"], SERVICE["name"]) == (8000, "console")
+
+
+def test_sampled_metrics_become_rates_ratios_and_per_tenant_series() -> None:
+    import httpx
+
+    from mimeia_console.metrics import Sample, Sampler, flatten
+    from mimeia_console.pages.charts import has
+
+    text = (
+        '# TYPE req_total counter\nreq_total{status="200"} 10\nreq_total{status="500"} 2\n'
+        '# TYPE q gauge\nq{state="dlq",tenant="acme"} 3\nq{state="dlq",tenant="acme2"} 7\n'
+    )
+    first = flatten(text)
+    assert first["req_total{status=200}"] == 10.0
+    second = dict(first, **{"req_total{status=200}": 28.0, "req_total{status=500}": 4.0})
+    sampler = Sampler(httpx.AsyncClient(), {"svc": "http://unused/metrics"}, interval=10)
+    sampler.samples["svc"].extend([Sample(100.0, first), Sample(110.0, second)])
+    assert sampler.rate("svc", "req_total") == [(110.0, 2.0)]  # 20 more in 10 s
+    errors = sampler.ratio("svc", "req_total", "req_total", 100,
+                           num_where=lambda labels: "status=5" in labels)  # fmt: skip
+    assert errors == [(110.0, 10.0)]  # 2 of the 20 were 5xx
+    acme = sampler.gauge("svc", "q", lambda labels: has(labels, "tenant=acme", "state=dlq"))
+    assert acme == [(100.0, 3.0), (110.0, 3.0)]  # acme2's 7 is not acme's

@@ -3,12 +3,24 @@ deliveries and FlowMesh, from the services' Prometheus metrics as the console sa
 
 from __future__ import annotations
 
+from functools import partial
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from mimeia_console.svg import sparkline
-from mimeia_console.web import console, render
+from mimeia_console.web import console, render, tenant
+
+
+def has(labels: str, *pairs: str) -> bool:
+    """Whether a series' labels ("k=v,k=v", sorted) include every ``k=v`` exactly."""
+    present = set(labels.split(","))
+    return all(pair in present for pair in pairs)
+
+
+def has_all(labels: str, pairs: tuple[str, ...]) -> bool:
+    return has(labels, *pairs)
 
 
 def _server_error(labels: str) -> bool:
@@ -101,6 +113,24 @@ async def charts(request: Request) -> Response:
                 "/s",
             ),
         ]
+        # the tenant's own queues and consumer groups (these series carry the tenant)
+        mine = f"tenant={tenant(request)}"
+        queue_states = (
+            ("pending", "Queued jobs pending"),
+            ("in_flight", "Jobs in flight"),
+            ("dlq", "Jobs in DLQs"),
+        )
+        for state, label in queue_states:
+            wanted = (mine, f"state={state}")
+            series = s.gauge("flowmesh", "flowmesh_queue_jobs", partial(has_all, pairs=wanted))
+            mesh.append(sparkline(series, label, ""))
+        mesh.append(
+            sparkline(
+                s.gauge("flowmesh", "flowmesh_stream_lag", lambda labels: has(labels, mine)),
+                "Consumer lag",
+                "messages",
+            )
+        )
     return render(
         request,
         "charts.html",
