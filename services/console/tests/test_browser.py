@@ -115,7 +115,9 @@ def browser() -> Iterator[Any]:
             "(bash scripts/test.sh installs it)"
         )
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        chromium = pw.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         try:
             yield chromium
         finally:
