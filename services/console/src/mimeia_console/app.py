@@ -20,12 +20,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mimeia_console import auth
 from mimeia_console.clients.flowmesh_reads import FlowMeshReads
-from mimeia_console.clients.http import ServiceError
+from mimeia_console.clients.http import ServiceError, error_text
 from mimeia_console.metrics import Sampler
 from mimeia_console.pages import all_routes
 from mimeia_console.receiver import Receiver
 from mimeia_console.settings import ConsoleSettings
-from mimeia_console.web import HERE, Console, build_env, console, render, safe_next
+from mimeia_console.web import (
+    HERE,
+    Console,
+    back,
+    build_env,
+    checked_form,
+    console,
+    creds,
+    render,
+    safe_next,
+)
 
 log = logging.getLogger(__name__)
 PUBLIC = ("/login", "/static/", "/receiver/", "/healthz")
@@ -117,9 +127,7 @@ async def login(request: Request) -> Response:
             params={"limit": 1},
             headers=probe,
         )
-        if response.status_code in (401, 403):
-            from mimeia_console.clients.http import error_text
-
+        if response.status_code == 401:  # 403: signed in, just not allowed to list workflows
             raise auth.LoginError(f"automation refused: {error_text(response)}")
     except auth.LoginError as exc:
         return render(
@@ -156,8 +164,6 @@ def _set_session(response: Response, c: Console, creds: auth.Credentials, reques
 
 
 async def logout(request: Request) -> Response:
-    from mimeia_console.web import checked_form
-
     await checked_form(request)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(auth.COOKIE)
@@ -165,8 +171,6 @@ async def logout(request: Request) -> Response:
 
 
 async def switch_tenant(request: Request) -> Response:
-    from mimeia_console.web import back, checked_form, creds
-
     c = console(request)
     form = await checked_form(request)
     target = safe_next(str(form.get("next", "/")))
