@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import expect
 
 from flowmesh import FlowMesh
-from flowmesh.types import Event
+from flowmesh.types import Event, RetryPolicy
 from mimeia.services import discover_services, order_by_dependencies
 from mimeia.supervisor import start_all, stop_all
 from mimeia.testing import free_port, run_server
@@ -297,6 +297,35 @@ def test_nothing_a_service_returns_can_inject_markup(page: Page, platform: Platf
     preview = tab.request.get(tab.url + "/preview").text()
     assert "<script" not in preview and "onerror" not in preview
     assert "javascript:" not in preview
+
+
+def test_a_dead_letter_is_replayed_and_a_kv_value_found(page: Page, platform: Platform) -> None:
+    queue, store = f"jobs{uuid.uuid4().hex[:6]}", f"kv{uuid.uuid4().hex[:6]}"
+
+    async def fill() -> str:
+        async with FlowMesh(endpoint=platform.flowmesh, timeout=5) as client:
+            await client.queue.set_retry_policy("default", "console", queue,
+                                                RetryPolicy(max_attempts=1))  # fmt: skip
+            await client.queue.enqueue("default", "console", queue, b'{"resize": 7}')
+            job = await client.queue.reserve("default", "console", queue)
+            assert job is not None
+            await client.queue.nack("default", "console", queue, job.id, error="too large")
+            await client.kv.set("default", "console", store, "greeting", b'{"hello": "kv"}')
+            return job.id
+
+    job_id = in_thread(fill())
+    tab = page.page
+    tab.goto(f"/flowmesh/queues/console/{queue}")
+    row = tab.locator("tr", has_text=job_id)
+    expect(row).to_contain_text("too large")
+    page.shot("queue-dlq")
+    row.get_by_role("button", name="Replay").click()
+    expect(tab.locator(".flash.ok")).to_contain_text(f"Job {job_id} is back on the queue")
+    expect(tab.locator("main")).to_contain_text("The DLQ is empty.")
+    tab.goto(f"/flowmesh/kv/console/{store}?prefix=gr")
+    tab.get_by_role("link", name="greeting").click()
+    expect(tab.locator("main section pre")).to_contain_text('"hello": "kv"')
+    assert page.console_errors == []
 
 
 def test_every_page_renders_without_a_browser_error(page: Page, platform: Platform) -> None:

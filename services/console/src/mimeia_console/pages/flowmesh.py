@@ -228,7 +228,7 @@ async def schemas_page(request: Request) -> Response:
 
 async def replay_page(request: Request) -> Response:
     sessions = await console(request).fm.replay_sessions(tenant(request))
-    running = any(s.status in ("running", "created") for s in sessions)
+    running = any(s.status in ("running", "active") for s in sessions)
     return render(request, "replay.html", sessions=sessions[:200], running=running)
 
 
