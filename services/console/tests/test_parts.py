@@ -140,6 +140,13 @@ def test_mimeia_up_points_the_console_at_every_service_it_started() -> None:
     assert found["CONSOLE_FLOWMESH_URL"] == "127.0.0.1:9002"
     assert found["CONSOLE_SMS_SINK_URL"] == "http://127.0.0.1:9003"
     assert "CONSOLE_SLACK_CONNECT_URL" not in found  # not started: the default stays
+    with_emulator = settings_for({**addresses, "wompi-emulator": Address("127.0.0.1", 9005)})
+    assert with_emulator["CONSOLE_OTHER_SERVICES"] == "wompi-emulator=http://127.0.0.1:9005"
+    assert ConsoleSettings(other_services=with_emulator["CONSOLE_OTHER_SERVICES"]).others() == [
+        ("wompi-emulator", "http://127.0.0.1:9005")
+    ]
+    with pytest.raises(ValueError, match="CONSOLE_OTHER_SERVICES: 'x' is not"):
+        ConsoleSettings(other_services="x")
     argv = SERVICE["argv"](addresses, "/tmp/state")
     assert argv[argv.index("--port") + 1] == "9004" and "--dev-state" in argv
     assert (SERVICE["default_port"], SERVICE["name"]) == (8000, "console")

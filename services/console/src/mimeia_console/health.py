@@ -65,5 +65,6 @@ async def check_all(
         _http(http, "smtp-sink", s.smtp_sink_url, "/api/messages", "/mail"),
         _http(http, "sms-sink", s.sms_sink_url, "/api/messages", "/sms"),
         _http(http, "slack-connect", s.slack_connect_url, "/healthz", "/slack"),
+        *(_http(http, name, url, "/", "") for name, url in s.others()),
     ]
     return list(await asyncio.gather(*checks))

@@ -40,6 +40,11 @@ def settings_for(addresses: Mapping[str, Any]) -> dict[str, str]:
             # FlowMesh's HTTP API (next to gRPC under `mimeia up`) serves its metrics
             port = os.environ.get("MIMEIA_FLOWMESH_HTTP_PORT", "8674")
             out["CONSOLE_FLOWMESH_METRICS_URL"] = f"http://{_reachable(fm.host)}:{port}/metrics"
+    known = {"console", "flowmesh", "smtp-sink", *_HTTP}
+    others = [f"{name}=http://{_reachable(a.host)}:{a.port}"
+              for name, a in sorted(addresses.items()) if name not in known]  # fmt: skip
+    if others:
+        out["CONSOLE_OTHER_SERVICES"] = ",".join(others)
     if "smtp-sink" in addresses:
         web = os.environ.get("MIMEIA_SMTP_SINK_WEB_PORT", "8025")
         out["CONSOLE_SMTP_SINK_URL"] = f"http://{_reachable(addresses['smtp-sink'].host)}:{web}"

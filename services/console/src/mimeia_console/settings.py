@@ -31,6 +31,19 @@ def _resource_list(value: str, field: str) -> list[tuple[str, str]]:
     return out
 
 
+def _service_list(value: str) -> list[tuple[str, str]]:
+    """``name=http://host:port,...`` -> [(name, url)], refusing anything else."""
+    out = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        name, sep, url = item.partition("=")
+        if not sep or not name.strip() or not url.startswith(("http://", "https://")):
+            raise ValueError(f"CONSOLE_OTHER_SERVICES: {item!r} is not 'name=http://host:port'")
+        out.append((name.strip(), url.strip()))
+    return out
+
+
 class ConsoleSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONSOLE_", extra="ignore")
 
@@ -59,6 +72,8 @@ class ConsoleSettings(BaseSettings):
     slack_admin_token: SecretStr | None = None
     slack_org: str = ""
     mesh_url: str = "http://127.0.0.1:8675"
+    # more HTTP services for the health table ("name=http://host:port,...")
+    other_services: str = ""
 
     # auth: outside development everyone logs in; under `mimeia up` a visitor from
     # loopback is let in with the automation internal key read from this file
@@ -86,6 +101,12 @@ class ConsoleSettings(BaseSettings):
         _resource_list(value, f"CONSOLE_{str(name).upper()}")
         return value
 
+    @field_validator("other_services")
+    @classmethod
+    def _services_parse(cls, value: str) -> str:
+        _service_list(value)
+        return value
+
     @model_validator(mode="after")
     def _production_rules(self) -> ConsoleSettings:
         if self.env == "production":
@@ -110,6 +131,9 @@ class ConsoleSettings(BaseSettings):
 
     def consumer_groups(self) -> list[str]:
         return [g.strip() for g in self.flowmesh_consumer_groups.split(",") if g.strip()]
+
+    def others(self) -> list[tuple[str, str]]:
+        return _service_list(self.other_services)
 
     def tenant_choices(self) -> list[str]:
         return [t.strip() for t in self.tenants.split(",") if t.strip()]
