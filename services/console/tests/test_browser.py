@@ -351,6 +351,11 @@ def test_every_page_renders_without_a_browser_error(page: Page, platform: Platfo
     expect(trail).to_contain_text("at offset", timeout=30_000)
     expect(trail).to_contain_text("the receiver got it")
     page.shot("first-steps")
+    # the delivered webhook, sent once more through the API
+    trail.get_by_role("link", name=re.compile("^message ")).click()
+    tab.get_by_role("button", name="Resend").first.click()
+    expect(tab.locator(".flash.ok")).to_contain_text("Resent (1 delivery)")
+    page.shot("webhook-resent")
     visited = []
     for link in tab.locator("nav.side a").all():
         visited.append(link.get_attribute("href"))
