@@ -173,3 +173,31 @@ def test_sampled_metrics_become_rates_ratios_and_per_tenant_series() -> None:
     assert errors == [(110.0, 10.0)]  # 2 of the 20 were 5xx
     acme = sampler.gauge("svc", "q", lambda labels: has(labels, "tenant=acme", "state=dlq"))
     assert acme == [(100.0, 3.0), (110.0, 3.0)]  # acme2's 7 is not acme's
+
+
+async def test_loopback_sign_in_never_applies_to_proxied_requests(tmp_path: Path) -> None:
+    import httpx
+
+    from mimeia_console.app import create_app
+
+    (tmp_path / "internal_api_key").write_text("k3y")
+    app = create_app(ConsoleSettings(loopback_key_file=tmp_path / "internal_api_key"))
+
+    def client(host: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(host, 50000))
+        return httpx.AsyncClient(transport=transport, base_url="http://console")
+
+    async with client("127.0.0.1") as local, client("192.0.2.7") as remote:
+        assert (await local.get("/charts")).status_code == 200
+        proxied = await local.get("/charts", headers={"X-Forwarded-For": "203.0.113.9"})
+        assert proxied.status_code == 303
+        assert proxied.headers["location"] == "/login?next=/charts"
+        assert (await remote.get("/charts")).status_code == 303
+        # a cross-site form post is refused before anything else
+        refused = await local.post(
+            "/tenant", data={"tenant": "x"}, headers={"Origin": "http://evil.example"}
+        )
+        assert refused.status_code == 403
+        # a same-site post without this session's form token is refused too
+        stale = await local.post("/tenant", data={"tenant": "x", "csrf": "0" * 32})
+        assert stale.status_code == 403

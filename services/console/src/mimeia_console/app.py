@@ -82,7 +82,12 @@ class Sessions:
         cookie = request.cookies.get(auth.COOKIE)
         if cookie:
             creds = c.codec.load(cookie)
-        if creds is None and request.client and auth.is_loopback(request.client.host):
+        # a proxy on this host would make every visitor look local: proxied requests
+        # are never signed in from loopback
+        proxied = "x-forwarded-for" in request.headers or "forwarded" in request.headers
+        local = bool(request.client) and auth.is_loopback(request.client.host if request.client
+                                                         else None)  # fmt: skip
+        if creds is None and local and not proxied:
             creds = auth.loopback_credentials(c.settings, request.cookies.get(TENANT_COOKIE))
         request.state.creds = creds
         if creds is None and not path.startswith(PUBLIC):
