@@ -67,7 +67,7 @@ def poll(fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float =
         time.sleep(0.2)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     mp = pytest.MonkeyPatch()
     state = tmp_path_factory.mktemp("mimeia-up")
@@ -105,7 +105,9 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         mp.undo()
 
 
-@pytest.fixture(scope="session")
+# module scope: Playwright's sync API runs an event loop on this thread while it is
+# open, which would stop later modules' asyncio tests from running theirs
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
