@@ -14,6 +14,17 @@ uv sync --frozen --all-packages --quiet
 echo "== services"
 uv run --frozen --no-sync mimeia doctor --start-missing --only redis,postgres
 
+echo "== browser"
+# the console's browser tests drive Debian's Chromium (Playwright comes from PyPI)
+if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "chromium is missing: run 'sudo apt-get install -y chromium'" >&2
+        exit 1
+    fi
+fi
+
 echo "== ruff"
 uv run --frozen --no-sync ruff check .
 uv run --frozen --no-sync ruff format --check .

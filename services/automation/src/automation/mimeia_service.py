@@ -41,10 +41,23 @@ def sink_environment(addresses: Mapping[str, Any]) -> dict[str, str]:
     return env
 
 
+def platform_environment(addresses: Mapping[str, Any]) -> dict[str, str]:
+    """FLOWMESH_URL for the flowmesh_publish type, and (when the console runs) webhook
+    deliveries allowed to reach the console's test receiver on loopback."""
+    env: dict[str, str] = {}
+    flowmesh = addresses.get("flowmesh")
+    if flowmesh is not None:
+        env["FLOWMESH_URL"] = f"{_reachable(flowmesh.host)}:{flowmesh.port}"
+    console = addresses.get("console")
+    if console is not None:
+        env["WEBHOOK_ALLOWED_HOSTS"] = _reachable(console.host)
+    return env
+
+
 def _argv(addresses: Mapping[str, Any], state_dir: str) -> list[str]:
     me = addresses["automation"]
     # environment variables already set by the user win over these defaults
-    sinks = sink_environment(addresses)
+    sinks = {**sink_environment(addresses), **platform_environment(addresses)}
     defaults = [f"--env-default={key}={value}" for key, value in sinks.items()]
     return [
         sys.executable,
@@ -68,5 +81,5 @@ SERVICE: dict[str, Any] = {
     "description": "Automation service: workflows, rules, events (API + worker)",
     "default_port": 8090,
     "argv": _argv,
-    "after": ["smtp-sink", "sms-sink"],
+    "after": ["smtp-sink", "sms-sink", "flowmesh"],
 }

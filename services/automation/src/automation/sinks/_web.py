@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import os
 import signal
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,7 +17,19 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
 _WILDCARDS = frozenset({"", "0.0.0.0", "::", "[::]"})  # noqa: S104  (names, not a bind)
 
 
-def page(title: str, headings: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def console_link(console_path: str) -> str:
+    """Where the platform console shows the same inbox (with previews), as a paragraph."""
+    if not console_path:
+        return ""
+    port = os.environ.get("MIMEIA_CONSOLE_PORT", "8000")
+    url = html.escape(f"http://127.0.0.1:{port}{console_path}")
+    return (f"<p>The platform console (<code>mimeia up</code>) shows this inbox with "
+            f"previews and search: <a href='{url}'>{url}</a></p>")  # fmt: skip
+
+
+def page(
+    title: str, headings: Sequence[str], rows: Sequence[Sequence[str]], console_path: str = ""
+) -> str:
     """A small self-refreshing HTML table; every cell is escaped."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headings)
     body = "".join(
@@ -27,7 +40,8 @@ def page(title: str, headings: Sequence[str], rows: Sequence[Sequence[str]]) -> 
         "<meta http-equiv='refresh' content='5'>"
         "<style>body{font-family:sans-serif}td,th{border:1px solid #ccc;padding:4px;"
         "vertical-align:top;white-space:pre-wrap}table{border-collapse:collapse}</style>"
-        f"</head><body><h1>{html.escape(title)}</h1><p>{len(rows)} message(s)</p>"
+        f"</head><body><h1>{html.escape(title)}</h1>{console_link(console_path)}"
+        f"<p>{len(rows)} message(s)</p>"
         f"<table><tr>{head}</tr>{body}</table></body></html>"
     )
 

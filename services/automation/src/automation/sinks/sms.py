@@ -148,7 +148,9 @@ class SmsSink:
             (m["date_created"], m["from"] or m["messaging_service_sid"] or "", m["to"], m["body"])
             for m in reversed(self.messages)
         ]
-        return HTMLResponse(page("SMS sink", ["received", "from", "to", "body"], rows))
+        return HTMLResponse(
+            page("SMS sink", ["received", "from", "to", "body"], rows, console_path="/sms")
+        )
 
 
 async def serve(

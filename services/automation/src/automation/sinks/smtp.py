@@ -90,7 +90,7 @@ class SmtpSink:
             for m in reversed(self.messages)
         ]  # fmt: skip
         headings = ["received", "from", "to", "subject", "attachments"]
-        return HTMLResponse(page("SMTP sink", headings, rows))
+        return HTMLResponse(page("SMTP sink", headings, rows, console_path="/mail"))
 
     async def list_json(self, request: Request) -> Response:
         newest_first = list(reversed(self.messages))

@@ -1,0 +1,3 @@
+from mimeia_console.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""How the console reaches each service (only through its public API)."""

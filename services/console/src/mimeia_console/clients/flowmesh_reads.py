@@ -1,0 +1,367 @@
+"""Everything the console asks FlowMesh, in one place (through the SDK).
+
+Until the server can list its streams, queues and KV stores, the lists come
+from the console's settings plus what a user opens by name; when the SDK gains
+``list`` calls, :meth:`FlowMeshReads._listed` uses them and nothing else changes.
+Every call is scoped to the signed-in tenant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from flowmesh import FlowMesh
+from flowmesh.exceptions import FlowMeshError, FlowMeshNotFoundError
+from flowmesh.types import Event, Job, Message, QueueStats, ReplaySession, Schema
+from mimeia_console.clients.http import ServiceError
+
+T = TypeVar("T")
+RECENT_PAGE = 20
+KV_PAGE = 50
+MAX_PARTITIONS = 64
+MAX_LISTED = 50  # resources per kind a page reads details of
+
+
+@dataclass
+class GroupLag:
+    group: str
+    partition: int
+    committed: int
+    latest: int
+    lag: int
+
+
+@dataclass
+class StreamInfo:
+    namespace: str
+    name: str
+    latest: list[int]  # latest offset per partition (-1: empty)
+    groups: list[GroupLag] = field(default_factory=list)
+
+    @property
+    def total_messages(self) -> int:
+        return sum(o + 1 for o in self.latest if o >= 0)
+
+    @property
+    def lag(self) -> int:
+        return sum(g.lag for g in self.groups)
+
+
+@dataclass
+class QueueInfo:
+    namespace: str
+    name: str
+    stats: QueueStats
+
+
+@dataclass
+class ShownMessage:
+    """A stream message as the page shows it (payload decoded, JSON pretty-printed)."""
+
+    offset: int
+    partition: int
+    created_at: datetime | None
+    headers: dict[str, str]
+    text: str
+    is_json: bool
+    size: int
+
+    @classmethod
+    def of(cls, message: Message) -> ShownMessage:
+        text, is_json = render_payload(message.payload)
+        return cls(
+            message.offset,
+            message.partition,
+            message.created_at,
+            dict(message.headers),
+            text,
+            is_json,
+            len(message.payload),
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "offset": self.offset,
+            "partition": self.partition,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "headers": self.headers,
+            "text": self.text,
+            "is_json": self.is_json,
+            "size": self.size,
+        }
+
+
+def render_payload(payload: bytes, limit: int = 20_000) -> tuple[str, bool]:
+    """Pretty JSON when the payload is JSON, else its text (cut at ``limit`` characters)."""
+    try:
+        text = json.dumps(json.loads(payload), indent=2, ensure_ascii=False)
+        is_json = True
+    except ValueError:
+        text, is_json = payload.decode("utf-8", errors="replace"), False
+    if len(text) > limit:
+        text = text[:limit] + f"\n... ({len(payload)} bytes in all)"
+    return text, is_json
+
+
+class FlowMeshReads:
+    def __init__(
+        self,
+        endpoint: str,
+        token: str | None,
+        timeout: float,
+        streams: list[tuple[str, str]],
+        queues: list[tuple[str, str]],
+        kv_stores: list[tuple[str, str]],
+        groups: list[str],
+    ) -> None:
+        self._client = FlowMesh(
+            endpoint=endpoint, auth_token=token, timeout=timeout, connect_timeout=min(timeout, 3.0)
+        )
+        self._connect_lock = asyncio.Lock()
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.known_streams = list(streams)
+        self.known_queues = list(queues)
+        self.known_kv = list(kv_stores)
+        self.groups = list(groups)
+        self._partitions: dict[tuple[str, str, str], int] = {}  # from the server's listings
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def _run(self, what: str, fn: Callable[[FlowMesh], Awaitable[T]]) -> T:
+        try:
+            async with self._connect_lock:
+                await self._client.connect()
+            return await asyncio.wait_for(fn(self._client), self.timeout + 1)
+        except FlowMeshNotFoundError as exc:
+            raise ServiceError("flowmesh", 404, f"{what}: {exc}") from None
+        except FlowMeshError as exc:
+            raise ServiceError("flowmesh", 0, f"{what}: {exc}") from None
+        except TimeoutError:
+            raise ServiceError("flowmesh", 0, f"{what}: did not answer in time") from None
+
+    async def healthy(self) -> bool:
+        return await self._run("health", lambda c: c.readiness_check())
+
+    # -- what exists ---------------------------------------------------------
+
+    async def _listed(self, kind: str, tenant: str) -> list[tuple[str, str]] | None:
+        """The server's own list when the SDK has one (``client.streams.list()``...)."""
+        part = {"stream": "streams", "queue": "queues", "kv": "kv"}[kind]
+        method = "list_stores" if kind == "kv" else "list"
+        fn = getattr(getattr(self._client, part, None), method, None)
+        if fn is None:
+            return None
+        items = await self._run(f"{part}.{method}", lambda c: fn(tenant))
+        out = []
+        for item in items:
+            namespace = getattr(item, "namespace", None)
+            name = getattr(item, "name", None)
+            if isinstance(namespace, str) and isinstance(name, str):
+                out.append((namespace, name))
+                partitions = getattr(item, "partitions", None)
+                if (
+                    kind == "stream"
+                    and isinstance(partitions, int)
+                    and len(self._partitions) < 10_000
+                ):
+                    self._partitions[(tenant, namespace, name)] = partitions
+        return out
+
+    async def stream_names(self, tenant: str) -> list[tuple[str, str]]:
+        listed = await self._listed("stream", tenant)
+        return (listed if listed is not None else self.known_streams)[:MAX_LISTED]
+
+    async def queue_names(self, tenant: str) -> list[tuple[str, str]]:
+        listed = await self._listed("queue", tenant)
+        return (listed if listed is not None else self.known_queues)[:MAX_LISTED]
+
+    async def kv_names(self, tenant: str) -> list[tuple[str, str]]:
+        listed = await self._listed("kv", tenant)
+        return (listed if listed is not None else self.known_kv)[:MAX_LISTED]
+
+    # -- streams -------------------------------------------------------------
+
+    async def stream_info(self, tenant: str, namespace: str, name: str) -> StreamInfo:
+        known = self._partitions.get((tenant, namespace, name))
+
+        async def read(c: FlowMesh) -> StreamInfo:
+            latest = [await c.stream.get_latest_offset(tenant, namespace, name, 0)]
+            if known is not None:  # the server's listing said how many
+                for partition in range(1, min(known, MAX_PARTITIONS)):
+                    latest.append(
+                        await c.stream.get_latest_offset(tenant, namespace, name, partition)
+                    )
+                return StreamInfo(namespace, name, latest, await groups(c, len(latest)))
+            # else: partitions are numbered from 0; the first one missing ends the count
+            for partition in range(1, MAX_PARTITIONS):
+                try:
+                    latest.append(
+                        await c.stream.get_latest_offset(tenant, namespace, name, partition)
+                    )
+                except FlowMeshError:
+                    break
+                if latest[-1] < 0:
+                    latest.pop()
+                    break
+            return StreamInfo(namespace, name, latest, await groups(c, len(latest)))
+
+        async def groups(c: FlowMesh, partitions: int) -> list[GroupLag]:
+            found = []
+            for group in self.groups:
+                for partition in range(partitions):
+                    state = await c.stream.get_consumer_group_state(
+                        tenant, namespace, name, group, partition
+                    )
+                    if state.committed_offset >= 0:
+                        found.append(
+                            GroupLag(
+                                group,
+                                partition,
+                                state.committed_offset,
+                                state.latest_offset,
+                                state.lag,
+                            )
+                        )
+            return found
+
+        return await self._run(f"stream {namespace}/{name}", read)
+
+    async def recent(
+        self, tenant: str, namespace: str, name: str, partition: int, before: int | None
+    ) -> tuple[list[ShownMessage], int]:
+        """Up to a page of messages ending just before ``before`` (None: the newest),
+        newest first, and the partition's latest offset."""
+
+        async def read(c: FlowMesh) -> tuple[list[ShownMessage], int]:
+            latest = await c.stream.get_latest_offset(tenant, namespace, name, partition)
+            end = latest if before is None else min(before - 1, latest)
+            if end < 0:
+                return [], latest
+            start = max(0, end - RECENT_PAGE + 1)
+            messages = await c.stream.read(
+                tenant, namespace, name, partition, start, end - start + 1
+            )
+            shown = [ShownMessage.of(m) for m in messages if m.offset <= end]
+            return list(reversed(shown)), latest
+
+        return await self._run(f"read {namespace}/{name}", read)
+
+    async def after(
+        self, tenant: str, namespace: str, name: str, partition: int, offset: int
+    ) -> list[ShownMessage]:
+        """Messages from ``offset`` on (the live tail's next batch)."""
+        messages = await self._run(
+            f"read {namespace}/{name}",
+            lambda c: c.stream.read(tenant, namespace, name, partition, offset, 100),
+        )
+        return [ShownMessage.of(m) for m in messages]
+
+    async def latest(self, tenant: str, namespace: str, name: str, partition: int) -> int:
+        return await self._run(
+            f"stream {namespace}/{name}",
+            lambda c: c.stream.get_latest_offset(tenant, namespace, name, partition),
+        )
+
+    async def write(
+        self, tenant: str, namespace: str, name: str, payload: bytes, headers: dict[str, str]
+    ) -> int:
+        offsets = await self._run(
+            f"write {namespace}/{name}",
+            lambda c: c.stream.write(
+                tenant, namespace, name, [Event(payload=payload, headers=headers)]
+            ),
+        )
+        return offsets[0]
+
+    # -- queues --------------------------------------------------------------
+
+    async def queue_stats(self, tenant: str, namespace: str, name: str) -> QueueStats:
+        return await self._run(
+            f"queue {namespace}/{name}", lambda c: c.queue.get_stats(tenant, namespace, name)
+        )
+
+    async def dlq(self, tenant: str, namespace: str, name: str, limit: int = 50) -> list[Job]:
+        return await self._run(
+            f"queue {namespace}/{name} DLQ",
+            lambda c: c.queue.list_dlq_jobs(tenant, namespace, name, limit),
+        )
+
+    async def replay_dlq(self, tenant: str, namespace: str, name: str, job_id: str) -> str:
+        job, _seq = await self._run(
+            f"replay DLQ job {job_id}",
+            lambda c: c.queue.replay_dlq_job(tenant, namespace, name, job_id),
+        )
+        return job
+
+    # -- KV ------------------------------------------------------------------
+
+    async def kv_page(
+        self, tenant: str, namespace: str, store: str, prefix: str, after: str
+    ) -> tuple[list[str], bool]:
+        """A page of keys starting with ``prefix`` that sort after ``after``; and whether
+        more follow. Reads at most two server pages."""
+
+        async def read(c: FlowMesh) -> tuple[list[str], bool]:
+            keys: list[str] = []
+            async for key in c.kv.iter_keys(tenant, namespace, store, prefix, KV_PAGE + 1):
+                if after and key <= after:
+                    continue
+                keys.append(key)
+                if len(keys) > KV_PAGE:
+                    return keys[:KV_PAGE], True
+            return keys, False
+
+        return await self._run(f"kv {namespace}/{store}", read)
+
+    async def kv_get(self, tenant: str, namespace: str, store: str, key: str) -> bytes:
+        return await self._run(
+            f"kv {namespace}/{store} {key!r}", lambda c: c.kv.get(tenant, namespace, store, key)
+        )
+
+    # -- schemas and replay --------------------------------------------------
+
+    async def schemas(self, tenant: str) -> list[Schema]:
+        return await self._run("schemas", lambda c: c.schemas.list_schemas(tenant))
+
+    async def replay_sessions(self, tenant: str) -> list[ReplaySession]:
+        sessions = await self._run("replay sessions", lambda c: c.replay.list_sessions())
+        # an open server lists every tenant's sessions: show only this tenant's
+        return [s for s in sessions if s.stream.split("/", 1)[0] == tenant]
+
+    async def replay_session(self, tenant: str, session_id: str) -> ReplaySession:
+        session = await self._run("replay session", lambda c: c.replay.get(session_id))
+        if session.stream.split("/", 1)[0] != tenant:
+            raise ServiceError("flowmesh", 0, f"replay session {session_id!r}: not found")
+        return session
+
+    async def replay_control(self, tenant: str, session_id: str, action: str) -> None:
+        await self.replay_session(tenant, session_id)  # the tenant's own, or refused
+        controls = {
+            "start": "start",
+            "pause": "pause",
+            "resume": "resume",
+            "stop": "stop",
+            "delete": "delete",
+        }
+        if action not in controls:
+            raise ServiceError("flowmesh", 0, f"action: {action!r} is not a replay control")
+        await self._run(
+            f"replay {action}", lambda c: getattr(c.replay, controls[action])(session_id)
+        )
+
+    async def replay_create(
+        self, tenant: str, namespace: str, name: str, group: str, start: int, end: int | None
+    ) -> ReplaySession:
+        return await self._run(
+            "replay create",
+            lambda c: c.replay.create(
+                tenant, namespace, name, group, start_offset=start, end_offset=end
+            ),
+        )

@@ -1,0 +1,157 @@
+"""Webhooks (endpoints, messages, deliveries with attempts, Resend) and Notifications."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mimeia_console.clients import sinks
+from mimeia_console.clients.http import ServiceError
+from mimeia_console.web import automation, back, checked_form, console, int_param, pager, render
+
+PAGE = 25
+DELIVERY_STATUSES = ("", "pending", "succeeded", "failed")
+NOTIFICATION_STATUSES = ("", "queued", "sent", "failed", "retrying")
+
+
+async def webhooks(request: Request) -> Response:
+    api = automation(request)
+    offset = int_param(request, "offset", 0)
+    event_type = request.query_params.get("event_type", "").strip()[:200]
+    endpoints = await api.get("/webhooks/endpoints", limit=100)
+    messages = await api.get(
+        "/webhooks/messages", event_type=event_type or None, limit=PAGE, offset=offset
+    )
+    return render(
+        request,
+        "webhooks.html",
+        endpoints=endpoints,
+        messages=messages,
+        event_type=event_type,
+        pager=pager(request, offset, PAGE, len(messages), None),
+    )
+
+
+async def endpoint_detail(request: Request) -> Response:
+    api = automation(request)
+    eid = request.path_params["endpoint_id"]
+    status = request.query_params.get("status", "")
+    if status not in DELIVERY_STATUSES:
+        raise HTTPException(400, f"status: one of {', '.join(s for s in DELIVERY_STATUSES if s)}")
+    offset = int_param(request, "offset", 0)
+    endpoint = await api.get(f"/webhooks/endpoints/{eid}")
+    deliveries = await api.get(
+        f"/webhooks/endpoints/{eid}/messages", status=status or None, limit=PAGE, offset=offset
+    )
+    attempts = await api.get(f"/webhooks/endpoints/{eid}/attempts", limit=PAGE)
+    return render(
+        request,
+        "endpoint.html",
+        endpoint=endpoint,
+        deliveries=deliveries,
+        attempts=attempts,
+        status=status,
+        statuses=DELIVERY_STATUSES,
+        pager=pager(request, offset, PAGE, len(deliveries), None),
+    )
+
+
+async def message_detail(request: Request) -> Response:
+    api = automation(request)
+    mid = request.path_params["message_id"]
+    message = await api.get(f"/webhooks/messages/{mid}")
+    attempts = await api.get(f"/webhooks/messages/{mid}/attempts")
+    by_delivery: dict[str, list[dict[str, Any]]] = {}
+    for attempt in attempts:
+        by_delivery.setdefault(str(attempt.get("delivery_id")), []).append(attempt)
+    in_progress = any(d.get("status") == "pending" for d in message.get("deliveries", []))
+    return render(
+        request, "message.html", message=message, by_delivery=by_delivery, in_progress=in_progress
+    )
+
+
+async def resend(request: Request) -> Response:
+    await checked_form(request)
+    eid, mid = request.path_params["endpoint_id"], request.path_params["message_id"]
+    try:
+        result = await automation(request).post(f"/webhooks/endpoints/{eid}/messages/{mid}/replay")
+    except ServiceError as exc:
+        return back(f"/webhooks/messages/{mid}", error=f"resend refused: {exc.detail}")
+    return back(f"/webhooks/messages/{mid}", ok=f"Resent ({result.get('replayed', 0)} delivery)")
+
+
+async def notifications(request: Request) -> Response:
+    status = request.query_params.get("status", "")
+    channel = request.query_params.get("channel", "")
+    if status not in NOTIFICATION_STATUSES:
+        raise HTTPException(400, "status: not a notification status")
+    if channel not in ("", "email", "sms"):
+        raise HTTPException(400, "channel: email, sms or empty")
+    offset = int_param(request, "offset", 0)
+    items = await automation(request).get(
+        "/notifications", status=status or None, channel=channel or None, limit=PAGE, offset=offset
+    )
+    return render(
+        request,
+        "notifications.html",
+        items=items,
+        status=status,
+        channel=channel,
+        statuses=NOTIFICATION_STATUSES,
+        pager=pager(request, offset, PAGE, len(items), None),
+    )
+
+
+async def notification_detail(request: Request) -> Response:
+    c = console(request)
+    api = automation(request)
+    note = await api.get(f"/notifications/{request.path_params['notification_id']}")
+    # the rendered message, where a dev sink kept it; else the template's own preview
+    mail_id: int | None = None
+    sms_body: str | None = None
+    template_preview: dict[str, Any] | None = None
+    provider_id = note.get("provider_message_id")
+    try:
+        if note.get("channel") == "email" and provider_id:
+            for m in await sinks.mail(c.http, c.settings.smtp_sink_url):
+                if m.get("message_id") == provider_id:
+                    mail_id = int(m["id"])
+                    break
+        elif note.get("channel") == "sms" and provider_id:
+            for m in await sinks.sms(c.http, c.settings.sms_sink_url):
+                if m.get("sid") == provider_id:
+                    sms_body = str(m.get("body", ""))
+                    break
+    except ServiceError:
+        pass  # no sink (a deployed platform): fall back to the template
+    if mail_id is None and sms_body is None and note.get("template_id"):
+        try:
+            template_preview = await api.post(
+                f"/notifications/templates/{note['template_id']}/preview", {"template_data": {}}
+            )
+        except ServiceError:
+            template_preview = None
+    return render(
+        request,
+        "notification.html",
+        note=note,
+        mail_id=mail_id,
+        sms_body=sms_body,
+        template_preview=template_preview,
+    )
+
+
+ROUTES = [
+    Route("/webhooks", webhooks, methods=["GET"]),
+    Route("/webhooks/endpoints/{endpoint_id}", endpoint_detail, methods=["GET"]),
+    Route("/webhooks/messages/{message_id}", message_detail, methods=["GET"]),
+    Route(
+        "/webhooks/endpoints/{endpoint_id}/messages/{message_id}/resend", resend, methods=["POST"]
+    ),
+    Route("/notifications", notifications, methods=["GET"]),
+    Route("/notifications/{notification_id}", notification_detail, methods=["GET"]),
+]

@@ -1,0 +1,280 @@
+"""FlowMesh: streams (offsets, lag, recent messages, live tail), queues (stats, DLQ,
+Replay), KV stores (prefix search), schemas and replay sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from mimeia_console.clients.flowmesh_reads import (
+    QueueInfo,
+    StreamInfo,
+    render_payload,
+)
+from mimeia_console.clients.http import ServiceError
+from mimeia_console.web import back, checked_form, console, int_param, render, tenant, with_query
+
+NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
+TAIL_POLL_SECONDS = 0.25
+TAIL_MAX_SECONDS = 15 * 60
+
+
+def _name(value: str, field: str) -> str:
+    if not NAME.match(value):
+        raise HTTPException(400, f"{field}: letters, digits, '_', '.', '-' (at most 128)")
+    return value
+
+
+def _names(request: Request, kind: str = "name") -> tuple[str, str]:
+    return (
+        _name(request.path_params["namespace"], "namespace"),
+        _name(request.path_params[kind], kind),
+    )
+
+
+async def overview(request: Request) -> Response:
+    fm = console(request).fm
+    t = tenant(request)
+    errors: list[ServiceError] = []
+    streams: list[StreamInfo] = []
+    queues: list[QueueInfo] = []
+    stores: list[tuple[str, str]] = []
+    missing: list[str] = []
+    try:
+        for ns, name in await fm.stream_names(t):
+            try:
+                streams.append(await fm.stream_info(t, ns, name))
+            except ServiceError as exc:
+                if exc.status != 404:
+                    raise
+                missing.append(f"stream {ns}/{name}")
+        for ns, name in await fm.queue_names(t):
+            try:
+                queues.append(QueueInfo(ns, name, await fm.queue_stats(t, ns, name)))
+            except ServiceError as exc:
+                if exc.status != 404:
+                    raise
+                missing.append(f"queue {ns}/{name}")
+        stores = await fm.kv_names(t)
+    except ServiceError as exc:
+        errors.append(exc)
+    return render(
+        request,
+        "flowmesh.html",
+        streams=streams,
+        queues=queues,
+        stores=stores,
+        errors=errors,
+        missing=missing,
+    )
+
+
+async def open_by_name(request: Request) -> Response:
+    """The 'open by name' form: any stream, queue or KV store of this tenant."""
+    kind = request.query_params.get("kind", "")
+    ns = _name(request.query_params.get("namespace", "").strip(), "namespace")
+    name = _name(request.query_params.get("name", "").strip(), "name")
+    if kind not in ("streams", "queues", "kv"):
+        raise HTTPException(400, "kind: streams, queues or kv")
+    return back(f"/flowmesh/{kind}/{ns}/{name}")
+
+
+async def stream_page(request: Request) -> Response:
+    fm = console(request).fm
+    t = tenant(request)
+    ns, name = _names(request)
+    partition = int_param(request, "partition", 0, 0, 4096)
+    before = request.query_params.get("before")
+    before_offset = int_param(request, "before", 0) if before else None
+    info = await fm.stream_info(t, ns, name)
+    messages, latest = await fm.recent(t, ns, name, partition, before_offset)
+    older = messages[-1].offset if messages and messages[-1].offset > 0 else None
+    tail_url = with_query(f"/flowmesh/streams/{ns}/{name}/tail", partition=partition, after=latest)
+    return render(
+        request,
+        "stream.html",
+        info=info,
+        ns=ns,
+        name=name,
+        partition=partition,
+        messages=messages,
+        latest=latest,
+        older=older,
+        tail_url=tail_url,
+        newest=before_offset is None,
+    )
+
+
+async def stream_tail(request: Request) -> Response:
+    """Server-sent events: each message written after ``after``, as it is written."""
+    fm = console(request).fm
+    t = tenant(request)
+    ns, name = _names(request)
+    partition = int_param(request, "partition", 0, 0, 4096)
+    after = int_param(request, "after", -1, -1)
+
+    async def events() -> AsyncIterator[str]:
+        next_offset = after + 1
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TAIL_MAX_SECONDS
+        quiet_since = loop.time()
+        yield "retry: 2000\n\n"
+        while loop.time() < deadline:
+            if await request.is_disconnected():
+                return
+            try:
+                batch = await fm.after(t, ns, name, partition, next_offset)
+            except ServiceError as exc:
+                yield sse(exc.detail, "problem")
+                await asyncio.sleep(2)
+                continue
+            for message in batch:
+                next_offset = message.offset + 1
+                yield sse(json.dumps(message.as_json()))
+            if batch:
+                quiet_since = loop.time()
+            else:
+                if loop.time() - quiet_since > 10:
+                    yield ": ping\n\n"  # keeps proxies from closing a quiet stream
+                    quiet_since = loop.time()
+                await asyncio.sleep(TAIL_POLL_SECONDS)
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+    )
+
+
+def sse(data: str, event: str = "") -> str:
+    """One server-sent event (a data line per line of ``data``)."""
+    head = f"event: {event}\n" if event else ""
+    return head + "".join(f"data: {line}\n" for line in data.split("\n")) + "\n"
+
+
+async def stream_write(request: Request) -> Response:
+    form = await checked_form(request)
+    ns, name = _names(request)
+    url = f"/flowmesh/streams/{ns}/{name}"
+    payload = str(form.get("payload", ""))
+    if not payload:
+        return back(url, error="payload: required")
+    try:
+        offset = await console(request).fm.write(
+            tenant(request), ns, name, payload.encode(), {"source": "console"}
+        )
+    except ServiceError as exc:
+        return back(url, error=f"write refused: {exc.detail}")
+    return back(url, ok=f"Written at offset {offset}")
+
+
+async def queue_page(request: Request) -> Response:
+    fm = console(request).fm
+    t = tenant(request)
+    ns, name = _names(request)
+    stats = await fm.queue_stats(t, ns, name)
+    dlq = await fm.dlq(t, ns, name)
+    shown = [(job, render_payload(job.payload)[0]) for job in dlq]
+    return render(request, "queue.html", ns=ns, name=name, stats=stats, dlq=shown)
+
+
+async def dlq_replay(request: Request) -> Response:
+    await checked_form(request)
+    ns, name = _names(request)
+    job_id = request.path_params["job_id"]
+    url = f"/flowmesh/queues/{ns}/{name}"
+    try:
+        new_id = await console(request).fm.replay_dlq(tenant(request), ns, name, job_id)
+    except ServiceError as exc:
+        return back(url, error=f"replay refused: {exc.detail}")
+    return back(url, ok=f"Job {job_id} is back on the queue as {new_id}")
+
+
+async def kv_page(request: Request) -> Response:
+    fm = console(request).fm
+    t = tenant(request)
+    ns, store = _names(request)
+    prefix = request.query_params.get("prefix", "")[:512]
+    after = request.query_params.get("after", "")[:512]
+    key = request.query_params.get("key")
+    keys, more = await fm.kv_page(t, ns, store, prefix, after)
+    value: str | None = None
+    if key is not None:
+        value = render_payload(await fm.kv_get(t, ns, store, key[:512]))[0]
+    next_url = with_query("", prefix=prefix, after=keys[-1]) if more and keys else None
+    return render(
+        request,
+        "kv.html",
+        ns=ns,
+        store=store,
+        prefix=prefix,
+        keys=keys,
+        next_url=next_url,
+        key=key,
+        value=value,
+    )
+
+
+async def schemas_page(request: Request) -> Response:
+    schemas = await console(request).fm.schemas(tenant(request))
+    shown = [(s, render_payload(s.definition)[0]) for s in schemas[:200]]
+    return render(request, "schemas.html", schemas=shown)
+
+
+async def replay_page(request: Request) -> Response:
+    sessions = await console(request).fm.replay_sessions(tenant(request))
+    running = any(s.status in ("running", "active") for s in sessions)
+    return render(request, "replay.html", sessions=sessions[:200], running=running)
+
+
+async def replay_control(request: Request) -> Response:
+    await checked_form(request)
+    session_id, action = request.path_params["session_id"], request.path_params["action"]
+    try:
+        await console(request).fm.replay_control(tenant(request), session_id, action)
+    except ServiceError as exc:
+        return back("/flowmesh/replay", error=f"{action} refused: {exc.detail}")
+    return back("/flowmesh/replay", ok=f"Session {session_id[:8]}: {action} done")
+
+
+async def replay_create(request: Request) -> Response:
+    form = await checked_form(request)
+    try:
+        ns = _name(str(form.get("namespace", "")).strip(), "namespace")
+        name = _name(str(form.get("stream", "")).strip(), "stream")
+        group = str(form.get("group", "")).strip()
+        start = int(str(form.get("start_offset", "0")) or 0)
+        end_raw = str(form.get("end_offset", "")).strip()
+        end = int(end_raw) if end_raw else None
+    except ValueError:
+        return back("/flowmesh/replay", error="start_offset, end_offset: whole numbers")
+    except HTTPException as exc:
+        return back("/flowmesh/replay", error=str(exc.detail))
+    try:
+        session = await console(request).fm.replay_create(
+            tenant(request), ns, name, group, start, end
+        )
+    except ServiceError as exc:
+        return back("/flowmesh/replay", error=f"create refused: {exc.detail}")
+    return back("/flowmesh/replay", ok=f"Session {session.session_id} created")
+
+
+ROUTES = [
+    Route("/flowmesh", overview, methods=["GET"]),
+    Route("/flowmesh/open", open_by_name, methods=["GET"]),
+    Route("/flowmesh/streams/{namespace}/{name}", stream_page, methods=["GET"]),
+    Route("/flowmesh/streams/{namespace}/{name}/tail", stream_tail, methods=["GET"]),
+    Route("/flowmesh/streams/{namespace}/{name}/write", stream_write, methods=["POST"]),
+    Route("/flowmesh/queues/{namespace}/{name}", queue_page, methods=["GET"]),
+    Route("/flowmesh/queues/{namespace}/{name}/dlq/{job_id}/replay", dlq_replay, methods=["POST"]),
+    Route("/flowmesh/kv/{namespace}/{name}", kv_page, methods=["GET"]),
+    Route("/flowmesh/schemas", schemas_page, methods=["GET"]),
+    Route("/flowmesh/replay", replay_page, methods=["GET"]),
+    Route("/flowmesh/replay", replay_create, methods=["POST"]),
+    Route("/flowmesh/replay/{session_id}/{action}", replay_control, methods=["POST"]),
+]
