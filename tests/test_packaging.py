@@ -34,6 +34,7 @@ MEMBERS = {
     "mimeiapify": "packages/mimeiapify",
     "automation-service": "services/automation",
     "slack-connect": "services/slack_connect",
+    "mimeia-console": "services/console",
 }
 TOP_PACKAGES = {
     "mimeia": ["mimeia"],
@@ -42,6 +43,7 @@ TOP_PACKAGES = {
     "mimeiapify": ["mimeiapify"],
     "automation-service": ["automation"],
     "slack-connect": ["slack_connect"],
+    "mimeia-console": ["mimeia_console"],
 }
 
 PYDANTIC = {
@@ -116,6 +118,7 @@ SERVICE_FORBIDDEN = {"mimeia", "pytest"}
 SERVICES = [
     ("automation-service", "import automation.app, automation.celery_app, automation.cli"),
     ("slack-connect", "import slack_connect.app, slack_connect.cli"),
+    ("mimeia-console", "import mimeia_console.app, mimeia_console.cli"),
 ]
 
 
