@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-import time
 
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+from mimeia_telemetry.logfmt import JsonFormatter
 
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, object] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD:
-                entry[key] = value
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+__all__ = ["JsonFormatter", "configure"]
 
 
 def configure(level: str = "info", fmt: str = "json") -> None:
