@@ -180,7 +180,7 @@ def span(
         return _NOOP
     context = extract(parent) if parent is not None else None
     clean = {k: v for k, v in (attributes or {}).items() if v is not None}
-    return _tracer(tracer).start_as_current_span(  # type: ignore[no-any-return]
+    return _tracer(tracer).start_as_current_span(
         name, context=context, kind=_kind(kind), attributes=clean
     )
 
@@ -213,7 +213,7 @@ def attach(carrier: Mapping[str, str] | None) -> object | None:
     return context.attach(extract(carrier))
 
 
-def detach(token: object | None) -> None:
+def detach(token: Any) -> None:
     if token is not None:
         from opentelemetry import context
 
