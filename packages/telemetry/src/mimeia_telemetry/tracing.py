@@ -17,16 +17,21 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping, MutableMapping
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 __all__ = [
+    "attach",
+    "client_span",
     "configure_tracing",
     "current_ids",
+    "detach",
     "extract",
     "flush",
     "inject",
+    "record_error",
+    "set_http_status",
     "span",
     "tracing_enabled",
     "wanted",
@@ -39,6 +44,7 @@ _lock = threading.Lock()
 _on = False  # the one global read every helper starts with
 _provider: Any = None
 _pid: int | None = None
+_service: str | None = None  # remembered for forked children
 
 
 def wanted(environ: Mapping[str, str] | None = None) -> bool:
@@ -105,8 +111,10 @@ def configure_tracing(service_name: str | None = None, *, force: bool = False) -
     Idempotent per process (a forked child configures its own: call it again after
     fork). ``service_name`` is used only when ``OTEL_SERVICE_NAME`` is not set.
     """
-    global _on, _provider, _pid
+    global _on, _provider, _pid, _service
     with _lock:
+        service_name = service_name or _service
+        _service = service_name
         if _pid == os.getpid() and not force:
             return _on
         _pid = os.getpid()
@@ -244,3 +252,46 @@ def flush(timeout_millis: int = 5000) -> None:
     """Export what is buffered (before a process or a forked child exits)."""
     if _on and _provider is not None:
         _provider.force_flush(timeout_millis)
+
+
+def _strip_query(url: str) -> str:
+    # query strings carry api keys often enough; spans keep scheme, host and path
+    return url.split("?", 1)[0].split("#", 1)[0]
+
+
+@contextmanager
+def _client_span(method: str, url: str, headers: MutableMapping[str, str]) -> Iterator[Any]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    attributes = {
+        "http.request.method": method,
+        "url.full": _strip_query(url),
+        "server.address": parts.hostname,
+        "server.port": parts.port,
+    }
+    with span(method, kind="client", attributes=attributes, tracer="mimeia.http") as current:
+        inject(headers)
+        yield current
+
+
+def client_span(
+    method: str, url: str, headers: MutableMapping[str, str]
+) -> AbstractContextManager[Any]:
+    """A client span around one outgoing HTTP request, its ``traceparent`` written into
+    ``headers`` (mutated in place). Yields the span, or None when tracing is off."""
+    if not _on:
+        return _NOOP
+    return _client_span(method.upper(), url, headers)
+
+
+def set_http_status(current: Any, status: int) -> None:
+    """Record a response status on a client or server span (errors: 5xx, and 4xx on clients)."""
+    if current is None:
+        return
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
+    current.set_attribute("http.response.status_code", status)
+    kind = getattr(current, "kind", None)
+    if status >= 500 or (status >= 400 and kind == SpanKind.CLIENT):
+        current.set_status(Status(StatusCode.ERROR))
