@@ -80,7 +80,7 @@ class MeshStack:
 @pytest.fixture(scope="session")
 def flowmesh_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `flowmesh serve` on a fresh SQLite file."""
-    from common_mesh.testing import run_flowmesh
+    from mimeia.testing.mesh import run_flowmesh
 
     with run_flowmesh(tmp_path_factory.mktemp("flowmesh")) as endpoint:
         yield endpoint
@@ -89,7 +89,7 @@ def flowmesh_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 @pytest.fixture(scope="session")
 def mesh_stack(flowmesh_endpoint: str) -> Iterator[MeshStack]:
     """A real `common-mesh serve` writing to that FlowMesh."""
-    from common_mesh.testing import run_receiver
+    from mimeia.testing.mesh import run_receiver
 
     with run_receiver(flowmesh_endpoint) as url:
         yield MeshStack(flowmesh_endpoint, url)

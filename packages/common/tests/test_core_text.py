@@ -93,6 +93,29 @@ raw **stays**
     )
 
 
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # reference links, full, collapsed and shortcut, with their definitions read
+        (
+            'See [the docs][1], [RFC][] and [rfc].\n\n[1]: https://d.io "t"\n[rfc]: https://rfc.io',
+            "See the docs (https://d.io), RFC (https://rfc.io) and rfc (https://rfc.io).",
+        ),
+        # brackets in link text, parentheses in the URL
+        ("[see [RFC] 123](https://x.io)", "see [RFC] 123 (https://x.io)"),
+        (
+            "[w](https://en.wikipedia.org/wiki/Foo_(bar))",
+            "w (https://en.wikipedia.org/wiki/Foo_(bar))",
+        ),
+        ("![a [b]](https://i.io/x.png)", "[image: a [b]] (https://i.io/x.png)"),
+        ("[a](<url with space>)", "a (url with space)"),
+        ("| a | b |\n|---|---|\n| 1 | *2* |", "a | b\n1 | 2"),
+    ],
+)
+def test_markdown_links_read_as_commonmark_says(source: str, expected: str) -> None:
+    assert markdown_to_text(source) == expected
+
+
 def test_markdown_empty_and_wrong_type() -> None:
     assert markdown_to_text("") == ""
     with pytest.raises(TypeError):

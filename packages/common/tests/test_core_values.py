@@ -64,6 +64,34 @@ def test_parse_datetime_rejects(bad: object) -> None:
         parse_datetime(bad)
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # a year alone is ISO 8601's reduced precision, never 2024 seconds after 1970
+        ("2024", datetime(2024, 1, 1, tzinfo=UTC)),
+        ("1999", datetime(1999, 1, 1, tzinfo=UTC)),
+        ("20240115", datetime(2024, 1, 15, tzinfo=UTC)),
+        ("1705312800", datetime(2024, 1, 15, 10, tzinfo=UTC)),
+        ("1705312800000", datetime(2024, 1, 15, 10, tzinfo=UTC)),
+        ("946684800", datetime(2000, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_digit_strings_are_read_by_their_length(raw: str, expected: datetime) -> None:
+    assert parse_datetime(raw) == expected
+
+
+@pytest.mark.parametrize("bad", ["7", "42", "123", "12345", "123456", "1234567", "2024.5",
+                                 "12345678901234", "20241345", "1705312800\n1"])  # fmt: skip
+def test_short_or_odd_digit_strings_are_not_epoch_time(bad: str) -> None:
+    with pytest.raises(DateParseError):
+        parse_datetime(bad)
+
+
+def test_slack_ts_needs_the_whole_string() -> None:
+    with pytest.raises(DateParseError, match="Slack ts"):
+        parse_slack_ts("1700000000.000200 junk")
+
+
 def test_slack_ts_round_trip_is_exact() -> None:
     assert to_slack_ts(parse_slack_ts("1700000000.000200")) == "1700000000.000200"
     assert parse_slack_ts("1700000000") == datetime.fromtimestamp(1700000000, UTC)

@@ -13,9 +13,9 @@ import pytest
 from pydantic import BaseModel
 
 from common_mesh import AsyncMeshEngine, MeshDeliveryError, MeshEngine, RetryPolicy
-from common_mesh.testing import run_receiver
 from flowmesh import FlowMesh, FlowMeshNotFoundError
 from mimeia.testing import free_port
+from mimeia.testing.mesh import run_receiver
 
 pytestmark = pytest.mark.integration
 

@@ -96,3 +96,62 @@ def test_run_until_signal_stops_everything(tmp_path: Path, sig: signal.Signals) 
     while port_is_open("127.0.0.1", port) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not port_is_open("127.0.0.1", port)
+
+
+def test_lines_in_the_same_read_as_the_ready_line_are_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # one write: the ready line, two more lines and a partial one, then more later
+    child = textwrap.dedent("""
+        import os, signal, sys, time
+        signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+        os.write(1, b"booting\\nlistening on here\\nright after 1\\nright after 2\\npart")
+        time.sleep(0.3)
+        os.write(1, b"ial\\nlater\\n")
+        time.sleep(300)
+    """)
+    spec = ServiceSpec("burst", "test", free_port(), lambda a, s: [sys.executable, "-c", child])
+    running = start_all([spec], tmp_path)
+    try:
+        deadline = time.monotonic() + 10
+        seen = ""
+        while "[burst] later" not in seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+            seen += capsys.readouterr().out
+    finally:
+        stop_all(running)
+    lines = [ln.strip() for ln in seen.splitlines() if ln.strip().startswith("[burst]")]
+    assert lines == [
+        "[burst] booting", "[burst] listening on here", "[burst] right after 1",
+        "[burst] right after 2", "[burst] partial", "[burst] later",
+    ]  # fmt: skip
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has stopped; only its parent's wait is missing
+
+
+def test_stop_signals_the_whole_process_group(tmp_path: Path) -> None:
+    """A service's own children (workers) stop with it: each child leads its own
+    session, so the supervisor signals the group, not just the pid."""
+    pidfile = tmp_path / "grandchild.pid"
+    child = textwrap.dedent(f"""
+        import subprocess, sys
+        worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+        open({str(pidfile)!r}, "w").write(str(worker.pid))
+        print("listening on here", flush=True)
+        worker.wait()
+    """)
+    spec = ServiceSpec("parent", "test", free_port(), lambda a, s: [sys.executable, "-c", child])
+    running = start_all([spec], tmp_path)
+    worker = int(pidfile.read_text())
+    assert _alive(worker)
+    stop_all(running)
+    deadline = time.monotonic() + 5
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(worker), "the service's worker outlived it"

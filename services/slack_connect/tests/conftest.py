@@ -14,8 +14,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from common_mesh.testing import run_flowmesh, run_receiver
 from mimeia.testing import free_port, run_server
+from mimeia.testing.mesh import run_flowmesh, run_receiver
 
 DATA_DIR = Path(__file__).resolve().parent / "slack" / "schematestdata"
 PROJECT_ID = "2f1c7f3e-6f00-4c6b-9d0a-5a2b1c9e0f11"

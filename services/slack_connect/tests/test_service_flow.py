@@ -13,9 +13,9 @@ import httpx
 import jwt
 import pytest
 
-from common_mesh.testing import run_receiver
 from flowmesh import FlowMesh, FlowMeshNotFoundError
 from mimeia.testing import free_port, run_server
+from mimeia.testing.mesh import run_receiver
 from slack_connect.auth import INCOMING_SECRET_HEADER, org_incoming_secret
 
 pytestmark = pytest.mark.integration

@@ -1,10 +1,13 @@
-"""Markdown (CommonMark-ish) and Slack mrkdwn to plain text, keeping the structure.
+"""Markdown (CommonMark) and Slack mrkdwn to plain text, keeping the structure.
 
 Headings, paragraphs, nested lists and quotes keep their lines and indentation;
-emphasis marks go; links become ``text (url)`` and images ``[image: alt] (url)``;
-code keeps its text verbatim. Slack's mrkdwn (``<url|label>``, ``<@U123>``,
-``<#C123|general>``, ``<!here>``, ``*bold*``, HTML entities) is handled by
-:func:`slack_mrkdwn_to_text`, with an optional user-name lookup.
+emphasis marks go; links (inline, reference and autolinks) become
+``text (url)`` and images ``[image: alt] (url)``; code keeps its text verbatim;
+table rows become cells joined by `` | ``. The Markdown half is parsed by
+markdown-it-py, so brackets in link text, parentheses in URLs and reference
+definitions read as CommonMark says. Slack's mrkdwn (``<url|label>``,
+``<@U123>``, ``<#C123|general>``, ``<!here>``, ``*bold*``, HTML entities) is
+handled by :func:`slack_mrkdwn_to_text`, with an optional user-name lookup.
 """
 
 from __future__ import annotations
@@ -12,116 +15,95 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Mapping
+from functools import cache
+
+from markdown_it import MarkdownIt
+from markdown_it.tree import SyntaxTreeNode
 
 __all__ = ["markdown_to_text", "slack_mrkdwn_to_text"]
 
-_FENCE = re.compile(r"^\s*(```|~~~)")
-_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
-_SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
-_RULE = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
-_BULLET = re.compile(r"^(\s*)[-*+]\s+(.*)$")
-_ORDERED = re.compile(r"^(\s*)(\d{1,9})[.)]\s+(.*)$")
-_QUOTE = re.compile(r"^\s{0,3}>\s?(.*)$")
-_IMAGE = re.compile(r"!\[([^\]]*)\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
-_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
-_INLINE_CODE = re.compile(r"(`+)(.+?)\1")
-_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_EMPHASIS = re.compile(r"(?<![\w*])([*_])(?=\S)(.+?)(?<=\S)\1(?![\w*])")
-_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
-_HTML_TAG = re.compile(r"</?[A-Za-z][^>]*>")
-_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!~>|])")
 _CODE_SLOT = "\x00{}\x00"
+_HTML_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+_LIST_PAD = "  "  # list nesting shows as two spaces per level
 
 
-def _indent_width(spaces: str) -> int:
-    return len(spaces.replace("\t", "    "))
-
-
-def _inline(text: str) -> str:
-    codes: list[str] = []
-
-    def keep_code(match: re.Match[str]) -> str:
-        codes.append(match.group(2).strip())
-        return _CODE_SLOT.format(len(codes) - 1)
-
-    text = _INLINE_CODE.sub(keep_code, text)
-    text = _IMAGE.sub(lambda m: f"[image: {m.group(1)}] ({m.group(2)})", text)
-    text = _LINK.sub(
-        lambda m: m.group(1) if m.group(1) == m.group(2) else f"{m.group(1)} ({m.group(2)})", text
-    )
-    text = _AUTOLINK.sub(r"\1", text)
-    text = _HTML_TAG.sub("", text)
-    for _ in range(3):  # nested emphasis such as ***x***
-        text = _STRONG.sub(r"\2", text)
-        text = _EMPHASIS.sub(r"\2", text)
-    text = _STRIKE.sub(r"\1", text)
-    text = _ESCAPE.sub(r"\1", text)
-    text = html.unescape(text)
-    for index, code in enumerate(codes):
-        text = text.replace(_CODE_SLOT.format(index), code)
-    return text
+@cache
+def _parser() -> MarkdownIt:
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
 
 
 def markdown_to_text(markdown: str) -> str:
     """Plain text of ``markdown``; list nesting shows as two spaces per level."""
     if not isinstance(markdown, str):
         raise TypeError(f"markdown must be str, got {type(markdown).__name__}")
+    tree = SyntaxTreeNode(_parser().parse(markdown))
+    return _squeeze_blank_lines(_blocks(tree.children, loose=True))
+
+
+def _blocks(nodes: list[SyntaxTreeNode], *, loose: bool) -> list[str]:
+    """Lines of consecutive blocks; ``loose`` puts a blank line between them."""
     out: list[str] = []
-    in_fence: str | None = None
-    # Indentation (in source columns) of the open list levels.
-    list_indents: list[int] = []
-    for raw in markdown.splitlines():
-        fence = _FENCE.match(raw)
-        if in_fence is not None:
-            if fence and fence.group(1) == in_fence:
-                in_fence = None
-            else:
-                out.append(raw)
+    for node in nodes:
+        lines = _block(node)
+        if not lines:
             continue
-        if fence:
-            in_fence = fence.group(1)
-            continue
-        if not raw.strip():
+        if loose and out:
             out.append("")
-            list_indents.clear()
-            continue
-        quote_depth = 0
-        while match := _QUOTE.match(raw):
-            quote_depth += 1
-            raw = match.group(1)
-        prefix = "> " * quote_depth
-        if _RULE.match(raw):
-            out.append(prefix.rstrip())
-            continue
-        if _SETEXT.match(raw) and out and out[-1].strip():
-            continue  # the underline of a heading already written
-        if heading := _HEADING.match(raw):
-            out.append(prefix + _inline(heading.group(2)))
-            continue
-        bullet = _BULLET.match(raw)
-        ordered = _ORDERED.match(raw)
-        if bullet or ordered:
-            indent = _indent_width((bullet or ordered).group(1))  # type: ignore[union-attr]
-            while list_indents and indent < list_indents[-1]:
-                list_indents.pop()
-            if not list_indents or indent > list_indents[-1]:
-                list_indents.append(indent)
-            pad = "  " * (len(list_indents) - 1)
-            if bullet:
-                out.append(f"{prefix}{pad}- {_inline(bullet.group(2))}")
-            else:
-                assert ordered is not None
-                out.append(f"{prefix}{pad}{ordered.group(2)}. {_inline(ordered.group(3))}")
-            continue
-        if list_indents and raw.startswith(" "):
-            # a continuation line of the current list item
-            pad = "  " * len(list_indents)
-            out.append(f"{prefix}{pad}{_inline(raw.strip())}")
-            continue
-        list_indents.clear()
-        out.append(prefix + _inline(raw.strip()))
-    return _squeeze_blank_lines(out)
+        out.extend(lines)
+    return out
+
+
+def _block(node: SyntaxTreeNode) -> list[str]:
+    kind = node.type
+    if kind in ("paragraph", "heading"):
+        return _inline_of(node).split("\n")
+    if kind in ("bullet_list", "ordered_list"):
+        lines: list[str] = []
+        for item in node.children:
+            marker = f"{item.info}. " if kind == "ordered_list" else "- "
+            body = _blocks(item.children, loose=False) or [""]
+            lines.append(marker + body[0])
+            lines.extend(_LIST_PAD + line if line else "" for line in body[1:])
+        return lines
+    if kind == "blockquote":
+        return [f"> {line}" if line else ">" for line in _blocks(node.children, loose=True)]
+    if kind in ("fence", "code_block"):
+        return node.content.rstrip("\n").split("\n")
+    if kind == "html_block":
+        text = _HTML_TAG.sub("", node.content).strip()
+        return [html.unescape(text)] if text else []
+    if kind == "table":
+        rows = [row for section in node.children for row in section.children]
+        return [" | ".join(_inline_of(cell) for cell in row.children) for row in rows]
+    return []  # hr, reference definitions: nothing to read
+
+
+def _inline_of(node: SyntaxTreeNode) -> str:
+    """The text of a block holding one ``inline`` child (paragraph, heading, cell)."""
+    return "".join(_inline(child) for inline in node.children for child in inline.children)
+
+
+def _readable(url: object) -> str:
+    """A URL as a person reads it (the parser percent-encodes what it stores)."""
+    return _parser().normalizeLinkText(str(url or ""))
+
+
+def _inline(node: SyntaxTreeNode) -> str:
+    kind = node.type
+    if kind in ("text", "code_inline"):
+        return node.content
+    if kind in ("softbreak", "hardbreak"):
+        return "\n"
+    if kind == "image":
+        alt = "".join(_inline(child) for child in node.children)
+        return f"[image: {alt}] ({_readable(node.attrs.get('src'))})"
+    text = "".join(_inline(child) for child in node.children)
+    if kind == "link":
+        href = _readable(node.attrs.get("href"))
+        if node.markup == "autolink" or not href or text == href:
+            return text
+        return f"{text} ({href})"
+    return text  # em, strong, s; html_inline has no children and reads as nothing
 
 
 def _squeeze_blank_lines(lines: list[str]) -> str:

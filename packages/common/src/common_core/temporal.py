@@ -26,7 +26,11 @@ class DateParseError(ValueError):
     """The value is not a date in any format we understand."""
 
 
-_SLACK_TS = re.compile(r"^\d{1,12}(\.\d{1,6})?$")
+_SLACK_TS = re.compile(r"\d{1,12}(\.\d{1,6})?")  # always used with fullmatch
+# A digit string is epoch time only when it is as long as one: 9-11 digits are
+# seconds (1973-5138), 12-13 milliseconds; a fraction (Slack's ts) is allowed.
+_EPOCH_TEXT = re.compile(r"(\d{9,13})(\.\d{1,6})?")
+_DIGITS = re.compile(r"\d+(\.\d+)?")
 # Formats tried after ISO 8601, in order; day-first is the common non-US form.
 _FORMATS = (
     "%Y-%m-%d %H:%M:%S",
@@ -63,7 +67,7 @@ def ensure_utc(value: datetime, assume_tz: tzinfo = UTC) -> datetime:
 def parse_slack_ts(ts: str | float | Decimal) -> datetime:
     """``"1700000000.000200"`` -> ``2023-11-14 22:13:20.000200+00:00`` (exact)."""
     text = str(ts).strip() if not isinstance(ts, float) else f"{ts:.6f}"
-    if not _SLACK_TS.match(text):
+    if not _SLACK_TS.fullmatch(text):
         raise DateParseError(f"not a Slack ts: {ts!r}")
     seconds, _, fraction = text.partition(".")
     micros = int((fraction + "000000")[:6])
@@ -90,13 +94,33 @@ def _from_number(value: float | int | Decimal) -> datetime:
         raise DateParseError(f"epoch value out of range: {value!r}") from exc
 
 
+def _from_digits(text: str, assume_tz: tzinfo) -> datetime:
+    """A bare number as text: a year, a compact date, or epoch time by its length."""
+    if len(text) == 4:  # ISO 8601 reduced precision: the year alone
+        return ensure_utc(datetime(int(text), 1, 1), assume_tz)
+    if len(text) == 8:  # compact date, 20240115
+        try:
+            return ensure_utc(datetime.strptime(text, "%Y%m%d"), assume_tz)
+        except ValueError:
+            raise DateParseError(f"not a compact date (YYYYMMDD): {text!r}") from None
+    if _EPOCH_TEXT.fullmatch(text):
+        number = Decimal(text)
+        return parse_slack_ts(text) if number < _EPOCH_MS_THRESHOLD else _from_number(number)
+    raise DateParseError(
+        f"ambiguous digit string {text!r}: not a year (YYYY), a compact date (YYYYMMDD), "
+        "epoch seconds (9-11 digits) or epoch milliseconds (12-13 digits)"
+    )
+
+
 def parse_datetime(value: object, assume_tz: tzinfo = UTC) -> datetime:
     """Parse ``value`` into an aware UTC datetime.
 
-    Accepts datetimes, dates (midnight), epoch seconds or milliseconds (numbers
-    or digit strings, Slack ``ts`` included), ISO 8601 (with ``Z`` too),
-    RFC 2822 (e-mail and HTTP dates) and the common day-first and named-month
-    forms. Anything else raises :class:`DateParseError`.
+    Accepts datetimes, dates (midnight), epoch seconds or milliseconds (numbers,
+    or digit strings of 9-11 digits for seconds, Slack ``ts`` included, and 12-13
+    for milliseconds), ISO 8601 (with ``Z`` too; ``"2024"`` is that year's first
+    instant, ``"20240115"`` a compact date), RFC 2822 (e-mail and HTTP dates) and
+    the common day-first and named-month forms. Any other digit string, and
+    anything else, raises :class:`DateParseError`.
     """
     if isinstance(value, datetime):
         return ensure_utc(value, assume_tz)
@@ -111,10 +135,8 @@ def parse_datetime(value: object, assume_tz: tzinfo = UTC) -> datetime:
     text = value.strip()
     if not text:
         raise DateParseError("empty date string")
-    # Eight bare digits read as a compact date (20240115), not as epoch seconds.
-    if _SLACK_TS.match(text) and not (len(text) == 8 and text.isdigit()):
-        number = Decimal(text)
-        return parse_slack_ts(text) if number < _EPOCH_MS_THRESHOLD else _from_number(number)
+    if _DIGITS.fullmatch(text):
+        return _from_digits(text, assume_tz)
     iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
     try:
         return ensure_utc(datetime.fromisoformat(iso), assume_tz)

@@ -20,21 +20,17 @@ import os
 import sys
 from collections.abc import Sequence
 
-from redis.exceptions import RedisError
-
 from flowmesh.client import FlowMesh
 from flowmesh.exceptions import FlowMeshError
-from flowmesh.server import logs
-from flowmesh.server.app import (
+from flowmesh.server.defaults import (
     DEFAULT_HOST,
     DEFAULT_PORT,
+    DEFAULT_RESPONSE_BYTES,
     DEFAULT_STORE,
     TOKENS_ENV,
-    ServerSettings,
-    load_tokens,
-    run_server,
 )
-from flowmesh.server.validation import DEFAULT_RESPONSE_BYTES
+
+SERVER_EXTRA_HINT = "flowmesh serve needs the server extra: pip install 'mimeia-flowmesh[server]'"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -127,29 +123,7 @@ async def _admin(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        logs.configure(args.log_level, args.log_format)
-        try:
-            settings = ServerSettings(
-                host=args.host,
-                port=args.port,
-                store_url=args.store,
-                tokens=load_tokens(args.tokens_file),
-                max_payload_bytes=args.max_payload_bytes,
-                max_response_bytes=args.max_response_bytes,
-                dedup_window_ms=int(args.dedup_window * 1000),
-                recheck_seconds=args.recheck_interval,
-                metrics_port=args.metrics_port,
-                redis_prefix=args.redis_prefix,
-            )
-        except (OSError, ValueError) as exc:
-            print(f"flowmesh serve: {exc}", file=sys.stderr)
-            return 2
-        try:
-            run_server(settings)
-        except (OSError, ValueError, RedisError) as exc:
-            print(f"flowmesh serve: {type(exc).__name__}: {exc}", file=sys.stderr)
-            return 2
-        return 0
+        return _serve(args)
     try:
         return asyncio.run(_admin(args))
     except FlowMeshError as exc:
@@ -157,3 +131,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        from redis.exceptions import RedisError
+
+        from flowmesh.server import logs
+        from flowmesh.server.app import ServerSettings, load_tokens, run_server
+    except ImportError as exc:
+        print(f"{SERVER_EXTRA_HINT} ({exc})", file=sys.stderr)
+        return 2
+    logs.configure(args.log_level, args.log_format)
+    try:
+        settings = ServerSettings(
+            host=args.host,
+            port=args.port,
+            store_url=args.store,
+            tokens=load_tokens(args.tokens_file),
+            max_payload_bytes=args.max_payload_bytes,
+            max_response_bytes=args.max_response_bytes,
+            dedup_window_ms=int(args.dedup_window * 1000),
+            recheck_seconds=args.recheck_interval,
+            metrics_port=args.metrics_port,
+            redis_prefix=args.redis_prefix,
+        )
+    except (OSError, ValueError) as exc:
+        print(f"flowmesh serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        run_server(settings)
+    except (OSError, ValueError, RedisError) as exc:
+        print(f"flowmesh serve: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    return 0

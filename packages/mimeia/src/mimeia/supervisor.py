@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import signal
@@ -31,8 +32,17 @@ class Running:
     process: subprocess.Popen[bytes]
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], spec: ServiceSpec, timeout: float) -> None:
-    """Read the child's output until it says it is ready (echoing it), or fail."""
+def _echo(spec: ServiceSpec, line: bytes) -> None:
+    sys.stdout.write(f"  [{spec.name}] {line.decode(errors='replace')}\n")
+    sys.stdout.flush()
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], spec: ServiceSpec, timeout: float) -> bytes:
+    """Read the child's output until it says it is ready (echoing it), or fail.
+
+    Returns what was read past the ready line (lines that came in the same read,
+    and a partial line), for :func:`_pump` to echo first: nothing is dropped.
+    """
     assert proc.stdout is not None
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ)
@@ -48,12 +58,11 @@ def _wait_ready(proc: subprocess.Popen[bytes], spec: ServiceSpec, timeout: float
             if not chunk:
                 break
             buffered += chunk
-            *lines, buffered = buffered.split(b"\n")
-            for line in lines:
-                text = line.decode(errors="replace")
-                sys.stdout.write(f"  [{spec.name}] {text}\n")
-                if spec.ready_text in text:
-                    return
+            while b"\n" in buffered:
+                line, buffered = buffered.split(b"\n", 1)
+                _echo(spec, line)
+                if spec.ready_text in line.decode(errors="replace"):
+                    return buffered
     finally:
         sel.close()
     try:
@@ -66,11 +75,33 @@ def _wait_ready(proc: subprocess.Popen[bytes], spec: ServiceSpec, timeout: float
     raise StartupFailed(f"{spec.name} {why}")
 
 
-def _pump(running: Running) -> None:
-    """Keep echoing a ready service's output so its pipe never fills."""
+def _pump(running: Running, pending: bytes = b"") -> None:
+    """Keep echoing a ready service's output (starting with ``pending``) so its pipe
+    never fills. Reads the descriptor directly, as :func:`_wait_ready` did: a
+    buffered reader would not see what that one already read."""
     assert running.process.stdout is not None
-    for line in iter(running.process.stdout.readline, b""):
-        sys.stdout.write(f"  [{running.spec.name}] {line.decode(errors='replace')}")
+    fd = running.process.stdout.fileno()
+    buffered = pending
+    while True:
+        while b"\n" in buffered:
+            line, buffered = buffered.split(b"\n", 1)
+            _echo(running.spec, line)
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            break
+        buffered += chunk
+    if buffered:
+        _echo(running.spec, buffered)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    """Signal the child's whole process group: it leads its own session, and a
+    service's own children (workers, reloaders) must stop with it."""
+    with contextlib.suppress(ProcessLookupError):  # the group is gone already
+        os.killpg(proc.pid, sig)
 
 
 def start_all(
@@ -90,8 +121,8 @@ def start_all(
                 start_new_session=True,  # our Ctrl-C is handled here, not sent twice
             )
             running.append(Running(spec, addresses[spec.name], proc))
-            _wait_ready(proc, spec, READY_TIMEOUT)
-            threading.Thread(target=_pump, args=(running[-1],), daemon=True).start()
+            rest = _wait_ready(proc, spec, READY_TIMEOUT)
+            threading.Thread(target=_pump, args=(running[-1], rest), daemon=True).start()
             url = f"{spec.scheme}://{addresses[spec.name]}"
             print(f"up   {spec.name:<18} {url}  {spec.description}", flush=True)
     except BaseException:
@@ -101,16 +132,17 @@ def start_all(
 
 
 def stop_all(running: Sequence[Running]) -> list[tuple[str, int]]:
-    """SIGTERM every service (last started first), then SIGKILL what lingers."""
+    """SIGTERM every service's process group (last started first), then SIGKILL
+    the groups of those that linger."""
     for r in reversed(running):
         if r.process.poll() is None:
-            r.process.send_signal(signal.SIGTERM)
+            _signal_group(r.process, signal.SIGTERM)
     results = []
     for r in reversed(running):
         try:
             code = r.process.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
-            r.process.kill()
+            _signal_group(r.process, signal.SIGKILL)
             code = r.process.wait()
         results.append((r.spec.name, code))
     return results

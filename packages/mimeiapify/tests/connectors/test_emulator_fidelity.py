@@ -162,3 +162,23 @@ def test_emulator_refuses_what_airtable_refuses(airtable_server: Any, base: dict
     assert stale.json()["error"]["type"] == "LIST_RECORDS_ITERATOR_NOT_AVAILABLE"
     unknown_view = requests.get(url, params={"view": "Kanban"}, headers=auth, timeout=5)
     assert unknown_view.status_code == 404
+
+
+def test_a_formula_nested_too_deep_is_airtables_422_not_a_500(
+    airtable_server: Any, base: dict[str, Any]
+) -> None:
+    url = f"{airtable_server.api_url}/{base['id']}/Tasks"
+    auth = {"Authorization": f"Bearer {KEY}"}
+    for formula in ("(" * 3000 + "1" + ")" * 3000, "NOT(" * 3000 + "1" + ")" * 3000):
+        deep = requests.post(f"{url}/listRecords", json={"filterByFormula": formula},
+                             headers=auth, timeout=10)  # fmt: skip
+        assert deep.status_code == 422, deep.text[:300]
+        assert deep.json()["error"]["type"] == "INVALID_FILTER_BY_FORMULA"
+    # long but flat formulas are fine: a chain of 3,000 terms nests nothing
+    requests.post(url, json={"records": [{"fields": {"Name": "x", "Hours": 3000}}]},
+                  headers=auth, timeout=10).raise_for_status()  # fmt: skip
+    chain = "{Hours} = " + "+".join(["1"] * 3000)
+    flat = requests.post(f"{url}/listRecords", json={"filterByFormula": chain},
+                         headers=auth, timeout=10)  # fmt: skip
+    assert flat.status_code == 200, flat.text[:300]
+    assert [r["fields"]["Name"] for r in flat.json()["records"]] == ["x"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +18,7 @@ from automation.middleware import (
     RequestContextMiddleware,
     StorableTextMiddleware,
 )
-from automation.routers import health
+from automation.routers import health, wompi
 from automation.runtime import Runtime
 from automation.settings import Settings, get_settings
 from mimeia_telemetry.asgi import TraceMiddleware
@@ -58,11 +59,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     for router in api_routers():
         app.include_router(router, prefix="/api/v1")
 
+    exporter = metrics.MetricsExporter(runtime.database, settings.metrics_cache_seconds)
+    metrics_auth = f"Bearer {settings.metrics_token}".encode() if settings.metrics_token else None
+
     @app.get("/metrics", include_in_schema=False)
-    async def prometheus_metrics() -> Response:
-        return Response(
-            await metrics.render(runtime.database), media_type="text/plain; version=0.0.4"
-        )
+    async def prometheus_metrics(request: Request) -> Response:
+        if metrics_auth is not None:
+            given = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(given, metrics_auth):
+                return JSONResponse(
+                    {"detail": "Authorization: 'Bearer <METRICS_TOKEN>' is required"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        return Response(await exporter.render(), media_type="text/plain; version=0.0.4")
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -86,12 +96,21 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             status_code=500,
         )
 
-    app.add_middleware(StorableTextMiddleware)
+    app.add_middleware(StorableTextMiddleware, max_body=settings.max_request_body_bytes)
     app.add_middleware(
         RateLimitMiddleware,
         limit=settings.rate_limit,
         storage_url=settings.effective_rate_limit_storage,
         key_prefix=f"{settings.celery_key_prefix}ratelimit",
+        settings=settings,
+    )
+    # Outside rate limiting and auth: every body is capped while it streams in.
+    from automation.bodylimit import BodyLimitMiddleware
+
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body=settings.max_request_body_bytes,
+        limits={"/api/v1/integrations/wompi/": wompi.MAX_BODY},
     )
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(TraceMiddleware)  # outermost: the server span continues traceparent

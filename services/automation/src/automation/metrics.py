@@ -1,7 +1,15 @@
 """Prometheus figures: HTTP in this process, plus task, workflow and rule figures
-read from the database at scrape time (so they cover every worker process)."""
+read from the database (so they cover every worker process).
+
+The database figures are aggregates over whole tables, so they are computed at
+most once per ``METRICS_CACHE_SECONDS`` and shared by every scrape in between
+(concurrent scrapes wait for one computation instead of each running their own).
+"""
 
 from __future__ import annotations
+
+import asyncio
+import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
@@ -24,8 +32,8 @@ TASK_LATENCY = Histogram(
 EVENTS_ACCEPTED = Counter("automation_events_accepted_total", "Events accepted by the API")
 
 
-async def render(database: Database) -> bytes:
-    """The text exposition: this process's metrics and database-wide gauges."""
+async def database_gauges(database: Database) -> bytes:
+    """The database-wide gauges, freshly aggregated (one query per table)."""
     gauges = CollectorRegistry()
     executions = Gauge(
         "automation_workflow_executions",
@@ -69,4 +77,34 @@ async def render(database: Database) -> bytes:
             )
         ):
             rules.labels(str(bool(matched)).lower(), status).set(count)
-    return generate_latest() + generate_latest(gauges)
+    return generate_latest(gauges)
+
+
+class MetricsExporter:
+    """Renders the exposition, reusing the database gauges for ``cache_seconds``."""
+
+    def __init__(self, database: Database, cache_seconds: float) -> None:
+        self.database = database
+        self.cache_seconds = cache_seconds
+        self._gauges: bytes | None = None
+        self._computed_at = 0.0
+        self._lock = asyncio.Lock()
+
+    def _fresh(self) -> bytes | None:
+        if self._gauges is not None and time.monotonic() - self._computed_at < self.cache_seconds:
+            return self._gauges
+        return None
+
+    async def gauges(self) -> bytes:
+        if (cached := self._fresh()) is not None:
+            return cached
+        async with self._lock:  # one computation at a time; the waiters reuse it
+            if (cached := self._fresh()) is not None:
+                return cached
+            self._gauges = await database_gauges(self.database)
+            self._computed_at = time.monotonic()
+            return self._gauges
+
+    async def render(self) -> bytes:
+        """The text exposition: this process's metrics and database-wide gauges."""
+        return generate_latest() + await self.gauges()

@@ -12,10 +12,14 @@ from limits import parse
 from limits.aio.storage import Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from automation.auth import principal_from_headers
 from automation.logs import accept_request_id, request_id_var
 from automation.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from automation.settings import Settings
 
 log = logging.getLogger("automation.access")
 
@@ -83,14 +87,31 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
+def client_key(scope: Scope, settings: Settings) -> tuple[str, ...]:
+    """Who a request counts against: the authenticated principal (a verified JWT's
+    tenant and subject, or the internal key's tenant), else the client address.
+    Headers that do not authenticate (a bare X-Tenant-ID, a forged token) never
+    change the key, so rotating them buys no fresh budget."""
+    try:
+        principal = principal_from_headers(Request(scope), settings)
+    except HTTPException:
+        client = scope.get("client")
+        return ("address", client[0] if client else "unknown")
+    return (principal.kind, principal.tenant_id, principal.subject[:128])
+
+
 class RateLimitMiddleware:
     """Per-client limits (the `limits` library; Redis or in-memory storage).
 
-    A client is its address plus the tenant it names; 429 answers carry Retry-After.
+    A client is its authenticated principal, or its address when the request does
+    not authenticate (see :func:`client_key`); 429 answers carry Retry-After.
     """
 
-    def __init__(self, app: ASGIApp, limit: str, storage_url: str, key_prefix: str) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: str, storage_url: str, key_prefix: str, settings: Settings
+    ) -> None:
         self.app = app
+        self.settings = settings
         self.item = parse(limit)
         options: dict[str, Any] = {}
         if storage_url.startswith("async+redis"):
@@ -105,10 +126,7 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PATHS):
             await self.app(scope, receive, send)
             return
-        client = scope.get("client")
-        host = client[0] if client else "unknown"
-        tenant = _header(scope, b"x-tenant-id") or "-"
-        key = (host, tenant[:64])
+        key = client_key(scope, self.settings)
         if await self.limiter.hit(self.item, *key):
             await self.app(scope, receive, send)
             return

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from typing import Any
 
 from automation.sinks.sms import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
-from mimeia import Address, ServiceSpec
 
 # Twilio's magic "from" number that always passes validation (test credentials).
 SINK_FROM_NUMBER = "+15005550006"
@@ -19,7 +19,7 @@ def _reachable(host: str) -> str:
     return "127.0.0.1" if host in ("", "0.0.0.0") else host  # noqa: S104
 
 
-def sink_environment(addresses: Mapping[str, Address]) -> dict[str, str]:
+def sink_environment(addresses: Mapping[str, Any]) -> dict[str, str]:
     """SMTP_* and TWILIO_* settings that point notifications at the local sinks.
 
     Only the sinks present in ``addresses`` are wired; the others keep their settings.
@@ -41,7 +41,7 @@ def sink_environment(addresses: Mapping[str, Address]) -> dict[str, str]:
     return env
 
 
-def _argv(addresses: Mapping[str, Address], state_dir: str) -> list[str]:
+def _argv(addresses: Mapping[str, Any], state_dir: str) -> list[str]:
     me = addresses["automation"]
     # environment variables already set by the user win over these defaults
     sinks = sink_environment(addresses)
@@ -62,10 +62,11 @@ def _argv(addresses: Mapping[str, Address], state_dir: str) -> list[str]:
     ]
 
 
-SERVICE = ServiceSpec(
-    name="automation",
-    description="Automation service: workflows, rules, events (API + worker)",
-    default_port=8090,
-    argv=_argv,
-    after=("smtp-sink", "sms-sink"),
-)
+# a plain dict with mimeia.ServiceSpec's fields: the service never imports `mimeia`
+SERVICE: dict[str, Any] = {
+    "name": "automation",
+    "description": "Automation service: workflows, rules, events (API + worker)",
+    "default_port": 8090,
+    "argv": _argv,
+    "after": ["smtp-sink", "sms-sink"],
+}

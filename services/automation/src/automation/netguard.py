@@ -15,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import certifi
 import httpcore
 import httpx
 
@@ -234,27 +236,39 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+def default_ssl_context() -> ssl.SSLContext:
+    """TLS for outgoing requests: certificates verified against certifi's CA bundle
+    (the one httpx uses), host names checked, TLS 1.2 or newer."""
+    context = ssl.create_default_context(cafile=certifi.where())
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """An httpx transport whose connections pass the SSRF guard.
 
     Proxies from the environment are ignored: a proxy would make the connect
     step reach the proxy, not the destination, and the guard would check the wrong host.
+    ``ssl_context`` defaults to :func:`default_ssl_context`; pass one that trusts a
+    private CA for allow-listed internal hosts.
     """
 
     def __init__(
         self,
         policy: AddressPolicy,
         *,
+        ssl_context: ssl.SSLContext | None = None,
         max_connections: int = 100,
         max_keepalive_connections: int = 20,
         keepalive_expiry: float = 5.0,
     ) -> None:
-        super().__init__(trust_env=False)
-        # httpx builds its pool without a way to pass a network backend; rebuild it
-        # with the same TLS context and our backend.
-        ssl_context = self._pool._ssl_context
+        context = ssl_context if ssl_context is not None else default_ssl_context()
+        super().__init__(verify=context, trust_env=False)
+        # httpx takes no network backend, so the connection pool is ours: built with
+        # the TLS context above (never read back out of httpx's or httpcore's internals)
+        # and the guarded backend.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
+            ssl_context=context,
             max_connections=max_connections,
             max_keepalive_connections=max_keepalive_connections,
             keepalive_expiry=keepalive_expiry,

@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_use_tls: bool = True
 
+    # every request body, any route or content type, is refused past this many bytes
+    max_request_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+
+    # /metrics: database gauges are reused this long; a token makes the route need
+    # "Authorization: Bearer <METRICS_TOKEN>"
+    metrics_cache_seconds: float = Field(default=15.0, ge=0)
+    metrics_token: str = ""
+
     # rate limiting ("<n>/<period>" as the `limits` library parses it)
     rate_limit: str = "1200/minute"
     rate_limit_storage_url: str = ""

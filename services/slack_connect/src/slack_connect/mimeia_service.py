@@ -1,12 +1,15 @@
-"""How ``mimeia up`` starts the slack-connect service and its Paragon emulator."""
+"""How ``mimeia up`` starts the slack-connect service and its Paragon emulator.
+
+Plain dicts with ``mimeia.ServiceSpec``'s fields, so nothing here imports `mimeia`.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from mimeia import Address, ServiceSpec
 from slack_connect.settings import SERVICE_ROOT
 
 __all__ = ["PARAGON_EMULATOR", "SLACK_CONNECT"]
@@ -14,7 +17,7 @@ __all__ = ["PARAGON_EMULATOR", "SLACK_CONNECT"]
 DATA_DIR = SERVICE_ROOT / "tests" / "slack" / "schematestdata"
 
 
-def _service_argv(addresses: Mapping[str, Address], state_dir: str) -> list[str]:
+def _service_argv(addresses: Mapping[str, Any], state_dir: str) -> list[str]:
     from slack_connect.devstack import dev_store_url
 
     me = addresses["slack-connect"]
@@ -28,7 +31,7 @@ def _service_argv(addresses: Mapping[str, Address], state_dir: str) -> list[str]
     return argv
 
 
-def _emulator_argv(addresses: Mapping[str, Address], state_dir: str) -> list[str]:
+def _emulator_argv(addresses: Mapping[str, Any], state_dir: str) -> list[str]:
     from slack_connect.devstack import DEV_PROJECT_ID, DEV_WORKFLOWS, ensure_dev_material
 
     me = addresses["paragon-emulator"]
@@ -43,17 +46,17 @@ def _emulator_argv(addresses: Mapping[str, Address], state_dir: str) -> list[str
     return argv
 
 
-SLACK_CONNECT = ServiceSpec(
-    name="slack-connect",
-    description="Slack via Paragon: incoming routes, allowlist, sync, mesh",
-    default_port=8676,
-    argv=_service_argv,
-    after=("mesh", "paragon-emulator"),
-)
+SLACK_CONNECT: dict[str, Any] = {
+    "name": "slack-connect",
+    "description": "Slack via Paragon: incoming routes, allowlist, sync, mesh",
+    "default_port": 8676,
+    "argv": _service_argv,
+    "after": ["mesh", "paragon-emulator"],
+}
 
-PARAGON_EMULATOR = ServiceSpec(
-    name="paragon-emulator",
-    description="local Paragon (proxy, users, triggers) over an emulated Slack",
-    default_port=8677,
-    argv=_emulator_argv,
-)
+PARAGON_EMULATOR: dict[str, Any] = {
+    "name": "paragon-emulator",
+    "description": "local Paragon (proxy, users, triggers) over an emulated Slack",
+    "default_port": 8677,
+    "argv": _emulator_argv,
+}

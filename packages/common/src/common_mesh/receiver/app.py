@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +18,7 @@ from common_mesh.protocol import MAX_BATCH_BYTES, validate_name
 from common_mesh.receiver.decode import BatchRejected, decode_batch
 from common_mesh.receiver.ledger import BatchLedger, MemoryLedger
 from common_mesh.receiver.sink import StreamSink
+from common_mesh.tokens import ALL_ORGS, MeshTokens
 
 __all__ = ["ReceiverStats", "create_app"]
 
@@ -54,20 +54,39 @@ def create_app(
     *,
     ledger: BatchLedger | None = None,
     token: str | None = None,
+    tokens: MeshTokens | None = None,
     max_batch_bytes: int = MAX_BATCH_BYTES,
 ) -> Starlette:
-    """The receiver app writing to ``sink``; ``token`` makes a bearer token mandatory."""
+    """The receiver app writing to ``sink``.
+
+    ``tokens`` (org-scoped, hashed) make a bearer token mandatory: a batch is
+    stored only in an org its token names, ``/v1/stats`` needs a token for every
+    org. ``token`` is the deprecated single token that may write to every org.
+    """
     ledger = ledger or MemoryLedger()
     stats = ReceiverStats()
     # Batch ids being stored right now: a retry racing its original waits for it.
     in_progress: dict[str, asyncio.Event] = {}
-    expected_auth = f"Bearer {token}".encode() if token else None
+    accepted = MeshTokens.build((tokens or MeshTokens()).entries, token)
+
+    def authenticate(request: Request) -> frozenset[str] | JSONResponse:
+        """The orgs the request's token may act on (every org when the receiver is
+        open), or the 401 answer."""
+        if accepted.open:
+            return frozenset({ALL_ORGS})
+        orgs = accepted.orgs_for(request.headers.get("authorization"))
+        if orgs is None:
+            return _error(401, "Authorization", "missing or wrong bearer token")
+        return orgs
+
+    def forbidden(org: str) -> JSONResponse:
+        where = "every org" if org == ALL_ORGS else f"org {org!r}"
+        return _error(403, "org", f"this token may not act on {where}")
 
     async def receive_batch(request: Request) -> JSONResponse:
-        if expected_auth is not None:
-            given = request.headers.get("authorization", "").encode()
-            if not hmac.compare_digest(given, expected_auth):
-                return _error(401, "Authorization", "missing or wrong bearer token")
+        orgs = authenticate(request)
+        if isinstance(orgs, JSONResponse):
+            return orgs
         params = request.path_params
         try:
             org = validate_name("org", params["org"])
@@ -75,6 +94,8 @@ def create_app(
             model = validate_name("model", params["model"])
         except MeshNameError as exc:
             return _error(400, exc.field, str(exc))
+        if not MeshTokens.allows(orgs, org):
+            return forbidden(org)
         try:
             body = await _read_body(request, max_batch_bytes)
             batch = decode_batch(request.headers, body, max_batch_bytes)
@@ -111,6 +132,12 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     async def show_stats(request: Request) -> JSONResponse:
+        # the counts cover every org, so they need a token for every org
+        orgs = authenticate(request)
+        if isinstance(orgs, JSONResponse):
+            return orgs
+        if ALL_ORGS not in orgs:
+            return forbidden(ALL_ORGS)
         return JSONResponse(asdict(stats))
 
     @asynccontextmanager

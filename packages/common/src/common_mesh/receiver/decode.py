@@ -14,7 +14,10 @@ from common_mesh.protocol import (
     MAX_BATCH_MODELS,
 )
 
-__all__ = ["BatchRejected", "DecodedBatch", "decode_batch"]
+__all__ = ["MAX_GZIP_MEMBERS", "BatchRejected", "DecodedBatch", "decode_batch"]
+
+MAX_GZIP_MEMBERS = MAX_BATCH_MODELS
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class BatchRejected(Exception):
@@ -39,16 +42,39 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def _inflate(body: bytes, limit: int) -> bytes:
-    inflater = zlib.decompressobj(47)  # 32 + 15: gzip or zlib container
+    """Every member of a (possibly multi-member) gzip body, as ``gzip -d`` gives them;
+    anything after a member that is not another member is refused, never dropped."""
+    out = bytearray()
+    data = body
+    for _member in range(MAX_GZIP_MEMBERS):
+        inflater = zlib.decompressobj(47)  # 32 + 15: gzip or zlib container
+        try:
+            out += inflater.decompress(data, limit + 1 - len(out))
+        except zlib.error as exc:
+            raise BatchRejected(400, "body", f"body is not valid gzip: {exc}") from None
+        if len(out) > limit or inflater.unconsumed_tail:
+            raise BatchRejected(413, "body", f"uncompressed body exceeds {limit} bytes")
+        if not inflater.eof:
+            raise BatchRejected(400, "body", "gzip body is truncated")
+        data = inflater.unused_data
+        if not data:
+            return bytes(out)
+        if not data.startswith(_GZIP_MAGIC):
+            raise BatchRejected(400, "body", "bytes after the gzip data are not another member")
+    raise BatchRejected(400, "body", f"gzip body has more than {MAX_GZIP_MEMBERS} members")
+
+
+def _no_constants(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _parse(record: bytes, number: int) -> object:
     try:
-        raw = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise BatchRejected(400, "body", f"body is not valid gzip: {exc}") from None
-    if len(raw) > limit or inflater.unconsumed_tail:
-        raise BatchRejected(413, "body", f"uncompressed body exceeds {limit} bytes")
-    if not inflater.eof:
-        raise BatchRejected(400, "body", "gzip body is truncated")
-    return raw
+        return json.loads(record, parse_constant=_no_constants)
+    except ValueError as exc:
+        raise BatchRejected(400, "body", f"line {number} is not JSON: {exc}") from None
+    except RecursionError:
+        raise BatchRejected(400, "body", f"line {number} is nested too deeply") from None
 
 
 def decode_batch(
@@ -73,10 +99,7 @@ def decode_batch(
     if len(records) > MAX_BATCH_MODELS:
         raise BatchRejected(400, "body", f"batch holds more than {MAX_BATCH_MODELS} records")
     for number, record in enumerate(records, start=1):
-        try:
-            value = json.loads(record)
-        except ValueError as exc:
-            raise BatchRejected(400, "body", f"line {number} is not JSON: {exc}") from None
+        value = _parse(record, number)
         if not isinstance(value, dict):
             raise BatchRejected(400, "body", f"line {number} is not a JSON object")
     declared = _header(headers, BATCH_COUNT_HEADER)

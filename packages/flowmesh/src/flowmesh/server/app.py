@@ -14,18 +14,26 @@ from urllib.parse import parse_qs, urlsplit
 import grpc
 
 from flowmesh.server.auth import Authenticator, parse_tokens
+from flowmesh.server.defaults import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STORE, TOKENS_ENV
 from flowmesh.server.grpc_api import add_services
 from flowmesh.server.metrics import Metrics
 from flowmesh.server.ops import Operations, OpsContext
 from flowmesh.server.store.base import Store
 from flowmesh.server.validation import DEFAULT_RESPONSE_BYTES, Limits
 
-log = logging.getLogger("flowmesh.server")
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "DEFAULT_STORE",
+    "TOKENS_ENV",
+    "ServerSettings",
+    "load_tokens",
+    "open_store",
+    "run_server",
+    "serve",
+]
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 50051
-DEFAULT_STORE = "sqlite:///.mimeia/flowmesh.db"
-TOKENS_ENV = "FLOWMESH_TOKENS"
+log = logging.getLogger("flowmesh.server")
 
 
 @dataclass

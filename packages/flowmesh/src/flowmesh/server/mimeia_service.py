@@ -1,15 +1,17 @@
-"""How `mimeia up` starts FlowMesh: on the SQLite store under the state directory."""
+"""How `mimeia up` starts FlowMesh: on the SQLite store under the state directory.
+
+A plain dict (entry point group ``mimeia.services``), so FlowMesh never imports `mimeia`.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from mimeia import Address, ServiceSpec
 
-
-def _argv(addresses: Mapping[str, Address], state_dir: str) -> list[str]:
+def _argv(addresses: Mapping[str, Any], state_dir: str) -> list[str]:
     me = addresses["flowmesh"]
     db = Path(state_dir).resolve() / "flowmesh" / "flowmesh.db"
     return [
@@ -18,10 +20,10 @@ def _argv(addresses: Mapping[str, Address], state_dir: str) -> list[str]:
     ]  # fmt: skip
 
 
-SERVICE = ServiceSpec(
-    name="flowmesh",
-    description="FlowMesh gRPC server: streams, queues and KV (SQLite store)",
-    default_port=50051,
-    argv=_argv,
-    scheme="grpc",
-)
+SERVICE: dict[str, Any] = {
+    "name": "flowmesh",
+    "description": "FlowMesh gRPC server: streams, queues and KV (SQLite store)",
+    "default_port": 50051,
+    "argv": _argv,
+    "scheme": "grpc",
+}

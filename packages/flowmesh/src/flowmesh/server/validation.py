@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from flowmesh.server.defaults import DEFAULT_RESPONSE_BYTES
 from flowmesh.server.errors import InvalidArgument
 from flowmesh.server.store.records import Resource
 
@@ -35,7 +36,6 @@ MAX_ATTEMPTS = 100
 # Replay sessions deliver to consumer groups with this prefix (as published).
 SANDBOX_PREFIX = "_replay_"
 RESOURCE_TYPES = ("stream", "queue", "kv")
-DEFAULT_RESPONSE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,10 @@ class _Tok:
     value: Any
 
 
+# Parentheses and function calls nest at most this deep (a level costs about ten
+# Python frames to parse): deeper is an invalid formula (Airtable's 422), never a
+# RecursionError. Chains (a + b + c ...) are evaluated in a loop and nest nothing.
+MAX_NESTING = 50
 _OPS = ("<=", ">=", "!=", "<>", "=", "<", ">", "+", "-", "*", "/", "&")
 _NUM = re.compile(r"\d+(\.\d+)?|\.\d+")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -183,6 +187,7 @@ class _Parser:
     def __init__(self, toks: list[_Tok]) -> None:
         self.toks = toks
         self.i = 0
+        self.depth = 0
         self.fields_used: set[str] = set()
 
     def peek(self) -> _Tok:
@@ -202,51 +207,52 @@ class _Parser:
         return node
 
     def comparison(self) -> Node:
-        left = self.concat()
-        while self.peek().kind == "op" and self.peek().value in ("=", "!=", "<", ">", "<=", ">="):
-            op = self.take("op").value
-            right = self.concat()
-            left = (lambda lf, rt, o: lambda c: _compare(o, lf(c), rt(c)))(left, right, op)
-        return left
+        return self._chain(self.concat, ("=", "!=", "<", ">", "<=", ">="), _compare)
 
     def concat(self) -> Node:
-        left = self.additive()
-        while self.peek().kind == "op" and self.peek().value == "&":
-            self.take("op")
-            right = self.additive()
-            left = (lambda lf, rt: lambda c: _text(lf(c)) + _text(rt(c)))(left, right)
-        return left
+        return self._chain(self.additive, ("&",), _join)
 
     def additive(self) -> Node:
-        left = self.term()
-        while self.peek().kind == "op" and self.peek().value in ("+", "-"):
-            op = self.take("op").value
-            right = self.term()
-            if op == "+":
-                left = (lambda lf, rt: lambda c: _number(lf(c)) + _number(rt(c)))(left, right)
-            else:
-                left = (lambda lf, rt: lambda c: _number(lf(c)) - _number(rt(c)))(left, right)
-        return left
+        return self._chain(self.term, ("+", "-"), _arithmetic)
 
     def term(self) -> Node:
-        left = self.unary()
-        while self.peek().kind == "op" and self.peek().value in ("*", "/"):
+        return self._chain(self.unary, ("*", "/"), _arithmetic)
+
+    def _chain(
+        self, operand: Callable[[], Node], ops: tuple[str, ...], apply: Callable[..., Any]
+    ) -> Node:
+        """``a op b op c ...`` left to right, evaluated in a loop: a long chain nests nothing."""
+        first = operand()
+        rest: list[tuple[str, Node]] = []
+        while self.peek().kind == "op" and self.peek().value in ops:
             op = self.take("op").value
-            right = self.unary()
-            if op == "*":
-                left = (lambda lf, rt: lambda c: _number(lf(c)) * _number(rt(c)))(left, right)
-            else:
-                left = (lambda lf, rt: lambda c: _divide(_number(lf(c)), _number(rt(c))))(
-                    left, right
-                )
-        return left
+            rest.append((op, operand()))
+        if not rest:
+            return first
+
+        def run(c: Context) -> Any:
+            value = first(c)
+            for op, node in rest:
+                value = apply(op, value, node(c))
+            return value
+
+        return run
 
     def unary(self) -> Node:
-        if self.peek().kind == "op" and self.peek().value == "-":
+        negations = 0
+        while self.peek().kind == "op" and self.peek().value == "-":
             self.take("op")
-            inner = self.unary()
-            return lambda c: -_number(inner(c))
-        return self.atom()
+            negations += 1
+        inner = self.atom()
+        if not negations:
+            return inner
+        sign = -1.0 if negations % 2 else 1.0
+        return lambda c: sign * _number(inner(c))
+
+    def _enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise FormulaError(f"the formula nests deeper than {MAX_NESTING} levels")
 
     def atom(self) -> Node:
         tok = self.peek()
@@ -261,12 +267,17 @@ class _Parser:
             return lambda c: c.fields.get(name)
         if tok.kind == "lp":
             self.i += 1
+            self._enter()
             node = self.comparison()
             self.take("rp")
+            self.depth -= 1
             return node
         if tok.kind == "name":
             self.i += 1
-            return self.call(tok.value)
+            self._enter()
+            node = self.call(tok.value)
+            self.depth -= 1
+            return node
         raise FormulaError(f"unexpected {tok.value!r}")
 
     def call(self, name: str) -> Node:
@@ -301,6 +312,21 @@ class _Parser:
 
 def _divide(a: float, b: float) -> float | None:
     return None if b == 0 else a / b
+
+
+def _join(op: str, a: Any, b: Any) -> str:
+    return _text(a) + _text(b)
+
+
+def _arithmetic(op: str, a: Any, b: Any) -> float | None:
+    x, y = _number(a), _number(b)
+    if op == "+":
+        return x + y
+    if op == "-":
+        return x - y
+    if op == "*":
+        return x * y
+    return _divide(x, y)
 
 
 @dataclass(frozen=True)

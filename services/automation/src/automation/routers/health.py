@@ -7,10 +7,11 @@ import time
 from typing import Any
 
 import redis.asyncio as aioredis
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from sqlalchemy import text
 
 from automation import __version__
+from automation.auth import principal_from_headers
 from automation.runtime import Runtime
 
 router = APIRouter(tags=["health"])
@@ -117,17 +118,29 @@ async def live() -> dict[str, str]:
     return {"status": "alive"}
 
 
+def _authenticated(request: Request, runtime: Runtime) -> bool:
+    try:
+        principal_from_headers(request, runtime.settings)
+    except HTTPException:
+        return False
+    return True
+
+
 @router.get("/info")
 async def info(request: Request) -> dict[str, Any]:
+    """What this service runs. In production the deployment details (environment,
+    database, broker) are shown only to an authenticated caller."""
     from automation.registry import registry
 
     runtime = _runtime(request)
-    return {
+    answer: dict[str, Any] = {
         "service": runtime.settings.service_name,
         "version": __version__,
-        "environment": runtime.settings.env,
-        "database": runtime.database.engine.dialect.name,
-        "broker": runtime.celery.conf.broker_url.split(":", 1)[0],
         "step_types": registry.names("step"),
         "action_types": registry.names("action"),
     }
+    if not runtime.settings.is_production or _authenticated(request, runtime):
+        answer["environment"] = runtime.settings.env
+        answer["database"] = runtime.database.engine.dialect.name
+        answer["broker"] = runtime.celery.conf.broker_url.split(":", 1)[0]
+    return answer

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import html
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
+_WILDCARDS = frozenset({"", "0.0.0.0", "::", "[::]"})  # noqa: S104  (names, not a bind)
 
 
 def page(title: str, headings: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -28,6 +32,48 @@ def page(title: str, headings: Sequence[str], rows: Sequence[Sequence[str]]) -> 
     )
 
 
+def host_name(header: str) -> str:
+    """The name in a Host header, without its port, lower-cased (IPv6 keeps brackets)."""
+    value = header.strip().lower()
+    if value.startswith("["):
+        end = value.find("]")
+        return value[: end + 1] if end > 0 else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+class HostCheckMiddleware:
+    """Answer 400 unless the Host header names this machine (or an allowed name).
+
+    The sinks hold development mail and SMS and have no login: without this, a web
+    page on any site could rebind its DNS name to 127.0.0.1 and read or delete them
+    from the developer's browser (DNS rebinding)."""
+
+    def __init__(self, app: ASGIApp, allowed: Iterable[str] = ()) -> None:
+        self.app = app
+        self.allowed = LOOPBACK_NAMES | {host_name(name) for name in allowed}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            header = next((v for k, v in scope["headers"] if k == b"host"), b"")
+            if host_name(header.decode("latin-1")) not in self.allowed:
+                body = b"Host not allowed: the sinks answer only to localhost names\n"
+                await send({"type": "http.response.start", "status": 400, "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode())]})  # fmt: skip
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def allowed_hosts(bind_host: str, extra: Iterable[str] = ()) -> list[str]:
+    """Names the sink answers to besides loopback: the address it binds (unless
+    a wildcard) and the ``--allow-host`` names."""
+    own = [] if bind_host.strip().lower() in _WILDCARDS else [
+        f"[{bind_host}]" if ":" in bind_host and not bind_host.startswith("[") else bind_host
+    ]  # fmt: skip
+    return [*own, *extra]
+
+
 class _Server(uvicorn.Server):
     # uvicorn re-raises SIGTERM after a graceful stop, which makes the process exit
     # with -15; the sinks handle the signal themselves and exit 0.
@@ -36,9 +82,13 @@ class _Server(uvicorn.Server):
         yield
 
 
-def web_server(app: Starlette, host: str, port: int) -> uvicorn.Server:
-    """A uvicorn server that stops gracefully (exit 0) on SIGTERM or SIGINT."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+def web_server(
+    app: Starlette, host: str, port: int, allow_hosts: Iterable[str] = ()
+) -> uvicorn.Server:
+    """A uvicorn server that stops gracefully (exit 0) on SIGTERM or SIGINT and
+    answers only requests whose Host is loopback, its own address or ``allow_hosts``."""
+    guarded = HostCheckMiddleware(app, allowed_hosts(host, allow_hosts))
+    config = uvicorn.Config(guarded, host=host, port=port, log_level="warning", lifespan="off")
     server = _Server(config)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

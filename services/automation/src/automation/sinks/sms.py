@@ -18,6 +18,7 @@ import binascii
 import collections
 import hmac
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -150,9 +151,11 @@ class SmsSink:
         return HTMLResponse(page("SMS sink", ["received", "from", "to", "body"], rows))
 
 
-async def serve(host: str, port: int, account_sid: str, auth_token: str) -> None:
+async def serve(
+    host: str, port: int, account_sid: str, auth_token: str, allow_hosts: Sequence[str] = ()
+) -> None:
     sink = SmsSink(account_sid, auth_token)
-    server = web_server(sink.app, host, port)
+    server = web_server(sink.app, host, port, allow_hosts)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -169,8 +172,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8026)
     parser.add_argument("--account-sid", default=DEFAULT_ACCOUNT_SID)
     parser.add_argument("--auth-token", default=DEFAULT_AUTH_TOKEN)
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="also answer requests whose Host is NAME (repeatable)")  # fmt: skip
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.host, args.port, args.account_sid, args.auth_token))
+    asyncio.run(serve(args.host, args.port, args.account_sid, args.auth_token, args.allow_host))
 
 
 if __name__ == "__main__":

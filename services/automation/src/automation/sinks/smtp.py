@@ -16,6 +16,7 @@ import collections
 import email
 import email.policy
 import itertools
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
@@ -107,13 +108,13 @@ class SmtpSink:
         return Response(status_code=204)
 
 
-async def serve(host: str, port: int, web_port: int) -> None:
+async def serve(host: str, port: int, web_port: int, allow_hosts: Sequence[str] = ()) -> None:
     sink = SmtpSink()
     loop = asyncio.get_running_loop()
     smtp_server = await loop.create_server(
         lambda: SMTP(sink, hostname="smtp-sink", enable_SMTPUTF8=True), host, port
     )
-    web = web_server(sink.app, host, web_port)
+    web = web_server(sink.app, host, web_port, allow_hosts)
     task = asyncio.create_task(web.serve())
     while not web.started:
         if task.done():
@@ -135,8 +136,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=1025, help="SMTP port")
     parser.add_argument("--web-port", type=int, default=8025, help="port of the web page")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="also answer web pages asked for as NAME (repeatable)")  # fmt: skip
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.host, args.port, args.web_port))
+    asyncio.run(serve(args.host, args.port, args.web_port, args.allow_host))
 
 
 if __name__ == "__main__":

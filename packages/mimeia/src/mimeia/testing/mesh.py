@@ -1,5 +1,8 @@
 """Real servers for tests: a FlowMesh on a fresh SQLite file and a mesh receiver.
 
+They run as processes (``python -m flowmesh serve``, ``python -m common_mesh.cli serve``),
+so this module imports neither member; both must be installed with their server extras.
+
 with run_flowmesh(tmp_path) as endpoint, run_receiver(endpoint) as url:
     with MeshEngine(base_url=url) as engine: ...
 """
@@ -10,7 +13,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from mimeia.testing import free_port, run_server
+from mimeia.ports import free_port
+from mimeia.testing.servers import run_server
 
 __all__ = ["run_flowmesh", "run_receiver"]
 
