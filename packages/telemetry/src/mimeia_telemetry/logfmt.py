@@ -110,10 +110,7 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = record.exc_text
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        trace_id, span_id = tracing.current_ids()
-        if trace_id is None:
-            trace_id = getattr(record, "trace_id", None) or getattr(record, "otelTraceID", None)
-            span_id = getattr(record, "span_id", None) or getattr(record, "otelSpanID", None)
+        trace_id, span_id = self.trace_ids(record)
         if trace_id:
             entry["trace_id"] = trace_id
             entry["span_id"] = span_id
@@ -124,3 +121,11 @@ class JsonFormatter(logging.Formatter):
                 continue
             entry[key] = MASK if is_secret_key(key) else mask_secrets(value)
         return json.dumps(entry, default=_default, ensure_ascii=False)
+
+    def trace_ids(self, record: logging.LogRecord) -> tuple[str | None, str | None]:
+        """The current span's ids, else ids a record brought along (``extra=``)."""
+        trace_id, span_id = tracing.current_ids()
+        if trace_id is None:
+            trace_id = getattr(record, "trace_id", None) or getattr(record, "otelTraceID", None)
+            span_id = getattr(record, "span_id", None) or getattr(record, "otelSpanID", None)
+        return trace_id, span_id
