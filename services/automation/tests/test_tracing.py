@@ -3,11 +3,13 @@ and a Celery worker (prefork, so each pool child sets up its own exporter), both
 configured only by ``OTEL_*`` variables and exporting over OTLP/HTTP to a receiver
 of this test that decodes the protobuf. An event posted with a ``traceparent``
 yields one trace: the API request, the Celery publish/run of the event task, the
-rule evaluation, the HTTP step's and the webhook's client spans; the receivers see
-the same trace id in their ``traceparent`` header; log lines carry the ids."""
+rule evaluation, the HTTP step's and the webhook's client spans, the FlowMesh publish
+(its context in the event's headers); the receivers see the same trace id in their
+``traceparent`` header; log lines carry the ids."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -93,15 +95,26 @@ def _json_lines(proc: ServerProcess) -> list[dict[str, Any]]:
     return out
 
 
+async def _event_headers(endpoint: str, tenant: str, stream: str) -> dict[str, str]:
+    from flowmesh import FlowMesh
+
+    async with FlowMesh(endpoint=endpoint) as fm:
+        [message] = await fm.stream.read(tenant, "automation", stream, 0, 0, 1)
+        return dict(message.headers)
+
+
 def test_one_trace_from_the_api_through_the_worker_to_the_webhook(
     traced_processes: tuple[str, ServerProcess, ServerProcess],
     otlp: OtlpReceiver,
     hook_receiver: Receiver,
     recorder: Any,
     auth: dict[str, str],
+    tenant: str,
+    flowmesh_endpoint: str,
 ) -> None:
     base, api, worker = traced_processes
     step_path = f"/ok/{uuid.uuid4().hex}"
+    stream = f"traced-{uuid.uuid4().hex[:8]}"
     with httpx.Client(base_url=base, headers=auth, timeout=30) as http:
         endpoint = http.post("/api/v1/webhooks/endpoints",
                              json={"url": hook_receiver.url(), "events": ["order.*"]})  # fmt: skip
@@ -113,6 +126,8 @@ def test_one_trace_from_the_api_through_the_worker_to_the_webhook(
                 {"type": "http_request", "url": recorder.url(step_path), "method": "POST",
                  "json": {"total": "{{total}}"}},
                 {"type": "webhook", "event_type": "order.paid", "payload": {"total": 50}},
+                {"type": "flowmesh_publish", "namespace": "automation", "name": stream,
+                 "payload": {"total": "{{total}}"}},
             ],
         })  # fmt: skip
         assert rule.status_code == 201, rule.text
@@ -128,6 +143,7 @@ def test_one_trace_from_the_api_through_the_worker_to_the_webhook(
         "run automation.process_event",
         "rule.evaluate",
         "run automation.webhooks.deliver_message",
+        "flowmesh WriteEvents",
     }
     _wait_for(lambda: names <= {s.name for s in otlp.trace(TRACE_ID)}
               and sum(s.name == "POST" for s in otlp.trace(TRACE_ID)) >= 2,
@@ -164,6 +180,13 @@ def test_one_trace_from_the_api_through_the_worker_to_the_webhook(
     step_headers = {k.lower(): v for k, v in recorder.hits[step_path][0]["headers"].items()}
     _, step_trace, step_parent, _ = step_headers["traceparent"].split("-")
     assert step_trace == TRACE_ID and by_id[by_id[step_parent].parent_id] == evaluate
+
+    # the FlowMesh publish: a client span under rule.evaluate, its context in the event
+    publish = next(s for s in spans if s.name == "flowmesh WriteEvents")
+    assert publish.kind == 3 and by_id[publish.parent_id] == evaluate
+    headers = asyncio.run(_event_headers(flowmesh_endpoint, tenant, stream))
+    _, event_trace, event_parent, _ = headers["traceparent"].split("-")
+    assert event_trace == TRACE_ID and event_parent == publish.span_id
 
     # log lines written inside the trace carry its ids, in both processes
     api_lines = [x for x in _json_lines(api) if x.get("trace_id") == TRACE_ID]
