@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Iterable
@@ -115,7 +116,8 @@ class MeshSession(SessionBase):
                 nonlocal in_flight
                 if in_flight is not None:
                     self._settle(in_flight, summary)
-                in_flight = pool.submit(self._deliver, batch)
+                # the sender thread runs in the caller's context (its trace, log fields)
+                in_flight = pool.submit(contextvars.copy_context().run, self._deliver, batch)
 
             try:
                 for model in models:
