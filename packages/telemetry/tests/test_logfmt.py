@@ -117,3 +117,8 @@ def test_wanted_reads_only_standard_variables() -> None:
         {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://x", "OTEL_TRACES_EXPORTER": "none"}
     )
     assert not tracing.wanted({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_SDK_DISABLED": "true"})
+
+
+def test_span_urls_keep_no_secrets() -> None:
+    url = "https://user:pa55@api.example.com:8443/v0/base/table?api_key=k#frag"
+    assert tracing._strip_query(url) == "https://api.example.com:8443/v0/base/table"

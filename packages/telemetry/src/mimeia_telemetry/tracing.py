@@ -255,8 +255,13 @@ def flush(timeout_millis: int = 5000) -> None:
 
 
 def _strip_query(url: str) -> str:
-    # query strings carry api keys often enough; spans keep scheme, host and path
-    return url.split("?", 1)[0].split("#", 1)[0]
+    # query strings and user:password@ carry secrets often enough; spans keep scheme,
+    # host, port and path
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 @contextmanager
