@@ -29,6 +29,7 @@ UV = os.environ.get("UV") or shutil.which("uv")
 OUR_FIXTURES = ("redis_url", "redis_prefix", "postgres_url", "unused_port")
 MEMBERS = {
     "mimeia": "packages/mimeia",
+    "mimeia-telemetry": "packages/telemetry",
     "mimeia-flowmesh": "packages/flowmesh",
     "mimeia-common": "packages/common",
     "mimeiapify": "packages/mimeiapify",
@@ -38,6 +39,7 @@ MEMBERS = {
 }
 TOP_PACKAGES = {
     "mimeia": ["mimeia"],
+    "mimeia-telemetry": ["mimeia_telemetry"],
     "mimeia-flowmesh": ["flowmesh"],
     "mimeia-common": ["common_core", "common_mesh"],
     "mimeiapify": ["mimeiapify"],
@@ -71,15 +73,33 @@ def _case(dist: str, extra: str | None, allowed: set[str], check: str) -> Case:
     return Case(dist, extra, frozenset(allowed), check)
 
 
-FLOWMESH_SDK = GRPC | PYDANTIC
+# the log formatter and tracing helpers every library imports: no dependencies of its own
+TELEMETRY = {"mimeia-telemetry"}
+# its otel extra: the OpenTelemetry SDK and the OTLP/HTTP exporter
+OTEL = {
+    "opentelemetry-api", "opentelemetry-sdk", "opentelemetry-semantic-conventions",
+    "opentelemetry-exporter-otlp-proto-http", "opentelemetry-exporter-otlp-proto-common",
+    "opentelemetry-exporter-otlp-common", "opentelemetry-exporter-http-transport",
+    "opentelemetry-proto", "googleapis-common-protos", "protobuf", "typing-extensions",
+    "requests", "charset-normalizer", "urllib3", "certifi", "idna",
+}  # fmt: skip
+FLOWMESH_SDK = GRPC | PYDANTIC | TELEMETRY
 # starlette, uvicorn and websockets: the server's HTTP API and /ws (never the SDK's)
 FLOWMESH_SERVER = FLOWMESH_SDK | STARLETTE | UVICORN | {
     "redis", "hiredis", "prometheus-client", "jsonschema-rs", "orjson", "async-timeout",
     "websockets",
 }  # fmt: skip
-COMMON = PYDANTIC | HTTPX | {"markdown-it-py", "mdurl"}
+COMMON = PYDANTIC | HTTPX | TELEMETRY | {"markdown-it-py", "mdurl"}
 RECEIVER = STARLETTE | UVICORN | FLOWMESH_SDK | {"mimeia-flowmesh"}
 CASES = [
+    _case("mimeia-telemetry", None, set(),
+          "from mimeia_telemetry import *; import mimeia_telemetry.asgi, mimeia_telemetry.celery; "
+          "from mimeia_telemetry import tracing; assert not tracing.configure_tracing(); "
+          "import sys; assert not [m for m in sys.modules if m.startswith('opentelemetry')]"),
+    _case("mimeia-telemetry", "otel", OTEL,
+          "import os; os.environ['OTEL_TRACES_EXPORTER'] = 'otlp'; "
+          "from mimeia_telemetry import tracing; assert tracing.configure_tracing('check'); "
+          "import opentelemetry.exporter.otlp.proto.http.trace_exporter"),
     _case("mimeia-flowmesh", None, FLOWMESH_SDK,
           "from flowmesh import *; import flowmesh, flowmesh.server.mimeia_service; "
           "import sys; assert 'redis' not in sys.modules and 'mimeia' not in sys.modules; "
@@ -101,7 +121,7 @@ CASES = [
           "from common_mesh.receiver import create_app; "
           "from common_mesh.receiver.flowmesh_sink import FlowMeshSink"),
     _case("mimeiapify", None,
-          PYDANTIC | STARLETTE | {
+          PYDANTIC | STARLETTE | TELEMETRY | {
               "pydantic-settings", "python-dotenv", "aiohttp", "aiohappyeyeballs", "aiosignal",
               "attrs", "frozenlist", "multidict", "propcache", "yarl", "idna", "async-timeout",
               "requests", "charset-normalizer", "urllib3", "certifi", "rich", "markdown-it-py",
@@ -187,11 +207,21 @@ def _venv(where: Path, dist: str, extra: str | None, wheels: dict[str, Path]) ->
 
 
 def _workspace_deps(dist: str, extra: str | None) -> set[str]:
-    """Our own dists among what ``dist[extra]`` needs (one level is all we have)."""
-    lock = tomllib.loads((ROOT / "uv.lock").read_text())
-    [entry] = [p for p in lock["package"] if p["name"] == dist]
-    deps = entry.get("dependencies", []) + entry.get("optional-dependencies", {}).get(extra, [])
-    return {d["name"] for d in deps} & set(MEMBERS)
+    """Our own dists among what ``dist[extra]`` needs, through our own dists' dependencies
+    (mimeia-common[receiver] -> mimeia-flowmesh -> mimeia-telemetry)."""
+    lock = {p["name"]: p for p in tomllib.loads((ROOT / "uv.lock").read_text())["package"]}
+    found: set[str] = set()
+    todo = [(dist, extra)]
+    while todo:
+        name, wanted = todo.pop()
+        entry = lock[name]
+        optional = entry.get("optional-dependencies", {})
+        deps = entry.get("dependencies", []) + optional.get(wanted, [])
+        for dep in deps:
+            if dep["name"] in MEMBERS and dep["name"] not in found:
+                found.add(dep["name"])
+                todo.append((dep["name"], None))
+    return found - {dist}
 
 
 def _installed(python: Path) -> set[str]:

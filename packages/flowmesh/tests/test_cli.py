@@ -34,7 +34,7 @@ async def test_serve_warns_when_open_logs_json_and_exits_cleanly_on_sigterm(tmp_
         assert server.ready_line == f"listening on 127.0.0.1:{port}"
         assert "running OPEN" in server.log
         records = [json.loads(line) for line in server.log.splitlines() if line.startswith("{")]
-        assert any(r["msg"] == "server started" and r["store"] == "sqlite" for r in records)
+        assert any(r["message"] == "server started" and r["store"] == "sqlite" for r in records)
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(timeout=15) == 0
     assert (tmp_path / "fm.db").exists()

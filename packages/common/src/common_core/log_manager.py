@@ -3,22 +3,21 @@
 ``configure_logging(json=True)`` installs a :class:`JsonFormatter` on the root
 logger. Records can be decorated with fixed fields (service name, version) and
 with per-call context (an org id, a request id) that flows through asyncio
-tasks via :func:`log_context`. Values under keys that look secret (tokens,
-passwords, authorization headers) are masked.
+tasks via :func:`log_context`. The formatter is the platform's one
+(``mimeia_telemetry.logfmt``): trace and request ids, and values under keys that
+look secret (tokens, passwords, authorization headers) masked at any depth.
 """
 
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from common_core.serialization import json_default
+from mimeia_telemetry.logfmt import JsonFormatter
 
 __all__ = [
     "ContextFilter",
@@ -31,15 +30,6 @@ __all__ = [
 _CONTEXT: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
     "common_core_log_context", default=None
 )
-_SECRET_WORDS = ("password", "secret", "token", "authorization", "api_key", "apikey", "cookie")
-# Attributes every LogRecord has; anything else on a record came from `extra=`.
-_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-
-def _mask(key: str, value: Any) -> Any:
-    if any(word in key.lower() for word in _SECRET_WORDS):
-        return "***"
-    return value
 
 
 @contextmanager
@@ -64,33 +54,6 @@ class ContextFilter(logging.Filter):
             if not hasattr(record, key):
                 setattr(record, key, value)
         return True
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts, level, logger, message, extras, exception."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in vars(record).items():
-            if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                entry[key] = _mask(key, value)
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        if record.stack_info:
-            entry["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(entry, default=_safe_default, ensure_ascii=False)
-
-
-def _safe_default(value: Any) -> Any:
-    try:
-        return json_default(value)
-    except TypeError:
-        return repr(value)
 
 
 def configure_logging(

@@ -16,6 +16,7 @@ import httpx
 from common_mesh._config import EngineBase, SessionBase, StreamName
 from common_mesh.batching import Batch, Delivery, SendSummary, Step
 from common_mesh.errors import MeshDeliveryError
+from mimeia_telemetry.httpx import async_transport
 
 __all__ = ["AsyncMeshEngine", "AsyncMeshSession"]
 
@@ -27,7 +28,10 @@ class AsyncMeshEngine(EngineBase):
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None or self._client.is_closed:
-            self._client = httpx.AsyncClient(**self.config.client_options())  # type: ignore[arg-type]
+            self._client = httpx.AsyncClient(
+                **self.config.client_options(),  # type: ignore[arg-type]
+                transport=async_transport(),  # client spans + traceparent when tracing is on
+            )
         return self._client
 
     def create_session(self, org: str, module: str, model: str) -> AsyncMeshSession:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Iterable
@@ -14,6 +15,7 @@ import httpx
 from common_mesh._config import EngineBase, SessionBase, StreamName
 from common_mesh.batching import Batch, Delivery, SendSummary, Step
 from common_mesh.errors import MeshDeliveryError, MeshSessionThreadError
+from mimeia_telemetry.httpx import sync_transport
 
 __all__ = ["MeshEngine", "MeshSession"]
 
@@ -54,7 +56,10 @@ class MeshEngine(EngineBase):
     def _http(self) -> httpx.Client:
         with self._lock:
             if self._client is None or self._client.is_closed:
-                self._client = httpx.Client(**self.config.client_options())  # type: ignore[arg-type]
+                self._client = httpx.Client(
+                    **self.config.client_options(),  # type: ignore[arg-type]
+                    transport=sync_transport(),  # client spans + traceparent when tracing is on
+                )
             return self._client
 
     def create_session(self, org: str, module: str, model: str) -> MeshSession:
@@ -111,7 +116,8 @@ class MeshSession(SessionBase):
                 nonlocal in_flight
                 if in_flight is not None:
                     self._settle(in_flight, summary)
-                in_flight = pool.submit(self._deliver, batch)
+                # the sender thread runs in the caller's context (its trace, log fields)
+                in_flight = pool.submit(contextvars.copy_context().run, self._deliver, batch)
 
             try:
                 for model in models:

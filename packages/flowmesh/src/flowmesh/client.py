@@ -21,6 +21,7 @@ from types import TracebackType
 import grpc
 
 from flowmesh._part import DEFAULT_RETRY_BUDGET, DEFAULT_TIMEOUT, Stubs
+from flowmesh._tracing import client_interceptors
 from flowmesh.exceptions import (
     FlowMeshConnectionError,
     FlowMeshInvalidArgumentError,
@@ -118,10 +119,15 @@ class FlowMesh:
             )
         if self._tls:
             channel = grpc.aio.secure_channel(
-                self.endpoint, grpc.ssl_channel_credentials(), options=_CHANNEL_OPTIONS
+                self.endpoint,
+                grpc.ssl_channel_credentials(),
+                options=_CHANNEL_OPTIONS,
+                interceptors=client_interceptors(),
             )
         else:
-            channel = grpc.aio.insecure_channel(self.endpoint, options=_CHANNEL_OPTIONS)
+            channel = grpc.aio.insecure_channel(
+                self.endpoint, options=_CHANNEL_OPTIONS, interceptors=client_interceptors()
+            )
         try:
             await asyncio.wait_for(channel.channel_ready(), self.connect_timeout)
         except TimeoutError:

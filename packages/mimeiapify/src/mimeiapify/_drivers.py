@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -20,6 +21,7 @@ import aiohttp
 import requests
 import urllib3.exceptions
 
+from mimeia_telemetry import tracing
 from mimeiapify._plan import (
     Emit,
     HttpRequest,
@@ -44,7 +46,14 @@ def _not_an_emit(plan: Plan[Any]) -> None:
     raise TypeError("this operation emits values; iterate it instead of running it")
 
 
-# ---------------------------------------------------------------- sync (requests)
+# ---------------------------------------------------------------- tracing (off: one check)
+
+
+def _note(span: Any, reply: Reply) -> None:
+    if isinstance(reply, HttpResponse):
+        tracing.set_http_status(span, reply.status)
+    elif isinstance(reply, TransportFailure):
+        tracing.record_error(span, reply.error)
 
 
 class BodyTooLarge(Exception):
@@ -65,6 +74,34 @@ def _drop_partial(path: str) -> None:
 
 
 def _send_sync(session: requests.Session, request: HttpRequest, timeout: float) -> Reply:
+    """One request; with tracing on, in a client span whose traceparent it carries."""
+    if not tracing.tracing_enabled():
+        return _send_sync_untraced(session, request, timeout)
+    headers = dict(request.headers)
+    with tracing.client_span(request.method, request.url, headers) as span:
+        reply = _send_sync_untraced(session, dataclasses.replace(request, headers=headers), timeout)
+        _note(span, reply)
+        return reply
+
+
+async def _send_async(
+    session: aiohttp.ClientSession, request: HttpRequest, time_limit: float
+) -> Reply:
+    """One request; with tracing on, in a client span whose traceparent it carries."""
+    if not tracing.tracing_enabled():
+        return await _send_async_untraced(session, request, time_limit)
+    headers = dict(request.headers)
+    with tracing.client_span(request.method, request.url, headers) as span:
+        traced = dataclasses.replace(request, headers=headers)
+        reply = await _send_async_untraced(session, traced, time_limit)
+        _note(span, reply)
+        return reply
+
+
+# ---------------------------------------------------------------- sync (requests)
+
+
+def _send_sync_untraced(session: requests.Session, request: HttpRequest, timeout: float) -> Reply:
     opened: list[Any] = []
     try:
         files = None
@@ -196,7 +233,7 @@ class SyncSession:
 # ---------------------------------------------------------------- async (aiohttp)
 
 
-async def _send_async(
+async def _send_async_untraced(
     session: aiohttp.ClientSession, request: HttpRequest, time_limit: float
 ) -> Reply:
     opened: list[Any] = []

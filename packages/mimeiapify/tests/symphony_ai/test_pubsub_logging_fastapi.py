@@ -63,7 +63,7 @@ def test_setup_logging_json_lines_on_our_logger_and_rotates(
             and first["tenant"] == "acme"
             and first["level"] == "INFO"
         )
-        assert "ValueError: bad" in json.loads(err[1])["exc_info"]
+        assert "ValueError: bad" in json.loads(err[1])["exception"]
         files = sorted(p.name for p in (tmp_path / "logs").iterdir())
         daily = f"app_logs_{datetime.now():%Y%m%d}.log"
         assert files == [daily, f"{daily}.1", f"{daily}.2"]

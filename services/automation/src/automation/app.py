@@ -21,6 +21,8 @@ from automation.middleware import (
 from automation.routers import health, wompi
 from automation.runtime import Runtime
 from automation.settings import Settings, get_settings
+from mimeia_telemetry.asgi import TraceMiddleware
+from mimeia_telemetry.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     settings = settings or (runtime.settings if runtime else get_settings())
     runtime = runtime or Runtime.from_settings(settings)
     configure_logging(json_lines=settings.env != "development")
+    configure_tracing("automation-api")  # OTEL_* decide; off by default
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,6 +48,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         docs_url="/docs" if docs else None,
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
+        # our TraceMiddleware makes the server span (full route, one span per request)
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.services = runtime
 
@@ -121,6 +126,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         limits={"/api/v1/integrations/wompi/": wompi.MAX_BODY},
     )
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(TraceMiddleware)  # outermost: the server span continues traceparent
     return app
 
 

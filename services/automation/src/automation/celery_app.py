@@ -23,6 +23,7 @@ from kombu import Exchange, Queue
 
 from automation.logs import request_id_var
 from automation.settings import Settings
+from mimeia_telemetry.celery import instrument_celery
 
 QUEUES = ("critical", "workflow", "automation", "notification", "webhook")
 
@@ -134,3 +135,5 @@ def send(
 # The app the worker's tasks register on; :mod:`automation.tasks` configures it
 # from the settings in force when the worker imports it.
 celery_app = Celery("automation", set_as_current=False)
+# traceparent in every task message; the consumer span around each task (no-op when off)
+instrument_celery()

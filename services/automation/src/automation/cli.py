@@ -221,6 +221,9 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _beat(args: argparse.Namespace) -> int:
+    from mimeia_telemetry.tracing import configure_tracing
+
+    configure_tracing("automation-beat")  # before the tasks module names the worker's
     from automation.tasks import celery_app
 
     settings = get_settings()

@@ -3,12 +3,12 @@ carries the request id of the request or task it belongs to."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
 from contextvars import ContextVar
-from datetime import UTC, datetime
+
+from mimeia_telemetry.logfmt import JsonFormatter
 
 request_id_var: ContextVar[str | None] = ContextVar("automation_request_id", default=None)
 
@@ -26,23 +26,6 @@ class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get() or "-"
         return True
-
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-            "request_id": getattr(record, "request_id", None),
-        }
-        for key in ("tenant_id", "execution_id", "event_id", "rule_id"):
-            if (value := getattr(record, key, None)) is not None:
-                entry[key] = value
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
 
 
 def configure_logging(json_lines: bool, level: str = "INFO") -> None:

@@ -25,6 +25,8 @@ import certifi
 import httpcore
 import httpx
 
+from mimeia_telemetry import tracing
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -272,3 +274,13 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             keepalive_expiry=keepalive_expiry,
             network_backend=GuardedNetworkBackend(policy),
         )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Every outgoing request (webhooks, HTTP steps) in a client span whose
+        ``traceparent`` the receiver sees; exactly the parent's call when tracing is off."""
+        if not tracing.tracing_enabled():
+            return await super().handle_async_request(request)
+        with tracing.client_span(request.method, str(request.url), request.headers) as current:
+            response = await super().handle_async_request(request)
+            tracing.set_http_status(current, response.status_code)
+            return response

@@ -31,8 +31,10 @@ from automation.metrics import TASK_LATENCY, TASKS
 from automation.rules import engine as rules_engine
 from automation.settings import Settings, get_settings
 from automation.workflows.engine import ExecutionRunner
+from mimeia_telemetry.tracing import configure_tracing
 
 configure_celery(celery_app, get_settings())
+configure_tracing("automation-worker")  # OTEL_* decide; pool children configure their own
 
 # the delivery part's tasks (webhooks, notifications) register on the same app
 import automation.notifications.tasks  # noqa: E402

@@ -14,6 +14,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common_mesh import AsyncMeshEngine, MeshDeliveryError, MeshError
 from common_mesh.protocol import validate_name
+from mimeia_telemetry.asgi import TraceMiddleware
+from mimeia_telemetry.tracing import configure_tracing
 from slack_connect.auth import (
     INCOMING_SECRET_HEADER,
     check_bearer,
@@ -182,7 +184,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await services.aclose()
 
-    app = FastAPI(title="slack-connect", lifespan=lifespan)
+    configure_tracing("slack-connect")  # OTEL_* decide; off by default
+    # our TraceMiddleware makes the server span (one per request, full route)
+    app = FastAPI(
+        title="slack-connect",
+        lifespan=lifespan,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.state.services = services
 
@@ -296,4 +304,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             report["connection"] = {"credential_status": "UNKNOWN", "error": str(exc)}
         return report
 
+    app.add_middleware(TraceMiddleware, skip=("/health", "/ready"))
     return app

@@ -19,6 +19,8 @@ from common_mesh.receiver.decode import BatchRejected, decode_batch
 from common_mesh.receiver.ledger import BatchLedger, MemoryLedger
 from common_mesh.receiver.sink import StreamSink
 from common_mesh.tokens import ALL_ORGS, MeshTokens
+from mimeia_telemetry.asgi import TraceMiddleware
+from mimeia_telemetry.tracing import configure_tracing
 
 __all__ = ["ReceiverStats", "create_app"]
 
@@ -156,4 +158,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.stats = stats
+    if configure_tracing("mesh-receiver"):  # OTEL_* decide; off by default
+        app.add_middleware(TraceMiddleware, skip=("/healthz",))
     return app

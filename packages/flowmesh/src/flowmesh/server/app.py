@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import grpc
 
+from flowmesh._tracing import server_interceptors
 from flowmesh.server.auth import Authenticator, parse_tokens
 from flowmesh.server.defaults import (
     DEFAULT_HOST,
@@ -123,11 +124,12 @@ async def serve(
     await auth.refresh()
     metrics = Metrics()
     server = grpc.aio.server(
+        interceptors=server_interceptors(),
         options=[
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
             ("grpc.so_reuseport", 0),
-        ]
+        ],
     )
     limits = Limits(settings.max_payload_bytes, settings.max_response_bytes)
     ctx = OpsContext(store, limits, metrics, settings.dedup_window_ms, settings.recheck_seconds)

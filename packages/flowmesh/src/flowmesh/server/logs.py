@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-import time
 
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+from mimeia_telemetry.logfmt import JsonFormatter, mask_secrets
 
+__all__ = ["JsonFormatter", "configure"]
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, object] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD:
-                entry[key] = value
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
 class TextFormatter(logging.Formatter):
@@ -38,8 +23,9 @@ class TextFormatter(logging.Formatter):
         extras = [
             f"{key}={value!r}" if isinstance(value, str) and (" " in value or not value)
             else f"{key}={value}"
-            for key, value in record.__dict__.items()
-            if key not in _STANDARD
+            for key, value in mask_secrets(
+                {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+            ).items()
         ]  # fmt: skip
         if not extras:
             return line

@@ -11,13 +11,13 @@ earlier call installed, ``max_bytes`` rotates the file by size.
 
 from __future__ import annotations
 
-import json
 import logging
 import logging.handlers
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+
+from mimeia_telemetry.logfmt import JsonFormatter
 
 LOGGER_NAME = "mimeiapify"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -26,28 +26,10 @@ FILE_FORMAT = "%(asctime)s | %(levelname)s | %(name)s | %(message)s"
 
 logger = logging.getLogger(LOGGER_NAME)
 
-_STANDARD_ATTRS = frozenset(
-    logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime"}
-)
 _INSTALLED_FLAG = "_mimeiapify_installed"
 
-
-class JsonLinesFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, extras, exception."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                entry[key] = value
-        if record.exc_info:
-            entry["exc_info"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+# The platform's one JSON formatter (trace ids, nested secret masking), under 1.5's name.
+JsonLinesFormatter = JsonFormatter
 
 
 def _resolve_level(level: str | int) -> int:

@@ -17,6 +17,8 @@ from typing import Protocol, TextIO
 
 import httpx
 
+from mimeia_telemetry.httpx import async_transport
+
 E164 = re.compile(r"^\+[1-9]\d{6,14}\Z")
 MAX_SMS_CHARS = 1600
 # Twilio error codes that describe the message, not the provider's state.
@@ -98,7 +100,10 @@ class TwilioSmsProvider:
         self._service = messaging_service_sid
         self._url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
         self._client = httpx.AsyncClient(
-            auth=(account_sid, auth_token), timeout=httpx.Timeout(timeout), trust_env=False
+            auth=(account_sid, auth_token),
+            timeout=httpx.Timeout(timeout),
+            trust_env=False,
+            transport=async_transport(),  # client spans + traceparent when tracing is on
         )
 
     async def aclose(self) -> None:

@@ -17,6 +17,7 @@ from automation.rules.conditions import Condition, check_problems, evaluate_all
 from automation.rules.subscriptions import rule_listens, workflow_listens
 from automation.settings import Settings
 from automation.workflows.engine import Sender, create_execution, dispatch
+from mimeia_telemetry import tracing
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,17 @@ async def _run_rule(
 ) -> bool:
     """Evaluate one rule against one event, run its actions if it matches, record it.
     Returns whether it matched."""
+    attributes = {"rule.id": rule.id, "event.id": event.id, "event.type": event.type}
+    with tracing.span("rule.evaluate", attributes=attributes) as current:
+        matched = await _evaluate_rule(database, settings, send, rule, event)
+        if current is not None:
+            current.set_attribute("rule.matched", matched)
+        return matched
+
+
+async def _evaluate_rule(
+    database: Database, settings: Settings, send: Sender, rule: AutomationRule, event: Event
+) -> bool:
     scope = event_scope(event)
     conditions = _conditions.validate_python(rule.conditions)
     matched, results = evaluate_all(conditions, rule.condition_logic, scope)

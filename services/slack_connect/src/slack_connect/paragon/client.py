@@ -17,6 +17,7 @@ from urllib.parse import quote
 import httpx
 
 from common_core.retry import RetryPolicy
+from mimeia_telemetry.httpx import async_transport
 from slack_connect.paragon.errors import (
     ParagonAuthError,
     ParagonCredentialInvalid,
@@ -101,7 +102,10 @@ class ParagonClient:
         self.trigger_base = trigger_base.rstrip("/")
         self.retry = retry or RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=30.0)
         self._own_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(timeout))
+        self._http = http or httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout),
+            transport=async_transport(),  # client spans + traceparent when tracing is on
+        )
 
     async def aclose(self) -> None:
         if self._own_http:
