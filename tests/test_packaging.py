@@ -285,7 +285,7 @@ def test_mimeia_installs_alone_its_fixtures_are_opt_in_and_entry_points_work(
         "--format", "pylock.toml", "--quiet", "-o", str(deps))  # fmt: skip
     _uv("pip", "install", "--offline", "--quiet", "--python", str(python), "-r", str(deps))
     _uv("pip", "install", "--offline", "--no-deps", "--quiet", "--python", str(python),
-        str(wheels["mimeia-flowmesh"]))  # fmt: skip
+        str(wheels["mimeia-flowmesh"]), str(wheels["mimeia-telemetry"]))  # fmt: skip
     assert _run([str(python), "-c", discover]).strip() == "['flowmesh']"
 
 
