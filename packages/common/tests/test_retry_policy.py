@@ -42,9 +42,11 @@ def test_a_post_that_never_left_or_was_rate_limited_or_carries_a_key_is_resent()
     assert not keyed.after_response(502).retry  # max_attempts=3 bounds it
 
 
-def test_final_answers_are_not_retried() -> None:
+def test_final_answers_are_not_retried_and_every_attempt_is_counted() -> None:
     for status in (200, 201, 400, 401, 404, 409, 422, 501):
-        assert not FAST.start("GET").after_response(status).retry, status
+        retrying = FAST.start("GET")
+        assert not retrying.after_response(status).retry, status
+        assert retrying.attempts == 1
 
 
 def test_retry_after_is_honoured_in_seconds_or_as_a_date_and_capped() -> None:

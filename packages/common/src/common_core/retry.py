@@ -161,15 +161,14 @@ class Retrying:
 
     policy: RetryPolicy
     idempotent: bool
+    attempts: int = 0  # every attempt decided on so far, whatever its outcome
     failures: int = 0
     rate_limited: int = 0
 
-    @property
-    def attempts(self) -> int:
-        return self.failures + self.rate_limited
-
     def _may_fail_again(self) -> bool:
-        used = self.failures if self.policy.max_rate_limit_retries is not None else self.attempts
+        used = self.failures
+        if self.policy.max_rate_limit_retries is None:
+            used += self.rate_limited
         return used < self.policy.max_attempts
 
     def after_response(
@@ -177,6 +176,7 @@ class Retrying:
     ) -> Decision:
         """Decide after an HTTP answer (a 2xx or any other final answer: no retry)."""
         policy = self.policy
+        self.attempts += 1
         if status not in policy.retry_statuses:
             return Decision(retry=False)
         retry_after = parse_retry_after(headers, now)
@@ -185,7 +185,7 @@ class Retrying:
             if policy.max_rate_limit_retries is not None:
                 allowed = self.rate_limited <= policy.max_rate_limit_retries
             else:
-                allowed = self.attempts < policy.max_attempts
+                allowed = self.failures + self.rate_limited < policy.max_attempts
             if retry_after is not None:
                 delay = min(retry_after, max(policy.max_delay, policy.rate_limit_penalty or 0.0))
             elif policy.rate_limit_penalty is not None:
@@ -208,6 +208,7 @@ class Retrying:
         ``maybe_sent`` is False only when the connection was never established
         (refused, DNS, connect timeout), so the server cannot have seen it.
         """
+        self.attempts += 1
         self.failures += 1
         if maybe_sent and not self.idempotent:
             return Decision(retry=False, outcome_unknown=True)
