@@ -338,6 +338,7 @@ async def run_all(args: argparse.Namespace, dsn: str, prefix: str) -> None:
     env = {
         "ENV": "production",
         "WEBHOOK_SECRET_KEY": "bench-webhook-secret",
+        "SECRETS_KEY": "bench-secrets-key-0123456789abcdef0123",
         "DATABASE_URL": dsn,
         "REDIS_URL": _redis_url(),
         "CELERY_BROKER_URL": _redis_url(),

@@ -70,9 +70,10 @@ def _case(dist: str, extra: str | None, allowed: set[str], check: str) -> Case:
 
 
 FLOWMESH_SDK = GRPC | PYDANTIC
-# starlette and uvicorn: the server's HTTP API (never the SDK's)
+# starlette, uvicorn and websockets: the server's HTTP API and /ws (never the SDK's)
 FLOWMESH_SERVER = FLOWMESH_SDK | STARLETTE | UVICORN | {
     "redis", "hiredis", "prometheus-client", "jsonschema-rs", "orjson", "async-timeout",
+    "websockets",
 }  # fmt: skip
 COMMON = PYDANTIC | HTTPX | {"markdown-it-py", "mdurl"}
 RECEIVER = STARLETTE | UVICORN | FLOWMESH_SDK | {"mimeia-flowmesh"}
@@ -86,7 +87,8 @@ CASES = [
           "assert r.returncode == 2 and \"'mimeia-flowmesh[server]'\" in r.stderr, r"),
     _case("mimeia-flowmesh", "server", FLOWMESH_SERVER,
           "import flowmesh.server; from flowmesh.server import ServerSettings, serve; "
-          "import flowmesh.server.store.redis, flowmesh.server.store.sqlite"),
+          "import flowmesh.server.store.redis, flowmesh.server.store.sqlite, "
+          "flowmesh.server.http_api"),
     _case("mimeia-common", None, COMMON,
           "from common_mesh import *; import common_mesh.mimeia_service; "
           "import common_core.lists, common_core.log_manager, common_core.markdown, "

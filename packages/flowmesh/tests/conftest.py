@@ -6,13 +6,18 @@ Every test names its own namespace, so tests sharing a server do not meet.
 from __future__ import annotations
 
 import re
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from flowmesh import FlowMesh, FlowMeshInvalidArgumentError
 from mimeia.testing import free_port, run_server
@@ -79,3 +84,111 @@ def refused() -> Callable[[str, str], AbstractContextManager[Any]]:
         return pytest.raises(FlowMeshInvalidArgumentError, match=pattern)
 
     return expect
+
+
+@dataclass
+class LocalCluster:
+    """A Redis Cluster of our own: 3 primaries, each with one replica, on free ports."""
+
+    directory: Path
+    ports: list[int]
+    procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.ports[0]}"
+
+    def start(self, port: int) -> None:
+        home = self.directory / str(port)
+        home.mkdir(exist_ok=True)
+        self.procs[port] = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled",
+             "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000",
+             "--dir", str(home), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        _wait_for(lambda: _ping(port), f"redis-server on port {port}")
+
+    def kill(self, port: int) -> None:
+        proc = self.procs.pop(port)
+        proc.kill()
+        proc.wait()
+
+    def client(self, port: int) -> redis.Redis:
+        return redis.Redis(port=port, socket_timeout=2, socket_connect_timeout=1)
+
+    def primary_of(self, key: str) -> int:
+        """Port of the primary that owns ``key``'s slot (as a live node sees it)."""
+        port = next(p for p in self.procs if _ping(p))
+        with self.client(port) as c:
+            slot = int(c.execute_command("CLUSTER", "KEYSLOT", key))
+            for start, end, primary, *_ in c.execute_command("CLUSTER", "SLOTS"):
+                if start <= slot <= end:
+                    return int(primary[1])
+        raise AssertionError(f"no primary for slot {slot}")
+
+    def healthy(self) -> bool:
+        """Every live node sees the whole cluster up, every replica in sync."""
+        for port in self.procs:
+            with self.client(port) as c:
+                info = c.execute_command("CLUSTER", "INFO").decode()
+                if "cluster_state:ok" not in info:
+                    return False
+                role = c.info("replication")
+                if role["role"] == "slave" and role.get("master_link_status") != "up":
+                    return False
+        return True
+
+    def close(self) -> None:
+        for port in list(self.procs):
+            self.kill(port)
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free too."""
+    while True:
+        port = free_port()
+        if port + 10000 >= 65536:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
+def _ping(port: int) -> bool:
+    try:
+        with redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1) as c:
+            return bool(c.ping())
+    except redis.RedisError:
+        return False
+
+
+def _wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not ready within {timeout:g}s")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def redis_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    """A local Redis Cluster (3 primaries + 3 replicas, `redis-server --cluster-enabled
+    yes` on free ports, joined with `redis-cli --cluster create`), stopped afterwards."""
+    cluster = LocalCluster(tmp_path, [_cluster_port() for _ in range(6)])
+    try:
+        for port in cluster.ports:
+            cluster.start(port)
+        subprocess.run(
+            ["redis-cli", "--cluster", "create",
+             *(f"127.0.0.1:{p}" for p in cluster.ports), "--cluster-replicas", "1",
+             "--cluster-yes"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        _wait_for(cluster.healthy, "redis cluster")
+        yield cluster
+    finally:
+        cluster.close()

@@ -10,9 +10,11 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from flowmesh import Event, FlowMesh, RetryPolicy
+from flowmesh.server.app import open_store
 from mimeia import Address, discover_services
 from mimeia.testing import free_port, run_server
 
@@ -48,6 +50,13 @@ async def test_default_store_is_under_dot_mimeia(tmp_path: Path):
 async def test_bad_store_url_is_refused(tmp_path: Path):
     result = admin("serve", "--port", str(free_port()), "--store", "mysql://x")
     assert result.returncode == 2 and "unsupported scheme 'mysql'" in result.stderr
+
+
+def test_bad_cluster_store_urls_are_refused_naming_the_part() -> None:
+    with pytest.raises(ValueError, match="replicas must be a whole number"):
+        open_store("redis+cluster://127.0.0.1:7000?replicas=two")
+    with pytest.raises(ValueError, match="only database 0"):
+        open_store("redis+cluster://127.0.0.1:7000/3")
 
 
 async def test_admin_commands(tmp_path: Path, serve_cmd: Callable[..., list[str]]):
@@ -103,15 +112,20 @@ async def test_admin_commands(tmp_path: Path, serve_cmd: Callable[..., list[str]
     assert unreachable.returncode == 1 and "FlowMeshConnectionError" in unreachable.stderr
 
 
-async def test_registered_for_mimeia_up(tmp_path: Path):
+async def test_registered_for_mimeia_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     [spec] = [s for s in discover_services() if s.name == "flowmesh"]
     assert (spec.default_port, spec.scheme) == (50051, "grpc")
-    port = free_port()
+    port, http_port = free_port(), free_port()
+    monkeypatch.setenv("MIMEIA_FLOWMESH_HTTP_PORT", str(http_port))
     argv = spec.argv({"flowmesh": Address("127.0.0.1", port)}, str(tmp_path))
-    assert argv[-1] == f"sqlite:///{tmp_path.resolve()}/flowmesh/flowmesh.db"
+    assert argv[argv.index("--store") + 1] == f"sqlite:///{tmp_path.resolve()}/flowmesh/flowmesh.db"
+    assert argv[argv.index("--http-addr") + 1] == f"127.0.0.1:{http_port}"
     with run_server(argv, ready_text=spec.ready_text):
         async with FlowMesh(f"127.0.0.1:{port}") as c:
             assert await c.readiness_check()
+        async with httpx.AsyncClient(timeout=10) as http:
+            health = await http.get(f"http://127.0.0.1:{http_port}/health")
+        assert health.json()["status"]["message"] == "ok"
     assert (tmp_path / "flowmesh" / "flowmesh.db").exists()
 
 

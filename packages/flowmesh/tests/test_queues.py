@@ -165,10 +165,14 @@ async def test_ack_and_nack_need_an_in_flight_job(client: FlowMesh, ns: str):
     job = await client.queue.reserve(T, ns, "q")
     assert job is not None
     await client.queue.ack(T, ns, "q", job.id)
+    await client.queue.ack(T, ns, "q", job.id)  # a repeated ack succeeds (test_idempotence)
     with pytest.raises(FlowMeshNotFoundError):
-        await client.queue.ack(T, ns, "q", job.id)  # acked jobs are gone
+        await client.queue.nack(T, ns, "q", job.id)  # acked jobs are gone
     with pytest.raises(FlowMeshNotFoundError):
         await client.queue.nack(T, ns, "q", "0" * 32)
+    await asyncio.sleep(2.1)  # past the server's 2 s window an ack is forgotten
+    with pytest.raises(FlowMeshNotFoundError):
+        await client.queue.ack(T, ns, "q", job.id)
 
 
 async def test_unknown_queues(client: FlowMesh, ns: str):

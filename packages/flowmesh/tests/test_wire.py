@@ -263,8 +263,11 @@ async def test_queue_reserve_visibility_expiry_ack(wire: WireClient, ns: str):
         0,
         1,
     )
+    # A repeated ACK (a retry whose answer was lost) succeeds; the job is gone.
+    repeated = await wire.call("QueueService", "ACK", resource_path=queue, job_id=again.job.id)
+    assert repeated.status.code == 0
     err = await rpc_error(
-        wire.call("QueueService", "ACK", resource_path=queue, job_id=again.job.id)
+        wire.call("QueueService", "NACK", resource_path=queue, job_id=again.job.id)
     )
     assert err.code() == grpc.StatusCode.NOT_FOUND
 

@@ -154,3 +154,23 @@ def served() -> Iterator[Any]:
     for server, thread in servers:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@dataclass
+class WhatsAppEmulatorServer:
+    url: str  # http://127.0.0.1:PORT (WHATSAPP_API_URL)
+
+    def new_number(self, **options: Any) -> dict[str, Any]:
+        response = requests.post(f"{self.url}/_emulator/numbers", json=options, timeout=15)
+        assert response.status_code == 201, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def whatsapp_server() -> Iterator[WhatsAppEmulatorServer]:
+    port = free_port()
+    argv = ["python", "-m", "mimeiapify.testing.whatsapp", "--host", "127.0.0.1",
+            "--port", str(port), "--deliver-seconds", "0.1"]  # fmt: skip
+    with run_server(argv) as server:
+        assert server.ready_line == f"listening on http://127.0.0.1:{port}"
+        yield WhatsAppEmulatorServer(f"http://127.0.0.1:{port}")

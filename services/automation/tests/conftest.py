@@ -104,7 +104,6 @@ def service_env(
         "HTTP_STEP_ALLOWED_HOSTS": "127.0.0.1,localhost,::1",
         "EXECUTION_LEASE_SECONDS": "3",
         "SCHEDULER_INTERVAL_SECONDS": "0.5",
-        "AIRTABLE_API_KEY": "pat_automation_tests",
         "AIRTABLE_API_URL": airtable_api_url,
         "FLOWMESH_URL": flowmesh_endpoint,
     }

@@ -27,10 +27,17 @@ def _create_base(api_url: str) -> str:
     return str(response.json()["id"])
 
 
+async def _allow_airtable(client, auth, *base_ids: str) -> None:
+    body = {"api_key": "pat_tenant_own_key", "base_ids": list(base_ids)}
+    put = await client.put("/api/v1/integrations/airtable/settings", headers=auth, json=body)
+    assert put.status_code == 204, put.text
+
+
 async def test_airtable_step_writes_and_reads_records(
     client, auth, worker, airtable_api_url, wait_execution
 ) -> None:
     base_id = _create_base(airtable_api_url)
+    await _allow_airtable(client, auth, base_id)
     workflow = (await client.post("/api/v1/workflows", headers=auth, json={
         "name": "crm sync",
         "steps": [
@@ -57,6 +64,7 @@ async def test_airtable_step_writes_and_reads_records(
 
 
 async def test_airtable_step_reports_connector_errors(client, auth, worker, wait_execution) -> None:
+    await _allow_airtable(client, auth, "appDoesNotExist01")
     workflow = (await client.post("/api/v1/workflows", headers=auth, json={
         "name": "missing base",
         "steps": [{"id": "get", "type": "airtable",
@@ -122,7 +130,7 @@ async def test_wompi_events_are_verified_and_reach_rules(
     secret = f"test_events_{uuid.uuid4().hex}"
     url = f"/api/v1/integrations/wompi/{tenant}/events"
     unknown = await client.post(url, json=wompi_event(secret))
-    assert unknown.status_code == 404  # no secret configured yet
+    assert unknown.status_code == 400  # no secret configured yet: as a bad checksum
     assert (
         await client.put(
             "/api/v1/integrations/wompi/settings", headers=auth, json={"events_secret": secret}
@@ -146,7 +154,7 @@ async def test_wompi_events_are_verified_and_reach_rules(
         await client.post(
             f"/api/v1/integrations/wompi/{uuid.uuid4().hex}/events", json=wompi_event(secret)
         )
-    ).status_code == 404
+    ).status_code == 400
 
     accepted = await client.post(url, json=wompi_event(secret))
     assert accepted.status_code == 200, accepted.text

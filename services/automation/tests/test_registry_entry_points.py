@@ -27,7 +27,7 @@ BUILT_IN_TYPES = {
     "http_request", "data_transform", "condition", "branch", "delay",  # steps.builtin
     "airtable", "flowmesh_publish",  # steps.connectors
     "run_workflow", "workflow",  # rules.actions
-    "webhook", "notification",  # their own subpackages
+    "webhook", "notification", "whatsapp",  # their own subpackages
 }  # fmt: skip
 
 PROBE = f"""

@@ -152,3 +152,34 @@ async def test_webhook_tokens_do_not_cross_workflows(client, auth) -> None:
     token_a = a["webhook_url"].rsplit("/", 1)[1]
     response = await client.post(f"/api/v1/hooks/workflows/{b['id']}/{token_a}", json={})
     assert response.status_code == 404
+
+
+async def test_a_tenant_id_with_a_trailing_newline_is_refused(client, bearer, tenant) -> None:
+    """Issue 14.13: with ``$`` "tenantA\\n" passed as a tenant of its own."""
+    for claimed in (f"{tenant}\n", f"{tenant}\r\n", f"\n{tenant}"):
+        answer = await client.get("/api/v1/workflows", headers=bearer(claimed))
+        assert answer.status_code == 401, claimed
+        assert "token claim 'tenant'" in answer.json()["detail"]
+    assert (await client.get("/api/v1/workflows", headers=bearer(tenant))).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("check", "value"),
+    [
+        ("event filter", "user.*\n"),
+        ("header", "X-Team\n"),
+        ("sms", "+573001234567\n"),
+        ("template", "welcome\n"),
+        ("email", "a@example.com\n"),
+    ],
+)
+def test_validators_refuse_a_trailing_newline(check: str, value: str) -> None:
+    """Issue 14.13: every anchored validator checks the whole string."""
+    from automation.notifications.schemas import EMAIL, TEMPLATE_NAME
+    from automation.notifications.sms import E164
+    from automation.webhooks.schemas import EVENT_FILTER, HEADER_NAME
+
+    pattern = {"event filter": EVENT_FILTER, "header": HEADER_NAME, "sms": E164,
+               "template": TEMPLATE_NAME, "email": EMAIL}[check]  # fmt: skip
+    assert pattern.match(value.strip())
+    assert not pattern.match(value)

@@ -42,14 +42,14 @@ MAX_BATCH_MODELS = 10_000
 
 # Names become stream names; a strict alphabet keeps one tenant's names from
 # reaching into another's (no separators, no "..", no empty parts).
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
-_BATCH_ID = re.compile(r"^[0-9a-f]{32}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}\Z")
+_BATCH_ID = re.compile(r"^[0-9a-f]{32}\Z")
 
 
 def validate_name(field: str, value: object) -> str:
     if not isinstance(value, str):
         raise MeshNameError(field, value, f"must be a string, not {type(value).__name__}")
-    if not _NAME.match(value) or ".." in value:
+    if not _NAME.fullmatch(value) or ".." in value:
         raise MeshNameError(
             field, value, "must be 1-128 characters of letters, digits, '_', '-', '.'"
         )
@@ -57,7 +57,7 @@ def validate_name(field: str, value: object) -> str:
 
 
 def validate_batch_id(value: str) -> str:
-    if not _BATCH_ID.match(value):
+    if not _BATCH_ID.fullmatch(value):
         raise ValueError(f"{BATCH_ID_HEADER} must be 32 lowercase hex characters")
     return value
 

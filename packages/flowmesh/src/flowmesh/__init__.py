@@ -34,12 +34,15 @@ from flowmesh.types import (
     ConsumerGroupState,
     Event,
     Job,
+    KVStoreInfo,
     Message,
+    QueueInfo,
     QueueStats,
     ReplayProgress,
     ReplaySession,
     RetryPolicy,
     Schema,
+    StreamInfo,
 )
 
 __all__ = [
@@ -57,8 +60,10 @@ __all__ = [
     "FlowMeshResourceExhaustedError",
     "Job",
     "KVClient",
+    "KVStoreInfo",
     "Message",
     "QueueClient",
+    "QueueInfo",
     "QueueStats",
     "ReplayClient",
     "ReplayProgress",
@@ -67,5 +72,6 @@ __all__ = [
     "Schema",
     "SchemaClient",
     "StreamClient",
+    "StreamInfo",
     "__version__",
 ]

@@ -14,12 +14,15 @@ from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.types import (
     ConsumerGroupState,
     Job,
+    KVStoreInfo,
     Message,
+    QueueInfo,
     QueueStats,
     ReplayProgress,
     ReplaySession,
     RetryPolicy,
     Schema,
+    StreamInfo,
 )
 from flowmesh.utils import timestamp_to_nanos
 
@@ -152,6 +155,28 @@ def group_state(s: pb.ConsumerGroupState) -> ConsumerGroupState:
     return ConsumerGroupState(stream=s.stream, group=s.group, partition=s.partition,
                               committed_offset=s.committed_offset,
                               latest_offset=s.latest_offset, lag=s.lag)  # fmt: skip
+
+
+def filter_of(tenant: str, namespace: str) -> pb.ListResourcesFilter:
+    return pb.ListResourcesFilter(tenant=tenant, namespace=namespace)
+
+
+def stream_info(i: pb.StreamInfo) -> StreamInfo:
+    p, c = i.resource_path, i.config
+    return StreamInfo(tenant=p.tenant, namespace=p.namespace, name=p.name,
+                      partitions=c.partitions, latest_offsets=list(i.latest_offsets),
+                      messages=i.messages, retention_max_messages=c.retention_max_messages,
+                      retention_max_age_ms=c.retention_max_age_ms)  # fmt: skip
+
+
+def queue_info(i: pb.QueueInfo) -> QueueInfo:
+    p = i.resource_path
+    return QueueInfo(tenant=p.tenant, namespace=p.namespace, name=p.name, stats=stats(i.stats))
+
+
+def kv_store_info(i: pb.KVStoreInfo) -> KVStoreInfo:
+    p = i.resource_path
+    return KVStoreInfo(tenant=p.tenant, namespace=p.namespace, name=p.name, keys=i.keys)
 
 
 def schema(s: pb.Schema) -> Schema:

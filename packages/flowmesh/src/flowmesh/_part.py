@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 30.0
-READ_RETRIES = 3
+DEFAULT_RETRY_BUDGET = 30.0
+_MAX_BACKOFF = 1.0
 
 
 class Stubs:
@@ -29,6 +31,12 @@ class Stubs:
         self.kv = pb_grpc.KVServiceStub(channel)
         self.schema = pb_grpc.SchemaServiceStub(channel)
         self.replay = pb_grpc.ReplayServiceStub(channel)
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait before retry ``attempt`` (1, 2, ...): doubling from 50 ms,
+    capped at 1 s, jittered."""
+    return min(_MAX_BACKOFF, 0.05 * 2 ** min(attempt, 8)) * random.uniform(0.5, 1.5)  # noqa: S311
 
 
 class Part:
@@ -45,18 +53,37 @@ class Part:
         *,
         idempotent: bool = False,
         extra_timeout: float = 0.0,
+        if_gone: Callable[[], T] | None = None,
     ) -> T:
-        attempts = READ_RETRIES if idempotent else 1
-        for attempt in range(1, attempts + 1):
+        """One call. An ``idempotent`` one (a read, or a write the server recognises
+        when it comes again: producer id and sequence, acks) is retried on
+        UNAVAILABLE (a server or store restart) until the client's
+        ``retry_budget`` is spent; calls wait for the connection to come back
+        (``wait_for_ready``). ``if_gone``: when a retry finds the target gone
+        (NOT_FOUND) after an attempt whose outcome is unknown, that attempt was
+        applied; return ``if_gone()``."""
+        client = self._client
+        began = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            timeout = client.timeout
+            if attempt > 1:  # a retry waits no longer than the budget left
+                timeout = min(timeout, max(0.5, client.retry_budget - (time.monotonic() - began)))
             try:
                 return await rpc(
                     request,
-                    metadata=self._client._metadata,
-                    timeout=self._client.timeout + extra_timeout,
+                    metadata=client._metadata,
+                    timeout=timeout + extra_timeout,
                     wait_for_ready=True,
                 )
             except grpc.aio.AioRpcError as exc:
-                if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == attempts:
+                code = exc.code()
+                if attempt > 1 and if_gone is not None and code == grpc.StatusCode.NOT_FOUND:
+                    return if_gone()
+                spent = time.monotonic() - began
+                if not idempotent or code != grpc.StatusCode.UNAVAILABLE:
                     raise handle_grpc_error(exc, operation) from None
-                await asyncio.sleep(0.05 * 2**attempt * random.uniform(0.5, 1.5))  # noqa: S311
-        raise AssertionError("unreachable")
+                if spent >= client.retry_budget:
+                    raise handle_grpc_error(exc, operation) from None
+                await asyncio.sleep(min(backoff(attempt), client.retry_budget - spent))

@@ -3,19 +3,29 @@
 
 One gRPC channel (grpc.aio) per client, speaking flowmesh.v1. gRPC re-dials a
 dropped connection by itself; calls wait for it (``wait_for_ready``) up to
-their timeout, idempotent calls are retried on ``UNAVAILABLE``, and a
-subscription resumes after the last message it delivered.
+their timeout. Through a server or store restart the client retries for up to
+``retry_budget`` seconds (default 30): reads, and writes made idempotent by a
+producer id (one per client) and a sequence number per write batch and per
+enqueue, which the server deduplicates on, so a retried write is stored once.
+Acks are idempotent on the server; a subscription resumes after the last
+message it delivered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import uuid
 from types import TracebackType
 
 import grpc
 
-from flowmesh._part import DEFAULT_TIMEOUT, Stubs
-from flowmesh.exceptions import FlowMeshConnectionError, handle_grpc_error
+from flowmesh._part import DEFAULT_RETRY_BUDGET, DEFAULT_TIMEOUT, Stubs
+from flowmesh.exceptions import (
+    FlowMeshConnectionError,
+    FlowMeshInvalidArgumentError,
+    handle_grpc_error,
+)
 from flowmesh.kv import KVClient
 from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.queues import QueueClient
@@ -53,11 +63,21 @@ class FlowMesh:
         timeout: float = DEFAULT_TIMEOUT,
         connect_timeout: float = 10.0,
         tls: bool = False,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
     ) -> None:
+        if not retry_budget >= 0:
+            raise FlowMeshInvalidArgumentError(
+                f"retry_budget: must be >= 0 seconds, got {retry_budget!r}"
+            )
         self.endpoint = endpoint
         self.auth_token = auth_token
         self.timeout = timeout
         self.connect_timeout = connect_timeout
+        self.retry_budget = float(retry_budget)
+        # The idempotent producer: this client's id and the number of its next
+        # write batch or enqueue (a retry resends the same number).
+        self.producer_id = uuid.uuid4().hex
+        self._producer_seq = itertools.count(1)
         self._tls = tls
         self._metadata: tuple[tuple[str, str], ...] = (
             (("authorization", f"Bearer {auth_token}"),) if auth_token else ()
@@ -67,8 +87,14 @@ class FlowMesh:
         self.stream = StreamClient(self)
         self.queue = QueueClient(self)
         self.kv = KVClient(self)
+        # The plural names read better for collections (``client.streams.list()``).
+        self.streams = self.stream
+        self.queues = self.queue
         self.schemas = SchemaClient(self)
         self.replay = ReplayClient(self)
+
+    def _next_seq(self) -> int:
+        return next(self._producer_seq)
 
     def _get_metadata(self) -> list[tuple[str, str]] | None:
         """The call metadata: the bearer token, or None without one."""

@@ -8,6 +8,7 @@ from flowmesh import _convert as cv
 from flowmesh._part import Part
 from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.proto import flowmesh_pb2_grpc as pb_grpc
+from flowmesh.types import KVStoreInfo
 
 
 class KVClient(Part):
@@ -76,3 +77,12 @@ class KVClient(Part):
     ) -> list[str]:
         """Every live key starting with ``prefix`` (all pages; see :meth:`iter_keys`)."""
         return [key async for key in self.iter_keys(tenant, namespace, store, prefix)]
+
+    async def list_stores(self, tenant: str = "", namespace: str = "") -> list[KVStoreInfo]:
+        """The KV stores this token may read (of ``tenant``/``namespace`` when
+        given), by path, with their key counts. An extension of this server."""
+        request = pb.ListKVStoresRequest(filter=cv.filter_of(tenant, namespace))
+        response = await self._call(
+            self._stub.ListKVStores, request, "kv.list_stores", idempotent=True
+        )
+        return [cv.kv_store_info(i) for i in response.stores]

@@ -3,6 +3,7 @@ dead-letter queue."""
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING
 
 from flowmesh import _convert as cv
@@ -11,7 +12,7 @@ from flowmesh._part import Part
 from flowmesh.exceptions import FlowMeshInvalidArgumentError, error_for_status
 from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.proto import flowmesh_pb2_grpc as pb_grpc
-from flowmesh.types import Job, QueueStats, RetryPolicy
+from flowmesh.types import Job, QueueInfo, QueueStats, RetryPolicy
 
 if TYPE_CHECKING:
     from flowmesh.client import FlowMesh
@@ -53,7 +54,11 @@ class QueueClient(Part):
         """
         cv.path(tenant, namespace, "queue", queue)  # argument checks before anything is queued
         job = pb.EnqueueRequest(
-            payload=cv.as_bytes(payload, "payload"), headers=headers or {}, dedup_id=dedup_id or ""
+            payload=cv.as_bytes(payload, "payload"),
+            headers=headers or {},
+            dedup_id=dedup_id or "",
+            producer_id=self._client.producer_id,
+            producer_seq=self._client._next_seq(),
         )
         cv.set_duration(job, "delay_seconds", "delay_ms", delay, "delay")
         response = await self._enqueues.submit((tenant, namespace, queue), job)
@@ -61,7 +66,7 @@ class QueueClient(Part):
 
     async def _enqueue_one(self, key: QueueKey, job: pb.EnqueueRequest) -> pb.EnqueueResponse:
         job.resource_path.CopyFrom(cv.path(key[0], key[1], "queue", key[2]))
-        return await self._call(self._stub.Enqueue, job, "queue.enqueue")
+        return await self._call(self._stub.Enqueue, job, "queue.enqueue", idempotent=True)
 
     async def _enqueue_many(
         self, key: QueueKey, jobs: list[pb.EnqueueRequest]
@@ -69,7 +74,9 @@ class QueueClient(Part):
         request = pb.EnqueueBatchRequest(
             resource_path=cv.path(key[0], key[1], "queue", key[2]), jobs=jobs
         )
-        response = await self._call(self._stub.EnqueueBatch, request, "queue.enqueue")
+        response = await self._call(
+            self._stub.EnqueueBatch, request, "queue.enqueue", idempotent=True
+        )
         return [
             error_for_status(r.status.code, r.status.message, "queue.enqueue")
             if r.status.code else r
@@ -93,8 +100,9 @@ class QueueClient(Part):
         poll = cv.set_duration(request, "long_poll_timeout_seconds", "long_poll_timeout_ms",
                                long_poll_timeout, "long_poll_timeout")  # fmt: skip
         response = await self._call(
-            self._stub.Reserve, request, "queue.reserve", extra_timeout=poll / 1000
-        )
+            self._stub.Reserve, request, "queue.reserve", idempotent=True,
+            extra_timeout=poll / 1000,
+        )  # fmt: skip
         return cv.job(response.job) if response.HasField("job") else None
 
     async def receive(
@@ -115,12 +123,15 @@ class QueueClient(Part):
         poll = cv.set_duration(request, "long_poll_timeout_seconds", "long_poll_timeout_ms",
                                long_poll_timeout, "long_poll_timeout")  # fmt: skip
         response = await self._call(
-            self._stub.Receive, request, "queue.receive", extra_timeout=poll / 1000
-        )
+            self._stub.Receive, request, "queue.receive", idempotent=True,
+            extra_timeout=poll / 1000,
+        )  # fmt: skip
         return [cv.job(j) for j in response.jobs]
 
     async def ack(self, tenant: str, namespace: str, queue: str, job_id: str) -> None:
-        """Mark a reserved job done; it will not be delivered again."""
+        """Mark a reserved job done; it will not be delivered again. Acking a job
+        that is already acked succeeds (the server remembers acks for its dedup
+        window), so a retried ack is safe."""
         cv.path(tenant, namespace, "queue", queue)
         if not isinstance(job_id, str):
             raise FlowMeshInvalidArgumentError(f"job_id: must be str, got {type(job_id).__name__}")
@@ -129,13 +140,13 @@ class QueueClient(Part):
     async def _ack_one(self, key: QueueKey, job_id: str) -> None:
         request = pb.ACKRequest(resource_path=cv.path(key[0], key[1], "queue", key[2]),
                                 job_id=job_id)  # fmt: skip
-        await self._call(self._stub.ACK, request, "queue.ack")
+        await self._call(self._stub.ACK, request, "queue.ack", idempotent=True)
 
     async def _ack_many(self, key: QueueKey, job_ids: list[str]) -> list[Exception | None]:
         request = pb.AckBatchRequest(
             resource_path=cv.path(key[0], key[1], "queue", key[2]), job_ids=job_ids
         )
-        response = await self._call(self._stub.AckBatch, request, "queue.ack")
+        response = await self._call(self._stub.AckBatch, request, "queue.ack", idempotent=True)
         return [
             error_for_status(s.code, s.message, "queue.ack") if s.code else None
             for s in response.results
@@ -156,7 +167,11 @@ class QueueClient(Part):
             resource_path=cv.path(tenant, namespace, "queue", queue), job_id=job_id, error=error
         )
         cv.set_duration(request, "delay_seconds", "delay_ms", delay, "delay")
-        response = await self._call(self._stub.NACK, request, "queue.nack")
+        # A retry that finds the job no longer in flight means the lost attempt
+        # was applied (the job is waiting again, or dead-lettered).
+        response = await self._call(
+            self._stub.NACK, request, "queue.nack", idempotent=True, if_gone=pb.NACKResponse
+        )
         return bool(response.dead_lettered)
 
     async def get_stats(self, tenant: str, namespace: str, queue: str) -> QueueStats:
@@ -206,3 +221,10 @@ class QueueClient(Part):
         )
         response = await self._call(self._stub.ReplayDLQJob, request, "queue.replay_dlq_job")
         return response.job_id, int(response.seq)
+
+    async def list(self, tenant: str = "", namespace: str = "") -> builtins.list[QueueInfo]:
+        """The queues this token may read (of ``tenant``/``namespace`` when given),
+        by path, with their statistics. An extension of this server."""
+        request = pb.ListQueuesRequest(filter=cv.filter_of(tenant, namespace))
+        response = await self._call(self._stub.ListQueues, request, "queue.list", idempotent=True)
+        return [cv.queue_info(i) for i in response.queues]

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import random
+import builtins
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
 import grpc
 
 from flowmesh import _convert as cv
-from flowmesh._part import Part
-from flowmesh.exceptions import error_for_status, handle_grpc_error
+from flowmesh._part import Part, backoff
+from flowmesh.exceptions import FlowMeshError, error_for_status, handle_grpc_error
 from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.proto import flowmesh_pb2_grpc as pb_grpc
-from flowmesh.types import ConsumerGroupState, Event, Message
+from flowmesh.types import ConsumerGroupState, Event, Message, StreamInfo
 
-SUBSCRIBE_RECONNECTS = 20
 DEFAULT_SUBSCRIBE_BATCH = 500
 
 
@@ -42,7 +42,11 @@ class StreamClient(Part):
         )
         if partition is not None:
             request.partition = partition
-        response = await self._call(self._stub.WriteEvents, request, "stream.write")
+        request.producer_id = self._client.producer_id
+        request.producer_seq = self._client._next_seq()
+        response = await self._call(
+            self._stub.WriteEvents, request, "stream.write", idempotent=True
+        )
         return list(response.offsets)
 
     async def read(
@@ -89,12 +93,14 @@ class StreamClient(Part):
         is up to the caller (:meth:`commit_offset`). Messages arrive up to
         ``max_batch`` per frame (0: one per frame, as published clients get
         them). After a dropped connection the subscription resumes right after
-        the last message yielded. For a replay's sandbox group it ends once the
+        the last message yielded, for as long as the client's ``retry_budget``
+        allows the server to stay unreachable. For a replay's sandbox group it ends once the
         replay has delivered its whole range.
         """
         ref = cv.path(tenant, namespace, "stream", stream)
         position = start_offset
         since = cv.nanos(start_time, "start_time")
+        lost_since: float | None = None  # when the connection dropped, while it is down
         reconnects = 0
         while True:
             call = self._stub.Subscribe(
@@ -110,24 +116,35 @@ class StreamClient(Part):
                 wait_for_ready=True,
             )
             try:
+                failed: FlowMeshError | None = None
+                await call.wait_for_connection()  # the server took it: not down any more
+                lost_since = None
                 async for frame in call:
-                    reconnects = 0
-                    if frame.status.code:
-                        raise error_for_status(
+                    if frame.status.code:  # the server's error frame; the call ends with it
+                        failed = error_for_status(
                             frame.status.code, frame.status.message, "stream.subscribe"
                         )
+                        break
                     batch = frame.messages or ([frame.message] if frame.HasField("message") else [])
                     for m in batch:
                         position, since = m.offset + 1, 0
                         yield cv.message(m)
-                return  # the server ended it: a replay delivered everything
+                if failed is None:
+                    return  # the server ended it: a replay delivered everything
             except grpc.aio.AioRpcError as exc:
-                if exc.code() != grpc.StatusCode.UNAVAILABLE or reconnects >= SUBSCRIBE_RECONNECTS:
-                    raise handle_grpc_error(exc, "stream.subscribe") from None
-                reconnects += 1
-                await asyncio.sleep(min(2.0, 0.05 * 2**reconnects) * random.uniform(0.5, 1.5))  # noqa: S311
+                failed = handle_grpc_error(exc, "stream.subscribe")
             finally:
                 call.cancel()
+            # UNAVAILABLE (a server or store restart): resubscribe from the next
+            # offset while the outage is shorter than the retry budget.
+            now = time.monotonic()
+            lost_since = now if lost_since is None else lost_since
+            if failed.code != grpc.StatusCode.UNAVAILABLE or (
+                now - lost_since >= self._client.retry_budget
+            ):
+                raise failed
+            reconnects += 1
+            await asyncio.sleep(backoff(reconnects))
 
     async def commit_offset(
         self,
@@ -206,3 +223,10 @@ class StreamClient(Part):
             ),
         )
         await self._call(self._stub.ConfigureStream, request, "stream.configure", idempotent=True)
+
+    async def list(self, tenant: str = "", namespace: str = "") -> builtins.list[StreamInfo]:
+        """The streams this token may read (of ``tenant``/``namespace`` when given),
+        by path, with their partitions and latest offsets. An extension of this server."""
+        request = pb.ListStreamsRequest(filter=cv.filter_of(tenant, namespace))
+        response = await self._call(self._stub.ListStreams, request, "stream.list", idempotent=True)
+        return [cv.stream_info(i) for i in response.streams]

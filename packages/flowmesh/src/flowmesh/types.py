@@ -17,12 +17,15 @@ __all__ = [
     "ConsumerGroupState",
     "Event",
     "Job",
+    "KVStoreInfo",
     "Message",
+    "QueueInfo",
     "QueueStats",
     "ReplayProgress",
     "ReplaySession",
     "RetryPolicy",
     "Schema",
+    "StreamInfo",
 ]
 
 BackoffStrategy = Literal["fixed", "linear", "exponential"]
@@ -224,3 +227,41 @@ class ReplaySession(BaseModel):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     max_messages_per_second: int = 0
+
+
+class StreamInfo(BaseModel):
+    """A stream in a listing: its partitions, each one's latest offset (-1 when
+    empty) and how many messages were ever written to it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant: str
+    namespace: str
+    name: str
+    partitions: int = 1
+    latest_offsets: list[int] = Field(default_factory=list)
+    messages: int = 0
+    retention_max_messages: int = 0
+    retention_max_age_ms: int = 0
+
+
+class QueueInfo(BaseModel):
+    """A queue in a listing, with its statistics."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant: str
+    namespace: str
+    name: str
+    stats: QueueStats
+
+
+class KVStoreInfo(BaseModel):
+    """A KV store in a listing, with how many keys it holds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant: str
+    namespace: str
+    name: str
+    keys: int = 0

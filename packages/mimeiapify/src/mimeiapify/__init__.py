@@ -1,8 +1,10 @@
-"""mimeiapify: Airtable and Wompi connectors (sync and async) and the symphony_ai runtime.
+"""mimeiapify: Airtable, Wompi and WhatsApp connectors (sync and async) and the symphony_ai
+runtime.
 
 >>> from mimeiapify import Airtable
 >>> from mimeiapify.airtable_async import AirtableAsync
 >>> from mimeiapify.wompi_async import WompiAsync
+>>> from mimeiapify.whatsapp_async import WhatsAppAsync
 
 The clients are imported on first use, so ``import mimeiapify.testing.services``
 (what ``mimeia up`` does to find the emulators) does not load aiohttp or pandas.
@@ -23,6 +25,19 @@ from mimeiapify.errors import (
     AirtableServerError,
     AirtableValidationError,
     MimeiapifyError,
+    WhatsAppAuthError,
+    WhatsAppBusinessError,
+    WhatsAppConnectionError,
+    WhatsAppError,
+    WhatsAppNotFoundError,
+    WhatsAppOutcomeUnknownError,
+    WhatsAppRateLimitError,
+    WhatsAppRecipientError,
+    WhatsAppReengagementError,
+    WhatsAppServerError,
+    WhatsAppSignatureError,
+    WhatsAppTemplateError,
+    WhatsAppValidationError,
     WompiAuthError,
     WompiConfigurationError,
     WompiConnectionError,
@@ -40,6 +55,8 @@ if TYPE_CHECKING:
     from mimeiapify.airtable.async_client import AirtableAsync
     from mimeiapify.airtable.sync_client import Airtable
     from mimeiapify.symphony_ai.globals import GlobalSymphony, GlobalSymphonyConfig
+    from mimeiapify.whatsapp.async_client import WhatsAppAsync
+    from mimeiapify.whatsapp.sync_client import WhatsApp
     from mimeiapify.wompi.async_client import WompiAsync
     from mimeiapify.wompi.sync_client import Wompi
 
@@ -50,6 +67,8 @@ _LAZY = {
     "GlobalSymphony": "mimeiapify.symphony_ai.globals",
     "GlobalSymphonyConfig": "mimeiapify.symphony_ai.globals",
     "RetryPolicy": "mimeiapify._plan",
+    "WhatsApp": "mimeiapify.whatsapp.sync_client",
+    "WhatsAppAsync": "mimeiapify.whatsapp.async_client",
     "Wompi": "mimeiapify.wompi.sync_client",
     "WompiAsync": "mimeiapify.wompi.async_client",
 }
@@ -82,6 +101,21 @@ __all__ = [
     "GlobalSymphonyConfig",
     "MimeiapifyError",
     "RetryPolicy",
+    "WhatsApp",
+    "WhatsAppAsync",
+    "WhatsAppAuthError",
+    "WhatsAppBusinessError",
+    "WhatsAppConnectionError",
+    "WhatsAppError",
+    "WhatsAppNotFoundError",
+    "WhatsAppOutcomeUnknownError",
+    "WhatsAppRateLimitError",
+    "WhatsAppRecipientError",
+    "WhatsAppReengagementError",
+    "WhatsAppServerError",
+    "WhatsAppSignatureError",
+    "WhatsAppTemplateError",
+    "WhatsAppValidationError",
     "Wompi",
     "WompiAsync",
     "WompiAuthError",

@@ -9,6 +9,8 @@ too, once for every connector.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
@@ -18,7 +20,15 @@ import aiohttp
 import requests
 import urllib3.exceptions
 
-from mimeiapify._plan import Emit, HttpRequest, HttpResponse, Plan, Reply, Sleep, TransportFailure
+from mimeiapify._plan import (
+    Emit,
+    HttpRequest,
+    HttpResponse,
+    Plan,
+    Reply,
+    Sleep,
+    TransportFailure,
+)
 
 T = TypeVar("T")
 USER_AGENT = "mimeiapify/1.5"
@@ -37,23 +47,75 @@ def _not_an_emit(plan: Plan[Any]) -> None:
 # ---------------------------------------------------------------- sync (requests)
 
 
+class BodyTooLarge(Exception):
+    """A streamed download went past the request's ``max_bytes``."""
+
+
+def _partial_path(path: str) -> str:
+    return f"{path}.part"
+
+
+def _finish_download(path: str) -> None:
+    os.replace(_partial_path(path), path)
+
+
+def _drop_partial(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(_partial_path(path))
+
+
 def _send_sync(session: requests.Session, request: HttpRequest, timeout: float) -> Reply:
+    opened: list[Any] = []
     try:
+        files = None
+        if request.files:
+            files = {}
+            for part in request.files:
+                content: Any = part.data
+                if part.path is not None:
+                    content = open(part.path, "rb")  # noqa: SIM115 (closed below)
+                    opened.append(content)
+                files[part.name] = (part.filename, content, part.content_type)
+        multipart = bool(request.files or request.form)
         response = session.request(
             request.method,
             request.url,
             params=list(request.params) or None,
-            json=request.json,
+            json=None if multipart else request.json,
+            data=dict(request.form) if multipart else None,
+            files=files,
             headers={"User-Agent": USER_AGENT, **request.headers},
             timeout=timeout,
+            stream=request.save_to is not None,
         )
+        if request.save_to is not None and 200 <= response.status_code < 300:
+            return _save_sync(response, request, request.save_to)
     except requests.exceptions.ConnectTimeout as exc:
         return TransportFailure(exc, maybe_sent=False)
     except requests.exceptions.ConnectionError as exc:
         return TransportFailure(exc, maybe_sent=not _never_connected(exc))
     except requests.exceptions.RequestException as exc:  # read timeouts and the like
         return TransportFailure(exc, maybe_sent=True)
+    finally:
+        for handle in opened:
+            handle.close()
     return HttpResponse(response.status_code, dict(response.headers), response.content)
+
+
+def _save_sync(response: requests.Response, request: HttpRequest, path: str) -> Reply:
+    written = 0
+    try:
+        with response, open(_partial_path(path), "wb") as out:
+            for chunk in response.iter_content(64 * 1024):
+                written += len(chunk)
+                if request.max_bytes is not None and written > request.max_bytes:
+                    raise BodyTooLarge(f"more than {request.max_bytes} bytes")
+                out.write(chunk)
+    except (BodyTooLarge, requests.exceptions.RequestException) as exc:
+        _drop_partial(path)
+        return TransportFailure(exc, maybe_sent=True)
+    _finish_download(path)
+    return HttpResponse(response.status_code, dict(response.headers), b"")
 
 
 def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
@@ -137,21 +199,57 @@ class SyncSession:
 async def _send_async(
     session: aiohttp.ClientSession, request: HttpRequest, time_limit: float
 ) -> Reply:
+    opened: list[Any] = []
     try:
+        data: aiohttp.FormData | None = None
+        if request.files or request.form:
+            data = aiohttp.FormData()
+            for name, value in request.form:
+                data.add_field(name, value)
+            for part in request.files:
+                content: Any = part.data
+                if part.path is not None:
+                    content = open(part.path, "rb")  # noqa: SIM115, ASYNC230 (closed below)
+                    opened.append(content)
+                data.add_field(
+                    part.name, content, filename=part.filename, content_type=part.content_type
+                )
         async with session.request(
             request.method,
             request.url,
             params=list(request.params) or None,
-            json=request.json,
+            json=None if data is not None else request.json,
+            data=data,
             headers={"User-Agent": USER_AGENT, **request.headers},
             timeout=aiohttp.ClientTimeout(total=time_limit),
         ) as response:
+            if request.save_to is not None and 200 <= response.status < 300:
+                return await _save_async(response, request, request.save_to)
             body = await response.read()
             return HttpResponse(response.status, dict(response.headers), body)
     except aiohttp.ClientConnectorError as exc:
         return TransportFailure(exc, maybe_sent=False)
     except (aiohttp.ClientError, TimeoutError) as exc:
         return TransportFailure(exc, maybe_sent=True)
+    finally:
+        for handle in opened:
+            handle.close()
+
+
+async def _save_async(response: aiohttp.ClientResponse, request: HttpRequest, path: str) -> Reply:
+    written = 0
+    try:
+        with open(_partial_path(path), "wb") as out:  # noqa: ASYNC230 (local disk, chunked)
+            async for chunk in response.content.iter_chunked(64 * 1024):
+                written += len(chunk)
+                if request.max_bytes is not None and written > request.max_bytes:
+                    raise BodyTooLarge(f"more than {request.max_bytes} bytes")
+                out.write(chunk)
+    except (BodyTooLarge, aiohttp.ClientError, TimeoutError) as exc:
+        _drop_partial(path)
+        return TransportFailure(exc, maybe_sent=True)
+    _finish_download(path)
+    return HttpResponse(response.status, dict(response.headers), b"")
 
 
 async def iterate_async(

@@ -32,6 +32,24 @@ class HttpRequest:
     # False for a request that must not be sent twice when its outcome is unknown
     # (a plain create): a retry could duplicate what the first attempt wrote.
     idempotent: bool = True
+    # a multipart/form-data body instead of JSON: text fields and files
+    form: tuple[tuple[str, str], ...] = ()
+    files: tuple[FilePart, ...] = ()
+    # stream a 2xx body into this file instead of memory (refusing more than
+    # ``max_bytes``); the response's ``body`` is then empty
+    save_to: str | None = None
+    max_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class FilePart:
+    """One file of a multipart body: its bytes, or a path the driver opens on every attempt."""
+
+    name: str
+    filename: str
+    content_type: str
+    data: bytes | None = None
+    path: str | None = None
 
 
 @dataclass(frozen=True)

@@ -142,3 +142,100 @@ class WompiOutcomeUnknownError(OutcomeUnknownError, WompiError):
 
 class WompiSignatureError(WompiError):
     """A webhook event whose checksum does not match (or that cannot be checked)."""
+
+
+# ---------------------------------------------------------------- WhatsApp
+
+
+class WhatsAppError(ApiError):
+    """A WhatsApp Cloud API (Graph API) error; keeps every field of Meta's error body.
+
+    ``code``, ``error_subcode``, ``details`` (``error_data.details``) and
+    ``fbtrace_id`` are Meta's; ``hint`` says what to do about it, when we know.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_type: str | None = None,
+        field: str | None = None,
+        body: Any = None,
+        code: int | None = None,
+        error_subcode: int | None = None,
+        details: str | None = None,
+        fbtrace_id: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, error_type=error_type, field=field, body=body)
+        self.code = code
+        self.error_subcode = error_subcode
+        self.details = details
+        self.fbtrace_id = fbtrace_id
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.code is not None:
+            text = f"{text} (code {self.code})"
+        if self.details and self.details not in text:
+            text = f"{text}: {self.details}"
+        if self.hint:
+            text = f"{text}. {self.hint}"
+        return text
+
+
+class WhatsAppValidationError(WhatsAppError, ValueError):
+    """Bad input: refused by the client before sending (``field`` names it), or Meta's code 100."""
+
+
+class WhatsAppAuthError(WhatsAppError):
+    """The access token is missing, expired or lacks permission (codes 190, 10, 200...)."""
+
+
+class WhatsAppNotFoundError(WhatsAppError):
+    """The phone number id or media id does not exist or is not visible to this token."""
+
+
+class WhatsAppRateLimitError(WhatsAppError):
+    """A throughput limit (130429, pair limit 131056, 80007, 4) still hit after the retries."""
+
+
+class WhatsAppBusinessError(WhatsAppError):
+    """Meta refused the message for a business reason; retrying the same request will not help."""
+
+
+class WhatsAppReengagementError(WhatsAppBusinessError):
+    """131047: more than 24 hours since the user last wrote; only a template can reach them."""
+
+
+class WhatsAppTemplateError(WhatsAppBusinessError):
+    """132xxx: the template does not exist in that language, or its parameters do not match."""
+
+
+class WhatsAppRecipientError(WhatsAppBusinessError):
+    """131026 and friends: the recipient cannot receive this message."""
+
+
+class WhatsAppServerError(WhatsAppError):
+    """5xx (or an unexpected answer) from the Graph API after the retries."""
+
+
+class WhatsAppConnectionError(WhatsAppError, ConnectorConnectionError):
+    """The Graph API could not be reached after the retries."""
+
+
+class WhatsAppOutcomeUnknownError(OutcomeUnknownError, WhatsAppError):
+    """A message may or may not have been sent (5xx or a dropped connection after sending).
+
+    Sends are never repeated blindly: the user could get the message twice.
+    """
+
+    def __init__(self, message: str, *, payload: Any, status: int | None = None) -> None:
+        WhatsAppError.__init__(self, message, status=status, body=payload)
+        self.payload = payload
+
+
+class WhatsAppSignatureError(WhatsAppError):
+    """A webhook whose ``X-Hub-Signature-256`` does not match (or a body that cannot be read)."""

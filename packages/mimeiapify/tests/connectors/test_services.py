@@ -17,11 +17,16 @@ def test_registered_for_mimeia_up() -> None:
     specs = {s.name: s for s in discover_services()}
     assert specs["airtable-emulator"].default_port == 8710
     assert specs["wompi-emulator"].default_port == 8720
+    assert specs["whatsapp-emulator"].default_port == 8730
 
 
 @pytest.mark.parametrize(
     ("name", "probe"),
-    [("airtable-emulator", "/_emulator/stats"), ("wompi-emulator", "/_emulator/events")],
+    [
+        ("airtable-emulator", "/_emulator/stats"),
+        ("wompi-emulator", "/_emulator/events"),
+        ("whatsapp-emulator", "/_emulator/numbers"),
+    ],
 )
 def test_each_service_starts_answers_and_stops(name: str, probe: str) -> None:
     spec = next(s for s in discover_services() if s.name == name)
@@ -42,3 +47,8 @@ def test_bad_command_line_is_refused() -> None:
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert done.returncode == 2 and "--rate-limit" in done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "mimeiapify.testing.whatsapp", "--mps", "0"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 2 and "--mps" in done.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import json
 import time
 from typing import Any
@@ -22,7 +23,7 @@ from mimeiapify import (
     WompiSignatureError,
     WompiValidationError,
 )
-from mimeiapify.wompi.protocol import integrity_signature
+from mimeiapify.wompi.protocol import event_checksum, integrity_signature
 from mimeiapify.wompi.webhook import WompiEvent, WompiWebhook, parse_event
 
 # Fixed vectors, computed once by hand with hashlib in a shell, not with this library:
@@ -121,6 +122,78 @@ def test_old_events_can_be_refused() -> None:
         parse_event(raw, EVENTS_SECRET, max_age_seconds=300)  # signed in 2018
     with pytest.raises(WompiSignatureError, match="checksum"):
         parse_event(raw, "prod_events_other")
+
+
+def _sign(event: dict[str, Any], secret: str = EVENTS_SECRET) -> dict[str, Any]:
+    """Put the checksum Wompi's scheme gives on whatever ``event`` lists (by hand)."""
+    values = ""
+    for path in event["signature"]["properties"]:
+        node: Any = event["data"]
+        for part in path.split("."):
+            node = node[part]
+        values += str(node)
+    text = f"{values}{event['timestamp']}{secret}"
+    event["signature"]["checksum"] = hashlib.sha256(text.encode()).hexdigest().upper()
+    return event
+
+
+def test_a_captured_event_cannot_be_re_pointed_at_other_values() -> None:
+    """Issue 14.3: a DECLINED event for 100 became APPROVED for 999,999,900 with the
+    same checksum, by listing an unsigned ``blob`` holding the old concatenation."""
+    captured = signed_event()
+    captured["data"]["transaction"].update(status="DECLINED", amount_in_cents=100)
+    captured = _sign(captured)
+    assert Wompi.verify_webhook_event(captured, EVENTS_SECRET)
+    forged = copy.deepcopy(captured)
+    forged["data"]["transaction"].update(status="APPROVED", amount_in_cents=999_999_900)
+    forged["data"]["blob"] = "1234-1610641025-49201DECLINED100"
+    forged["signature"]["properties"] = ["blob"]
+    assert event_checksum(forged, EVENTS_SECRET) == captured["signature"]["checksum"]
+    assert WompiAsync.verify_webhook_event(forged, EVENTS_SECRET) is False
+    assert Wompi.verify_webhook_event(forged, EVENTS_SECRET) is False
+    with pytest.raises(WompiSignatureError, match="exactly the 'transaction' object"):
+        parse_event(json.dumps(forged).encode(), EVENTS_SECRET)
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        # signed by its own lights, yet not what Wompi signs for the type
+        (lambda e: e["signature"].update(properties=["transaction.id"]), "does not sign"),
+        (lambda e: e["signature"]["properties"].append("transaction.id"), "twice"),
+        (lambda e: e["data"].update(extra={"status": "APPROVED"}), "exactly"),
+        (lambda e: e.update(event="nequi_token.updated"), "exactly"),
+        (lambda e: e.update(event="nope"), "event type"),
+        (lambda e: e["data"]["transaction"].update(id={"a": 1}), "single value"),
+    ],
+)
+def test_events_must_sign_what_wompi_signs(change: Any, problem: str) -> None:
+    event = signed_event()
+    change(event)
+    event = _sign(event)  # a correct checksum over whatever it now lists
+    assert WompiAsync.verify_webhook_event(event, EVENTS_SECRET) is False
+    with pytest.raises(WompiSignatureError, match=problem):
+        parse_event(json.dumps(event).encode(), EVENTS_SECRET)
+
+
+def test_the_unsigned_environment_must_match_the_secret() -> None:
+    event = signed_event()  # "environment": "prod", signed with a prod_events_ secret
+    assert Wompi.verify_webhook_event(event, EVENTS_SECRET) is True
+    event["environment"] = "test"
+    assert Wompi.verify_webhook_event(event, EVENTS_SECRET) is False
+    sandbox = _sign({**signed_event(), "environment": "test"}, "test_events_abc")
+    assert WompiAsync.verify_webhook_event(sandbox, "test_events_abc") is True
+
+
+def test_verify_webhook_event_refuses_old_events_when_asked() -> None:
+    event = _sign({**signed_event(), "timestamp": int(time.time()) - 400 * 86400})
+    assert Wompi.verify_webhook_event(event, EVENTS_SECRET) is True  # no limit: as 1.4
+    assert WompiAsync.verify_webhook_event(event, EVENTS_SECRET, max_age_seconds=3600) is False
+    assert Wompi.verify_webhook_event(event, EVENTS_SECRET, max_age_seconds=3600) is False
+    fresh = _sign({**signed_event(), "timestamp": int(time.time())})
+    assert WompiAsync.verify_webhook_event(fresh, EVENTS_SECRET, max_age_seconds=3600) is True
+    ahead = _sign({**signed_event(), "timestamp": int(time.time()) + 3600})
+    assert Wompi.verify_webhook_event(ahead, EVENTS_SECRET, max_age_seconds=3600) is False
 
 
 def test_bad_verify_inputs() -> None:

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from automation import __version__, metrics
+from automation import __version__, dbfaults, metrics
 from automation.logs import configure_logging
 from automation.middleware import (
     RateLimitMiddleware,
@@ -83,11 +83,24 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         ]
         return JSONResponse({"detail": "validation failed", "problems": problems}, status_code=422)
 
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        if not dbfaults.is_connection_error(exc):
+            raise exc  # a real bug: the 500 handler below logs it
+        return _unavailable(request, exc)
+
+    # Handled where the route raised (no traceback, no re-raise): the kinds of
+    # error a database outage takes; anything else among them is re-raised.
+    for kind in dbfaults.OUTAGE_TYPES:
+        app.add_exception_handler(kind, database_error)
+
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        request_id = getattr(request.state, "request_id", None)
+        if dbfaults.is_connection_error(exc):
+            return _unavailable(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(
-            {"detail": "internal error", "request_id": getattr(request.state, "request_id", None)},
+            {"detail": "internal error", "request_id": request_id},
             status_code=500,
         )
 
@@ -109,3 +122,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """503 with Retry-After: the database is restarting or unreachable, and the same
+    request will work once it is back (nothing was done)."""
+    log.warning("database unavailable on %s %s: %s: %s", request.method, request.url.path,
+                type(exc).__name__, str(exc)[:200])  # fmt: skip
+    return JSONResponse(
+        {"detail": "service temporarily unavailable: the database is not answering",
+         "request_id": getattr(request.state, "request_id", None)},
+        status_code=503,
+        headers={"Retry-After": str(dbfaults.RETRY_AFTER_SECONDS)},
+    )  # fmt: skip

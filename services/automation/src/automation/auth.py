@@ -20,7 +20,9 @@ from fastapi import Depends, HTTPException, Request, status
 
 from automation.settings import Settings
 
-TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+# \Z, not $: "$" also matches before a final newline, so "tenantA\n" would pass as
+# a different tenant from "tenantA" (issue 14.13). Checked with fullmatch.
+TENANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}\Z")
 ALL_SCOPES = "*"
 
 SCOPES = {
@@ -31,7 +33,7 @@ SCOPES = {
     "rules:write": "create, change and delete automation rules",
     "events:write": "submit events",
     "events:read": "read submitted events",
-    "integrations:write": "configure integrations (the Wompi events secret)",
+    "integrations:write": "configure integrations (Wompi, Airtable credentials)",
     # delivery part of the service
     "webhooks:read": "list and read webhook endpoints, messages and attempts",
     "webhooks:write": "manage webhook endpoints, send and replay webhooks",
@@ -77,8 +79,13 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
+def valid_tenant_id(value: object) -> bool:
+    """True for a well-formed tenant id (the whole string, no trailing newline)."""
+    return isinstance(value, str) and TENANT_ID.fullmatch(value) is not None
+
+
 def _valid_tenant(value: object, where: str) -> str:
-    if not isinstance(value, str) or not TENANT_ID.match(value):
+    if not isinstance(value, str) or not valid_tenant_id(value):
         raise _unauthorized(f"{where}: must be 1-64 letters, digits, '.', '_' or '-'")
     return value
 

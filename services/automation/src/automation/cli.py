@@ -1,4 +1,4 @@
-"""The ``automation`` command: serve, worker, beat, migrate."""
+"""The ``automation`` command: serve, worker, beat, migrate, rotate-secrets."""
 
 from __future__ import annotations
 
@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     beat = sub.add_parser("beat", help="run Celery beat (the scheduler tick)")
     beat.add_argument("--loglevel", "-l", default="INFO")
 
+    sub.add_parser(
+        "rotate-secrets",
+        help="re-seal every stored secret with the first SECRETS_KEY key (after adding a key)",
+    )
+
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("--revision", default="head")
     migrate.add_argument("--downgrade", metavar="REVISION", help="go down to REVISION instead")
@@ -83,10 +88,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_settings(settings)
     if args.command == "migrate":
         return _migrate(settings, args)
+    if args.command == "rotate-secrets":
+        return _rotate_secrets(settings)
     if args.command == "serve":
         return _serve(settings, args)
     if args.command == "worker":
-        return _worker(args)
+        return _worker(args) if _keys_open_stored_secrets(settings) else 2
     if args.command == "beat":
         return _beat(args)
     raise AssertionError(args.command)
@@ -106,6 +113,46 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys_open_stored_secrets(settings: Settings) -> bool:
+    """False (after one line on stderr) when SECRETS_KEY cannot open what is stored."""
+    from automation.db import create_engine
+    from automation.sealed import check_keys
+    from automation.secretbox import SecretBox
+
+    async def check() -> str | None:
+        engine = create_engine(settings.effective_database_url)
+        try:
+            return await check_keys(engine, SecretBox.from_settings(settings))
+        finally:
+            await engine.dispose()
+
+    column = asyncio.run(check())
+    if column is not None:
+        print(
+            f"automation: SECRETS_KEY does not open the secrets stored in {column} "
+            "(keep the old key after the new one: SECRETS_KEY=new,old)",
+            file=sys.stderr,
+        )
+    return column is None
+
+
+def _rotate_secrets(settings: Settings) -> int:
+    from automation.db import create_engine
+    from automation.sealed import rotate_secrets
+    from automation.secretbox import SecretBox
+
+    async def rotate() -> int:
+        engine = create_engine(settings.effective_database_url)
+        try:
+            return await rotate_secrets(engine, SecretBox.from_settings(settings))
+        finally:
+            await engine.dispose()
+
+    count = asyncio.run(rotate())
+    print(f"re-sealed the secrets of {count} rows with the first SECRETS_KEY key")
+    return 0
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -116,6 +163,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     port = args.port or settings.port
     if not args.no_migrate:
         migrate.upgrade(settings.effective_database_url)
+    if not _keys_open_stored_secrets(settings):
+        return 2
     app = create_app(settings)
     if not settings.internal_api_key:
         settings.effective_internal_api_key  # noqa: B018  (creates the local key file now)

@@ -22,8 +22,8 @@ class Tenant(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
-    # Secret Wompi signs this tenant's events with (the "events secret" of the merchant).
-    wompi_events_secret: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Credentials (the Wompi events secret, Airtable...) live in
+    # automation.integrations, sealed.
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from automation import celery_app as celery_module
+from automation import secretbox
 from automation.db import Database, utcnow
 from automation.models import Tenant
 from automation.settings import Settings
@@ -52,6 +53,8 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.tenants = TenantDirectory(self.database)
+        # stored secrets seal and open with this process's keys
+        secretbox.install(secretbox.SecretBox.from_settings(self.settings))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:

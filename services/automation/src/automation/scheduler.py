@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 BATCH = 200
 # An event still unprocessed this long after it was stored was lost on its way.
 STALE_EVENT_SECONDS = 60.0
+# A run still pending this long after its last change lost its broker message (a
+# task is never acked before its run starts, so this is the last-resort net; a
+# shorter grace would resend every run of a long queue over and over).
+PENDING_GRACE_SECONDS = 60.0
 
 
 @dataclass
@@ -44,7 +48,7 @@ async def tick(database: Database, settings: Settings, send: Sender) -> TickRepo
     now = utcnow()
     await _start_due_workflows(database, send, report)
     await _fire_due_rules(database, settings, send, report)
-    grace = timedelta(seconds=max(10.0, settings.execution_lease_seconds))
+    grace = timedelta(seconds=max(PENDING_GRACE_SECONDS, settings.execution_lease_seconds))
     async with database.session() as session:
         rows = await session.execute(
             select(WorkflowExecution.id, WorkflowExecution.priority, WorkflowExecution.status)
@@ -71,7 +75,9 @@ async def tick(database: Database, settings: Settings, send: Sender) -> TickRepo
             )
             await session.commit()
             if getattr(won, "rowcount", 0) == 1:
-                dispatch(send, execution_id, priority)
+                # A run whose worker died has waited a lease already: it goes to the
+                # front (the critical queue), not behind the backlog of new runs.
+                dispatch(send, execution_id, "critical" if status == "running" else priority)
                 report.resent.append(execution_id)
     await _requeue_stale_events(database, send, report)
     return report

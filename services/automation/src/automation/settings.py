@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     jwt_secret_key: str = ""
     jwt_algorithm: Literal["HS256"] = "HS256"
     webhook_secret_key: str = ""
+    # Seals secrets at rest (automation.secretbox): comma-separated keys, the first
+    # seals, all open. Generated into the state directory outside production.
+    secrets_key: str = Field(default="", repr=False)
 
     # notifications (used by the delivery part of the service)
     smtp_host: str = "localhost"
@@ -81,15 +84,23 @@ class Settings(BaseSettings):
     rate_limit: str = "1200/minute"
     rate_limit_storage_url: str = ""
 
-    # connectors used by the airtable and flowmesh_publish types
-    airtable_api_key: str = ""
+    # connectors used by the airtable and flowmesh_publish types; credentials are
+    # per tenant (automation.integrations), only the API address is service-wide
     airtable_api_url: str | None = None
-    wompi_events_secret: str = ""
+    whatsapp_api_url: str | None = None  # Meta's Graph API unless set (an emulator)
+    # Wompi events signed longer ago than this are refused (Wompi retries for ~27 h).
+    wompi_max_event_age_seconds: float = Field(default=2 * 86400, gt=0)
     flowmesh_url: str = ""  # host:port of the FlowMesh gRPC server
     flowmesh_token: str | None = None
 
     # workflow engine
-    execution_lease_seconds: float = Field(default=60.0, gt=0)
+    # A worker holds a running execution through a lease this long, renewed by a
+    # heartbeat every third of it, so a dead worker's runs resume within about
+    # one lease plus one scheduler tick.
+    execution_lease_seconds: float = Field(default=10.0, gt=0)
+    # How long a run waits for a lost database to answer again before it hands the
+    # execution back (it is never failed for that; it resumes from its last step).
+    database_outage_seconds: float = Field(default=60.0, gt=0)
     scheduler_interval_seconds: float = Field(default=5.0, gt=0)
     # Waits shorter than this ride on a broker countdown; longer ones wait in the database.
     max_countdown_seconds: float = Field(default=300.0, ge=0)
@@ -109,6 +120,7 @@ class Settings(BaseSettings):
                 "internal_api_key",
                 "jwt_secret_key",
                 "webhook_secret_key",
+                "secrets_key",
             )
             if not getattr(self, name)
         ]
@@ -152,6 +164,10 @@ class Settings(BaseSettings):
     @cached_property
     def effective_internal_api_key(self) -> str:
         return self.internal_api_key or self._local_secret("internal_api_key")
+
+    @cached_property
+    def effective_secrets_key(self) -> str:
+        return self.secrets_key or self._local_secret("secrets_key")
 
     def _local_secret(self, name: str) -> str:
         """Outside production an unset secret is generated once into the state directory

@@ -11,12 +11,12 @@ import os
 import socket
 import threading
 import time
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from celery import Task, signals
-from sqlalchemy.exc import OperationalError
 
-from automation import scheduler, worker_runtime
+from automation import dbfaults, scheduler, worker_runtime
 from automation.celery_app import (
     TASK_PROCESS_EVENT,
     TASK_RUN_EXECUTION,
@@ -37,6 +37,8 @@ configure_celery(celery_app, get_settings())
 # the delivery part's tasks (webhooks, notifications) register on the same app
 import automation.notifications.tasks  # noqa: E402
 import automation.webhooks.tasks  # noqa: E402, F401
+
+T = TypeVar("T")
 
 _started: dict[str, float] = {}
 
@@ -74,7 +76,29 @@ def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
-@celery_app.task(name=TASK_RUN_EXECUTION, bind=True, max_retries=5, acks_late=True)
+# A task whose database is down retries (1, 2, 4 ... 30 s apart) for about a day:
+# its message is never acked before the work it carries has run.
+OUTAGE_RETRIES = 3000
+
+
+def run_retrying(task: Task, work: Callable[[Database, Settings], Coroutine[Any, Any, T]]) -> T:
+    """Run ``work`` on the worker's loop; a database outage retries the task later
+    (a new message, sent before this one is acked) instead of failing it."""
+    try:
+        return worker_runtime.run(work)
+    except Exception as exc:
+        if not dbfaults.is_connection_error(exc):
+            raise
+        log.warning("%s: database unavailable (%s: %s); retrying", task.name,
+                    type(exc).__name__, str(exc)[:200])  # fmt: skip
+        raise task.retry(
+            exc=exc,
+            countdown=dbfaults.retry_countdown(task.request.retries),
+            max_retries=OUTAGE_RETRIES,
+        ) from exc
+
+
+@celery_app.task(name=TASK_RUN_EXECUTION, bind=True, acks_late=True, reject_on_worker_lost=True)
 def run_execution(self: Task, execution_id: str) -> str | None:
     """Advance one workflow execution as far as it can go now."""
 
@@ -92,23 +116,17 @@ def run_execution(self: Task, execution_id: str) -> str | None:
                 send(TASK_PROCESS_EVENT, (result.event_id,), "automation", None)
         return result.status if result.claimed else None
 
-    try:
-        return worker_runtime.run(work)
-    except OperationalError as exc:  # the database blinked: try again shortly
-        raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries)) from exc
+    return run_retrying(self, work)
 
 
-@celery_app.task(name=TASK_PROCESS_EVENT, bind=True, max_retries=5, acks_late=True)
+@celery_app.task(name=TASK_PROCESS_EVENT, bind=True, acks_late=True, reject_on_worker_lost=True)
 def process_event(self: Task, event_id: str) -> int:
     """Evaluate an event against the tenant's rules and event-triggered workflows."""
 
     async def work(database: Database, settings: Settings) -> int:
         return await rules_engine.process_event(database, settings, send, event_id)
 
-    try:
-        return worker_runtime.run(work)
-    except OperationalError as exc:
-        raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries)) from exc
+    return run_retrying(self, work)
 
 
 @celery_app.task(name=TASK_SCHEDULER_TICK, acks_late=True)

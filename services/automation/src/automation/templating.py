@@ -2,8 +2,14 @@
 
 A string that is exactly one expression (``"{{ input.items }}"``) renders to the
 value itself (a list stays a list); any other string renders to text. Undefined
-names fail loudly (StrictUndefined) instead of rendering blank, and the sandbox
-keeps templates away from Python internals.
+names fail loudly (StrictUndefined) instead of rendering blank, and the bounded
+sandbox (:mod:`automation.sandbox`) keeps templates away from Python internals
+and bounds what one render may do: one config (all its templates) is one render,
+with one budget and one deadline.
+
+Checking a definition only parses its templates (:func:`syntax_problems`), it
+never runs them; async callers render with :func:`render_async`, which runs off
+the event loop.
 """
 
 from __future__ import annotations
@@ -15,12 +21,19 @@ from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from automation.sandbox import (
+    BoundedSandbox,
+    LimitExceeded,
+    budget_scope,
+    off_loop,
+    static_problems,
+)
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.DOTALL)
 MAX_TEMPLATE_LENGTH = 20_000
 
-_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+_env = BoundedSandbox()
 
 
 @lru_cache(maxsize=2048)
@@ -50,13 +63,14 @@ def syntax_problems(value: Any, where: str) -> list[str]:
         if len(value) > MAX_TEMPLATE_LENGTH:
             return [f"{where}: template longer than {MAX_TEMPLATE_LENGTH} characters"]
         try:
-            match = _SINGLE_EXPRESSION.match(value)
-            if match:
-                _env.compile_expression(match.group("expr"))
-            else:
-                _env.parse(value)
+            tree = _env.parse(value)  # parsed, never compiled or run
+            problems.extend(f"{where}: {p}" for p in static_problems(tree, _env.limits))
         except TemplateSyntaxError as exc:
             problems.append(f"{where}: template syntax error: {exc.message}")
+        except RecursionError:
+            problems.append(f"{where}: template nested too deeply")
+        except ValueError as exc:  # e.g. an integer literal over Python's 4300 digits
+            problems.append(f"{where}: template syntax error: {exc}")
     elif isinstance(value, Mapping):
         for key, item in value.items():
             problems.extend(syntax_problems(item, f"{where}.{key}"))
@@ -67,7 +81,33 @@ def syntax_problems(value: Any, where: str) -> list[str]:
 
 
 def render(value: Any, scope: Mapping[str, Any], where: str = "config") -> Any:
-    """Render every template inside ``value`` against ``scope``."""
+    """Render every template inside ``value`` against ``scope``, as one bounded render
+    (call it off the event loop: :func:`render_async`)."""
+    with budget_scope(_env.limits):
+        return _render(value, scope, where)
+
+
+async def render_async(value: Any, scope: Mapping[str, Any], where: str = "config") -> Any:
+    """:func:`render` on a render thread; a :func:`~automation.sandbox.time_limit`
+    around the call cuts its deadline. A value with no template in it is copied
+    here, without the trip to a thread."""
+    if not has_templates(value):
+        return _render(value, scope, where)  # nothing in it runs
+    return await off_loop(render, value, scope, where)
+
+
+def has_templates(value: Any) -> bool:
+    """Whether any string inside ``value`` is a template."""
+    if isinstance(value, str):
+        return _is_template(value)
+    if isinstance(value, Mapping):
+        return any(has_templates(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_templates(v) for v in value)
+    return False
+
+
+def _render(value: Any, scope: Mapping[str, Any], where: str) -> Any:
     if isinstance(value, str):
         if not _is_template(value):
             return value
@@ -81,6 +121,8 @@ def render(value: Any, scope: Mapping[str, Any], where: str = "config") -> Any:
             return _template(value).render(**scope)
         except UndefinedError as exc:
             raise TemplateError(f"{where}: {exc.message}") from None
+        except LimitExceeded as exc:
+            raise TemplateError(f"{where}: template stopped: {exc}") from None
         except SecurityError as exc:
             raise TemplateError(f"{where}: not allowed in a template ({exc})") from None
         except TemplateSyntaxError as exc:
@@ -88,9 +130,9 @@ def render(value: Any, scope: Mapping[str, Any], where: str = "config") -> Any:
         except Exception as exc:
             raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from None
     if isinstance(value, Mapping):
-        return {k: render(v, scope, f"{where}.{k}") for k, v in value.items()}
+        return {k: _render(v, scope, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, list):
-        return [render(v, scope, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [_render(v, scope, f"{where}[{i}]") for i, v in enumerate(value)]
     return value
 
 
@@ -98,6 +140,13 @@ def evaluate(expression: str, scope: Mapping[str, Any], where: str = "expression
     """The truth of a condition, written ``{{ ... }}`` or bare (``input.total > 10``)."""
     text = expression if _is_template(expression) else "{{ " + expression + " }}"
     return bool(render(text, scope, where))
+
+
+async def evaluate_async(
+    expression: str, scope: Mapping[str, Any], where: str = "expression"
+) -> bool:
+    """:func:`evaluate` on a render thread."""
+    return await off_loop(evaluate, expression, scope, where)
 
 
 def expression_problems(expression: Any, where: str) -> list[str]:

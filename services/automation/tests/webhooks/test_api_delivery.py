@@ -410,3 +410,65 @@ async def test_webhook_action_delivers_once_per_step(
     assert Webhook(str(endpoint["secret"])).verify(got.body, got.headers)["data"] == {"order": 9}
     with pytest.raises(ActionError, match="event_type"):
         await WEBHOOK_ACTION.run(ctx, {"event_type": "bad type!"})
+
+
+async def test_breaker_opens_probes_once_per_interval_and_drains_in_order(
+    client: httpx.AsyncClient, auth: dict[str, str], tenant: str, receiver: Receiver,
+    hook_settings: WebhookSettings, runtime: Runtime, clock: Clock,
+) -> None:  # fmt: skip
+    endpoint = await _endpoint(client, auth, receiver)
+    policy = hook_settings.breaker()
+    receiver.replies += [Reply(503)] * (policy.threshold + 1)  # down, then one failed probe
+    drained: list[str] = []
+
+    async def on_drain(endpoint_id: str) -> None:
+        drained.append(endpoint_id)
+
+    async def post() -> str:
+        sent = await client.post("/api/v1/webhooks/deliver", json=SEED_DELIVER, headers=auth)
+        return str(sent.json()["message_id"])
+
+    def ids_received() -> list[str]:
+        return [r.headers["webhook-id"] for r in receiver.received]
+
+    async with WebhookSender(hook_settings.address_policy(), timeout=3) as sender:
+        dispatcher = Dispatcher(runtime.database, sender, hook_settings, clock=clock,
+                                on_drain=on_drain)  # fmt: skip
+        ids = [await post() for _ in range(policy.threshold)]
+        assert len(await dispatcher.run_due(tenant_id=tenant)) == policy.threshold
+        # the circuit is open: new messages wait in the database, nothing is sent
+        ids += [await post() for _ in range(5)]
+        assert await dispatcher.run_due(tenant_id=tenant) == []
+        assert len(receiver.received) == policy.threshold
+
+        # one probe per interval: the oldest due delivery; the others stay as they were
+        clock.advance_to(clock.now + timedelta(seconds=policy.probe_seconds))
+        outcomes = await dispatcher.run_due(tenant_id=tenant)
+        assert [o.status for o in outcomes if o.result is not None] == ["pending"]
+        assert ids_received()[-1] == ids[policy.threshold]
+        assert await dispatcher.run_due(tenant_id=tenant) == []
+        assert not drained
+
+        # the receiver is back: the next probe closes the circuit and the backlog is due
+        clock.advance_to(clock.now + timedelta(seconds=policy.probe_seconds))
+        probes = [o for o in await dispatcher.run_due(tenant_id=tenant) if o.result is not None]
+        assert [o.status for o in probes] == ["succeeded"]
+        assert drained == [endpoint["id"]]
+        async with runtime.database.session() as session:
+            rows = await session.scalars(
+                select(WebhookDelivery).where(WebhookDelivery.tenant_id == tenant)
+            )
+            deliveries = {d.message_id: d.id for d in rows}
+        # the backlog is attempted oldest message first (three at a time here)
+        batches = []
+        while got := await dispatcher.run_due(endpoint_id=str(endpoint["id"]), limit=3):
+            assert {o.status for o in got} == {"succeeded"}
+            batches.append({o.delivery_id for o in got})
+    probe_id = ids[policy.threshold + 1]
+    backlog = [deliveries[m] for m in ids if m != probe_id]
+    assert batches == [set(backlog[i : i + 3]) for i in range(0, len(backlog), 3)]
+    assert sorted(set(ids_received())) == sorted(ids)
+    # one key per delivery, the same on every attempt
+    assert {(r.headers["webhook-id"], r.headers["idempotency-key"]) for r in receiver.received} == {
+        (m, deliveries[m]) for m in ids
+    }

@@ -99,14 +99,18 @@ class Message(_message.Message):
     def __init__(self, id: _Optional[str] = ..., resource_path: _Optional[str] = ..., partition: _Optional[int] = ..., offset: _Optional[int] = ..., payload: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[int] = ..., schema_version: _Optional[int] = ...) -> None: ...
 
 class WriteEventsRequest(_message.Message):
-    __slots__ = ("resource_path", "events", "partition")
+    __slots__ = ("resource_path", "events", "partition", "producer_id", "producer_seq")
     RESOURCE_PATH_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     PARTITION_FIELD_NUMBER: _ClassVar[int]
+    PRODUCER_ID_FIELD_NUMBER: _ClassVar[int]
+    PRODUCER_SEQ_FIELD_NUMBER: _ClassVar[int]
     resource_path: ResourcePath
     events: _containers.RepeatedCompositeFieldContainer[Event]
     partition: int
-    def __init__(self, resource_path: _Optional[_Union[ResourcePath, _Mapping]] = ..., events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., partition: _Optional[int] = ...) -> None: ...
+    producer_id: str
+    producer_seq: int
+    def __init__(self, resource_path: _Optional[_Union[ResourcePath, _Mapping]] = ..., events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., partition: _Optional[int] = ..., producer_id: _Optional[str] = ..., producer_seq: _Optional[int] = ...) -> None: ...
 
 class WriteEventsResponse(_message.Message):
     __slots__ = ("status", "offsets", "partitions")
@@ -318,7 +322,7 @@ class Job(_message.Message):
     def __init__(self, id: _Optional[str] = ..., resource_path: _Optional[str] = ..., seq: _Optional[int] = ..., payload: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[int] = ..., visible_at: _Optional[int] = ..., reserve_until: _Optional[int] = ..., attempts: _Optional[int] = ..., original_queue: _Optional[str] = ..., failed_at: _Optional[int] = ..., last_error: _Optional[str] = ...) -> None: ...
 
 class EnqueueRequest(_message.Message):
-    __slots__ = ("resource_path", "payload", "delay_seconds", "headers", "delay_ms", "dedup_id")
+    __slots__ = ("resource_path", "payload", "delay_seconds", "headers", "delay_ms", "dedup_id", "producer_id", "producer_seq")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -332,13 +336,17 @@ class EnqueueRequest(_message.Message):
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     DELAY_MS_FIELD_NUMBER: _ClassVar[int]
     DEDUP_ID_FIELD_NUMBER: _ClassVar[int]
+    PRODUCER_ID_FIELD_NUMBER: _ClassVar[int]
+    PRODUCER_SEQ_FIELD_NUMBER: _ClassVar[int]
     resource_path: ResourcePath
     payload: bytes
     delay_seconds: int
     headers: _containers.ScalarMap[str, str]
     delay_ms: int
     dedup_id: str
-    def __init__(self, resource_path: _Optional[_Union[ResourcePath, _Mapping]] = ..., payload: _Optional[bytes] = ..., delay_seconds: _Optional[int] = ..., headers: _Optional[_Mapping[str, str]] = ..., delay_ms: _Optional[int] = ..., dedup_id: _Optional[str] = ...) -> None: ...
+    producer_id: str
+    producer_seq: int
+    def __init__(self, resource_path: _Optional[_Union[ResourcePath, _Mapping]] = ..., payload: _Optional[bytes] = ..., delay_seconds: _Optional[int] = ..., headers: _Optional[_Mapping[str, str]] = ..., delay_ms: _Optional[int] = ..., dedup_id: _Optional[str] = ..., producer_id: _Optional[str] = ..., producer_seq: _Optional[int] = ...) -> None: ...
 
 class EnqueueResponse(_message.Message):
     __slots__ = ("status", "job_id", "seq", "duplicate")
@@ -943,3 +951,81 @@ class DeleteReplaySessionResponse(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     status: Status
     def __init__(self, status: _Optional[_Union[Status, _Mapping]] = ...) -> None: ...
+
+class ListResourcesFilter(_message.Message):
+    __slots__ = ("tenant", "namespace")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    namespace: str
+    def __init__(self, tenant: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
+
+class StreamInfo(_message.Message):
+    __slots__ = ("resource_path", "config", "latest_offsets", "messages")
+    RESOURCE_PATH_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    LATEST_OFFSETS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    resource_path: ResourcePath
+    config: StreamConfig
+    latest_offsets: _containers.RepeatedScalarFieldContainer[int]
+    messages: int
+    def __init__(self, resource_path: _Optional[_Union[ResourcePath, _Mapping]] = ..., config: _Optional[_Union[StreamConfig, _Mapping]] = ..., latest_offsets: _Optional[_Iterable[int]] = ..., messages: _Optional[int] = ...) -> None: ...
+
+class ListStreamsRequest(_message.Message):
+    __slots__ = ("filter",)
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    filter: ListResourcesFilter
+    def __init__(self, filter: _Optional[_Union[ListResourcesFilter, _Mapping]] = ...) -> None: ...
+
+class ListStreamsResponse(_message.Message):
+    __slots__ = ("status", "streams")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STREAMS_FIELD_NUMBER: _ClassVar[int]
+    status: Status
+    streams: _containers.RepeatedCompositeFieldContainer[StreamInfo]
+    def __init__(self, status: _Optional[_Union[Status, _Mapping]] = ..., streams: _Optional[_Iterable[_Union[StreamInfo, _Mapping]]] = ...) -> None: ...
+
+class QueueInfo(_message.Message):
+    __slots__ = ("resource_path", "stats")
+    RESOURCE_PATH_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    resource_path: ResourcePath
+    stats: QueueStats
+    def __init__(self, resource_path: _Optional[_Union[ResourcePath, _Mapping]] = ..., stats: _Optional[_Union[QueueStats, _Mapping]] = ...) -> None: ...
+
+class ListQueuesRequest(_message.Message):
+    __slots__ = ("filter",)
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    filter: ListResourcesFilter
+    def __init__(self, filter: _Optional[_Union[ListResourcesFilter, _Mapping]] = ...) -> None: ...
+
+class ListQueuesResponse(_message.Message):
+    __slots__ = ("status", "queues")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    QUEUES_FIELD_NUMBER: _ClassVar[int]
+    status: Status
+    queues: _containers.RepeatedCompositeFieldContainer[QueueInfo]
+    def __init__(self, status: _Optional[_Union[Status, _Mapping]] = ..., queues: _Optional[_Iterable[_Union[QueueInfo, _Mapping]]] = ...) -> None: ...
+
+class KVStoreInfo(_message.Message):
+    __slots__ = ("resource_path", "keys")
+    RESOURCE_PATH_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    resource_path: ResourcePath
+    keys: int
+    def __init__(self, resource_path: _Optional[_Union[ResourcePath, _Mapping]] = ..., keys: _Optional[int] = ...) -> None: ...
+
+class ListKVStoresRequest(_message.Message):
+    __slots__ = ("filter",)
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    filter: ListResourcesFilter
+    def __init__(self, filter: _Optional[_Union[ListResourcesFilter, _Mapping]] = ...) -> None: ...
+
+class ListKVStoresResponse(_message.Message):
+    __slots__ = ("status", "stores")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STORES_FIELD_NUMBER: _ClassVar[int]
+    status: Status
+    stores: _containers.RepeatedCompositeFieldContainer[KVStoreInfo]
+    def __init__(self, status: _Optional[_Union[Status, _Mapping]] = ..., stores: _Optional[_Iterable[_Union[KVStoreInfo, _Mapping]]] = ...) -> None: ...

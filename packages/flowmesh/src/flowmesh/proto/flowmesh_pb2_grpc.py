@@ -199,6 +199,11 @@ class StreamServiceStub:
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ConfigureStreamRequest.SerializeToString,
                 response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ConfigureStreamResponse.FromString,
                 _registered_method=True)
+        self.ListStreams = channel.unary_unary(
+                '/flowmesh.v1.StreamService/ListStreams',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListStreamsRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListStreamsResponse.FromString,
+                _registered_method=True)
 
 
 class StreamServiceServicer:
@@ -257,6 +262,13 @@ class StreamServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListStreams(self, request, context):
+        """Extension: the streams the caller may read, with their statistics.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StreamServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -299,6 +311,11 @@ def add_StreamServiceServicer_to_server(servicer, server):
                     servicer.ConfigureStream,
                     request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ConfigureStreamRequest.FromString,
                     response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ConfigureStreamResponse.SerializeToString,
+            ),
+            'ListStreams': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStreams,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListStreamsRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListStreamsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -529,6 +546,33 @@ class StreamService:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def ListStreams(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowmesh.v1.StreamService/ListStreams',
+            flowmesh_dot_proto_dot_flowmesh__pb2.ListStreamsRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.ListStreamsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class QueueServiceStub:
     """================================================================= queues
@@ -600,6 +644,11 @@ class QueueServiceStub:
                 '/flowmesh.v1.QueueService/AckBatch',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckBatchRequest.SerializeToString,
                 response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckBatchResponse.FromString,
+                _registered_method=True)
+        self.ListQueues = channel.unary_unary(
+                '/flowmesh.v1.QueueService/ListQueues',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListQueuesRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListQueuesResponse.FromString,
                 _registered_method=True)
 
 
@@ -683,6 +732,13 @@ class QueueServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListQueues(self, request, context):
+        """Extension: the queues the caller may read, with their statistics.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueueServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -745,6 +801,11 @@ def add_QueueServiceServicer_to_server(servicer, server):
                     servicer.AckBatch,
                     request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckBatchRequest.FromString,
                     response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.AckBatchResponse.SerializeToString,
+            ),
+            'ListQueues': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQueues,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListQueuesRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListQueuesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1083,6 +1144,33 @@ class QueueService:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def ListQueues(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowmesh.v1.QueueService/ListQueues',
+            flowmesh_dot_proto_dot_flowmesh__pb2.ListQueuesRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.ListQueuesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class KVServiceStub:
     """================================================================= KV
@@ -1119,6 +1207,11 @@ class KVServiceStub:
                 '/flowmesh.v1.KVService/ListKeys',
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListKeysRequest.SerializeToString,
                 response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListKeysResponse.FromString,
+                _registered_method=True)
+        self.ListKVStores = channel.unary_unary(
+                '/flowmesh.v1.KVService/ListKVStores',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListKVStoresRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListKVStoresResponse.FromString,
                 _registered_method=True)
 
 
@@ -1157,6 +1250,13 @@ class KVServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListKVStores(self, request, context):
+        """Extension: the KV stores the caller may read, with their key counts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_KVServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1184,6 +1284,11 @@ def add_KVServiceServicer_to_server(servicer, server):
                     servicer.ListKeys,
                     request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListKeysRequest.FromString,
                     response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListKeysResponse.SerializeToString,
+            ),
+            'ListKVStores': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListKVStores,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListKVStoresRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListKVStoresResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1323,6 +1428,33 @@ class KVService:
             '/flowmesh.v1.KVService/ListKeys',
             flowmesh_dot_proto_dot_flowmesh__pb2.ListKeysRequest.SerializeToString,
             flowmesh_dot_proto_dot_flowmesh__pb2.ListKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListKVStores(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowmesh.v1.KVService/ListKVStores',
+            flowmesh_dot_proto_dot_flowmesh__pb2.ListKVStoresRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.ListKVStoresResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -149,6 +149,27 @@ def dedup_id(value: str, field: str = "dedup_id") -> str:
     return value
 
 
+MAX_PRODUCER_ID = 64
+
+
+def producer_id(value: str, seq: int, field: str = "producer_id") -> str:
+    """An idempotent producer's id (letters, digits, '-', '_', '.'); its sequence
+    number must be >= 0 and needs an id."""
+    prefix = field.removesuffix("producer_id")
+    if not value:
+        if seq:
+            raise InvalidArgument(f"{prefix}producer_seq", "is set without producer_id")
+        return value
+    if len(value) > MAX_PRODUCER_ID or not all(c.isascii() and (c.isalnum() or c in "-_.")
+                                              for c in value):  # fmt: skip
+        raise InvalidArgument(
+            field, f"must be 1-{MAX_PRODUCER_ID} characters of letters, digits, '-', '_', '.'"
+        )
+    if seq < 0:
+        raise InvalidArgument(f"{prefix}producer_seq", f"must be >= 0, got {seq}")
+    return value
+
+
 def job_id(value: str, field: str = "job_id") -> str:
     if not value:
         raise InvalidArgument(field, "is required")

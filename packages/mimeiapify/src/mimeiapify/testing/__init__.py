@@ -2,8 +2,9 @@
 
 * :mod:`mimeiapify.testing.airtable`: ``python -m mimeiapify.testing.airtable``
 * :mod:`mimeiapify.testing.wompi`: ``python -m mimeiapify.testing.wompi``
+* :mod:`mimeiapify.testing.whatsapp`: ``python -m mimeiapify.testing.whatsapp``
 
-Both print ``listening on http://HOST:PORT`` when ready and stop on SIGTERM;
-both are registered as ``mimeia up`` services (``airtable-emulator``,
-``wompi-emulator``).
+All print ``listening on http://HOST:PORT`` when ready and stop on SIGTERM;
+all are registered as ``mimeia up`` services (``airtable-emulator``,
+``wompi-emulator``, ``whatsapp-emulator``).
 """

@@ -35,3 +35,17 @@ WOMPI_EMULATOR: dict[str, Any] = {
     "default_port": 8720,
     "argv": _wompi_argv,
 }
+
+
+def _whatsapp_argv(addresses: Mapping[str, Any], state_dir: str) -> list[str]:
+    me = addresses["whatsapp-emulator"]
+    return [sys.executable, "-m", "mimeiapify.testing.whatsapp",
+            "--host", me.host, "--port", str(me.port)]  # fmt: skip
+
+
+WHATSAPP_EMULATOR: dict[str, Any] = {
+    "name": "whatsapp-emulator",
+    "description": "local WhatsApp Cloud API (WHATSAPP_API_URL=http://HOST:PORT)",
+    "default_port": 8730,
+    "argv": _whatsapp_argv,
+}

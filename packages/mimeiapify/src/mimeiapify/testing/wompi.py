@@ -388,7 +388,8 @@ class WompiEmulator:
         event = {
             "event": "transaction.updated",
             "data": {"transaction": dict(tx.data)},
-            "environment": "test",
+            # as Wompi: "prod" for a production merchant (prod_events_ secret)
+            "environment": "prod" if tx.merchant.events_secret.startswith("prod_") else "test",
             "signature": {"properties": list(_SIGNED_PROPERTIES), "checksum": ""},
             "timestamp": int(time.time()),
             "sent_at": _now(),

@@ -54,13 +54,22 @@ class ClientAttributes:
 
     @staticmethod
     def verify_webhook_event(
-        event_data: Any, events_secret: str, checksum: str | None = None
+        event_data: Any,
+        events_secret: str,
+        checksum: str | None = None,
+        *,
+        max_age_seconds: float | None = None,
     ) -> bool:
         """True when the event is authentic (constant-time checksum comparison); False
         for a forged, malformed or unverifiable event (also when ``events_secret`` is
         empty, as in 1.4).
 
+        Unlike 1.4, the properties the checksum covers are not taken on the
+        sender's word: the event must sign what Wompi signs for its type
+        (``transaction.id``, ``transaction.status`` and ``transaction.amount_in_cents``
+        for ``transaction.updated``) and carry nothing else in ``data``.
         ``checksum`` lets you pass the ``X-Event-Checksum`` header instead of
-        the body's ``signature.checksum``.
+        the body's ``signature.checksum``; ``max_age_seconds`` refuses events
+        signed longer ago than that (a captured event replayed later).
         """
-        return verify_event(event_data, events_secret, checksum)
+        return verify_event(event_data, events_secret, checksum, max_age_seconds=max_age_seconds)

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import os
 import re
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any, Literal, TypedDict
@@ -110,6 +111,36 @@ def integrity_signature(
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# What Wompi signs for each event type (https://docs.wompi.co, "Eventos"): the
+# checksum covers these properties of ``data`` whatever ``signature.properties``
+# the sender lists, so a captured event cannot be re-pointed at other values.
+SIGNED_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "transaction.updated": (
+        "transaction.id", "transaction.status", "transaction.amount_in_cents",
+    ),
+    "nequi_token.updated": ("nequi_token.id", "nequi_token.status"),
+    "bancolombia_transfer_token.updated": (
+        "bancolombia_transfer_token.id", "bancolombia_transfer_token.status",
+    ),
+}  # fmt: skip
+# Signed values are scalars; a list or object has no defined text form.
+_SCALARS = (str, int, float, bool, type(None))
+# How far ahead of our clock a signed timestamp may be (clock skew).
+MAX_CLOCK_SKEW_SECONDS = 300.0
+
+
+def required_properties(event_type: str) -> tuple[str, ...]:
+    """The ``data`` paths an event of ``event_type`` must have signed.
+
+    Known types use :data:`SIGNED_PROPERTIES`; any other ``<resource>.<verb>``
+    must sign at least ``<resource>.id`` and ``<resource>.status``.
+    """
+    if event_type in SIGNED_PROPERTIES:
+        return SIGNED_PROPERTIES[event_type]
+    resource = event_type.partition(".")[0]
+    return (f"{resource}.id", f"{resource}.status")
+
+
 def _value_at(data: Any, path: str) -> Any:
     node = data
     for part in path.split("."):
@@ -132,6 +163,8 @@ def event_checksum(event: Mapping[str, Any], events_secret: str) -> str:
 
     Concatenate the values of ``event["data"]`` at each path listed in
     ``signature.properties``, then ``timestamp``, then the events secret.
+    This only computes; :func:`verify_event` decides whether the listed
+    properties are the ones that must be signed.
     """
     properties = event["signature"]["properties"]
     if not isinstance(properties, list):
@@ -141,10 +174,75 @@ def event_checksum(event: Mapping[str, Any], events_secret: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest().upper()
 
 
-def verify_event(event: Any, events_secret: str, checksum: str | None = None) -> bool:
-    """True when the event's checksum (or ``checksum``, e.g. the ``X-Event-Checksum``
-    header) matches; the comparison takes constant time. Malformed events, and an
-    empty ``events_secret``, are False."""
+def event_problem(event: Mapping[str, Any]) -> str | None:
+    """Why the event's shape cannot be trusted even with a matching checksum, or None.
+
+    - ``event`` names a type and ``data`` holds only that type's resource
+      (``data.transaction`` for ``transaction.updated``), so nothing unsigned
+      rides next to it (a ``data.blob`` holding a concatenation, say);
+    - ``signature.properties`` lists every property Wompi signs for the type
+      (:func:`required_properties`), each once, and each points at a scalar
+      in the event;
+    - ``timestamp`` is an integer (epoch seconds).
+    """
+    event_type, data, signature = event.get("event"), event.get("data"), event.get("signature")
+    if not isinstance(event_type, str) or "." not in event_type:
+        return "event: must name the event type (e.g. transaction.updated)"
+    if not isinstance(data, Mapping) or not isinstance(signature, Mapping):
+        return "data and signature: required objects"
+    resource = event_type.partition(".")[0]
+    if set(data) != {resource} or not isinstance(data[resource], Mapping):
+        return f"data: must hold exactly the {resource!r} object for {event_type}"
+    properties = signature.get("properties")
+    if not isinstance(properties, list) or not all(isinstance(p, str) for p in properties):
+        return "signature.properties: must be a list of property paths"
+    if len(set(properties)) != len(properties):
+        return "signature.properties: lists a property twice"
+    missing = [p for p in required_properties(event_type) if p not in properties]
+    if missing:
+        return f"signature.properties: does not sign {', '.join(missing)}"
+    for path in properties:
+        try:
+            value = _value_at(data, path)
+        except KeyError:
+            return f"signature.properties: {path!r} is not in the event"
+        if not isinstance(value, _SCALARS):
+            return f"signature.properties: {path!r} is not a single value"
+    timestamp = event.get("timestamp")
+    if not isinstance(timestamp, int) or isinstance(timestamp, bool):
+        return "timestamp: must be an integer (epoch seconds)"
+    return None
+
+
+def event_age_problem(
+    event: Mapping[str, Any], max_age_seconds: float | None, now: float | None = None
+) -> str | None:
+    """Why the event's signed ``timestamp`` is too old (or too far ahead), or None."""
+    if max_age_seconds is None:
+        return None
+    timestamp = event.get("timestamp")
+    if not isinstance(timestamp, int | float) or isinstance(timestamp, bool):
+        return "timestamp: must be a number (epoch seconds)"
+    now = time.time() if now is None else now
+    if now - timestamp > max_age_seconds:
+        return "event is older than max_age_seconds"
+    if timestamp - now > MAX_CLOCK_SKEW_SECONDS:
+        return "event timestamp is in the future"
+    return None
+
+
+def verify_event(
+    event: Any,
+    events_secret: str,
+    checksum: str | None = None,
+    *,
+    max_age_seconds: float | None = None,
+) -> bool:
+    """True when the event is authentic and whole: its checksum (or ``checksum``,
+    e.g. the ``X-Event-Checksum`` header) matches in constant time, it signs the
+    properties Wompi signs for its type and carries nothing beside them
+    (:func:`event_problem`), and, with ``max_age_seconds``, it is not older than
+    that. Malformed events, and an empty ``events_secret``, are False."""
     if not isinstance(events_secret, str) or not events_secret:
         return False  # as 1.4: no secret configured means nothing can be verified
     if not isinstance(event, Mapping):
@@ -156,7 +254,21 @@ def verify_event(event: Any, events_secret: str, checksum: str | None = None) ->
         return False
     if not isinstance(given, str):
         return False
-    return hmac.compare_digest(expected.encode(), given.strip().upper().encode())
+    matches = hmac.compare_digest(expected.encode(), given.strip().upper().encode())
+    if not matches or event_problem(event) is not None:
+        return False
+    if not _same_environment(event.get("environment"), events_secret):
+        return False
+    return event_age_problem(event, max_age_seconds) is None
+
+
+def _same_environment(environment: Any, events_secret: str) -> bool:
+    """``environment`` is not signed: a ``test`` event must not pass with a
+    ``prod_events_`` secret or the other way round (when both are recognisable)."""
+    for name, prefix in (("prod", "prod_events_"), ("test", "test_events_")):
+        if events_secret.startswith(prefix):
+            return environment in (None, name)
+    return True
 
 
 # ---------------------------------------------------------------- errors

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -22,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from mimeiapify.errors import WompiSignatureError
-from mimeiapify.wompi.protocol import verify_event
+from mimeiapify.wompi.protocol import event_age_problem, event_problem, verify_event
 
 MAX_EVENT_BYTES = 1024 * 1024
 CHECKSUM_HEADER = "X-Event-Checksum"
@@ -70,6 +69,11 @@ def parse_event(
         payload = json.loads(raw)
     except ValueError:
         raise WompiSignatureError("event body is not JSON", status=400) from None
+    if not isinstance(payload, dict):
+        raise WompiSignatureError("event body is not a JSON object", status=400)
+    problem = event_problem(payload)
+    if problem is not None:
+        raise WompiSignatureError(problem, status=400)
     if not verify_event(payload, events_secret, checksum_header):
         raise WompiSignatureError("event checksum does not match", status=400)
     try:
@@ -77,8 +81,9 @@ def parse_event(
     except ValidationError as exc:
         raise WompiSignatureError(f"event is malformed: {exc.errors()[0]['loc']}",
                                   status=400) from None  # fmt: skip
-    if max_age_seconds is not None and time.time() - event.timestamp > max_age_seconds:
-        raise WompiSignatureError("event is older than max_age_seconds", status=400)
+    problem = event_age_problem(payload, max_age_seconds)
+    if problem is not None:
+        raise WompiSignatureError(problem, status=400)
     return event
 
 

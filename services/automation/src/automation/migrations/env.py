@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from automation import models  # noqa: F401  (registers the tables on Base.metadata)
 from automation.db import Base, create_engine
+from automation.integrations import models as integration_models  # noqa: F401
 from automation.notifications import models as notification_models  # noqa: F401
 from automation.webhooks import models as webhook_models  # noqa: F401
 

@@ -5,6 +5,11 @@ accepted as ``channel``), ``to`` (one address or a list), and either
 ``template`` / ``template_id`` or inline ``subject`` / ``body`` / ``message``.
 ``template_data`` defaults to the data the step sees (the event for a rule),
 so ``{{ user.email }}`` in a template reads the event's ``user.email``.
+
+The engine renders the config (inline ``subject``/``body`` included) before the
+handler runs; that text is sent as it is, never rendered a second time, so
+template syntax arriving in an event's data stays text. A stored template is
+rendered once, with ``template_data``.
 """
 
 from __future__ import annotations
@@ -73,7 +78,7 @@ async def send_notification(ctx: ActionContext, config: dict[str, Any]) -> dict[
         body=config.get("body", config.get("message")), html_body=config.get("html_body"),
         template=config.get("template", config.get("template_id")), template_data=data,
         priority=str(config.get("priority", "normal")), idempotency_key=ctx.idempotency_key,
-        request_id=ctx.request_id,
+        request_id=ctx.request_id, literal=True,
     )  # fmt: skip
     async with ctx.database.session() as session:
         try:

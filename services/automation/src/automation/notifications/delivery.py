@@ -60,6 +60,10 @@ class SendRequest:
     priority: str = "normal"
     idempotency_key: str | None = None
     request_id: str | None = None
+    # The inline subject/body/html_body are final text, not templates: the engine
+    # already rendered them (a step or rule action), so rendering them again would
+    # run whatever template syntax the event's data put in them.
+    literal: bool = False
 
 
 async def find_template(
@@ -93,6 +97,8 @@ async def render_request(
     """
     template_id: str | None = None
     subject, body, html = request.subject, request.body, request.html_body
+    given = {"subject": subject, "body": body, "html_body": html}
+    literal = {k for k, v in given.items() if v is not None} if request.literal else set()
     if request.template:
         template = await find_template(session, tenant_id, request.template)
         if template is None:
@@ -108,12 +114,13 @@ async def render_request(
         html = html if html is not None else template.html_body
     if not body and not html:
         raise NotificationRequestError("body", "give a body, an html_body or a template_id")
-    data = request.template_data
-    return Rendered(
-        subject=renderer.render(subject or "", data, field="subject"),
-        body=renderer.render(body or "", data, field="body"),
-        html_body=renderer.render(html, data, field="html_body", html=True) if html else None,
-    ), template_id
+    sources = {"subject": subject or "", "body": body or "", "html_body": html or None}
+    rendered = await renderer.render_fields_async(
+        [(f, None if f in literal else text, f == "html_body") for f, text in sources.items()],
+        request.template_data,
+    )
+    out = [sources[f] if f in literal else text for f, text in zip(sources, rendered, strict=True)]
+    return Rendered(subject=out[0] or "", body=out[1] or "", html_body=out[2]), template_id
 
 
 async def accept(

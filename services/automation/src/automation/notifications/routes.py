@@ -192,13 +192,12 @@ async def preview_template(
 ) -> dict[str, Any]:
     t = await _template(session, principal.tenant_id, template_id)
     try:
-        return {
-            "subject": default_renderer.render(t.subject, body.template_data, field="subject"),
-            "body": default_renderer.render(t.body, body.template_data, field="body"),
-            "html_body": default_renderer.render(t.html_body, body.template_data,
-                                                 field="html_body", html=True)
-            if t.html_body else None,
-        }  # fmt: skip
+        subject, text, html = await default_renderer.render_fields_async(
+            [("subject", t.subject, False), ("body", t.body, False),
+             ("html_body", t.html_body or None, True)],
+            body.template_data,
+        )  # fmt: skip
+        return {"subject": subject, "body": text, "html_body": html}
     except TemplateError as exc:
         raise _problems((exc.field, exc.message)) from None
 

@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.\-]{1,253}\.[A-Za-z0-9\-]{2,63}$")
-TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
+EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.\-]{1,253}\.[A-Za-z0-9\-]{2,63}\Z")
+TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,200}\Z")
 Priority = Literal["low", "normal", "high", "critical"]
 
 
@@ -120,7 +120,7 @@ class SmsIn(BaseModel):
     @classmethod
     def _numbers(cls, value: list[str]) -> list[str]:
         for number in value:
-            if not re.match(r"^\+[1-9]\d{6,14}$", number):
+            if not re.match(r"^\+[1-9]\d{6,14}\Z", number):
                 raise ValueError(f"{number!r} is not an E.164 phone number (+ and 7-15 digits)")
         return value
 

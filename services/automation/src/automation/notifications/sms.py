@@ -17,7 +17,7 @@ from typing import Protocol, TextIO
 
 import httpx
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+E164 = re.compile(r"^\+[1-9]\d{6,14}\Z")
 MAX_SMS_CHARS = 1600
 # Twilio error codes that describe the message, not the provider's state.
 _MESSAGE_ERROR_CODES = frozenset({21211, 21408, 21602, 21604, 21610, 21612, 21614, 21617})

@@ -1,22 +1,34 @@
-"""Notification templates: Jinja2 in an immutable sandbox with strict undefined.
+"""Notification templates: Jinja2 in the bounded sandbox with strict undefined.
 
 A template cannot reach Python internals (``{{ ''.__class__ }}`` is refused),
 cannot mutate the data it is given, and a variable that is missing fails the
-render with an error naming it instead of rendering blank.
+render with an error naming it instead of rendering blank. What a render may
+do (loop iterations, output, sizes, time) is bounded by :mod:`automation.sandbox`,
+the same sandbox workflow steps use; async callers render with
+:meth:`TemplateRenderer.render_fields_async`, off the event loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2 import TemplateSyntaxError, UndefinedError, meta, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from automation.sandbox import (
+    BoundedSandbox,
+    LimitExceeded,
+    Limits,
+    budget_scope,
+    off_loop,
+    static_problems,
+)
 
 MAX_TEMPLATE_CHARS = 100_000
 MAX_RENDERED_CHARS = 1_000_000
+LIMITS = Limits(max_output_chars=MAX_RENDERED_CHARS)
 
 
 class TemplateError(ValueError):
@@ -40,22 +52,6 @@ class TemplateSecurityProblem(TemplateError):
     """The template tried something the sandbox forbids."""
 
 
-class _BoundedSandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, plus limits on ``*`` and ``**`` so one expression cannot eat memory."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int) and abs(right) > 100:
-            raise SecurityError("exponent larger than 100")
-        if operator == "*":
-            for seq, count in ((left, right), (right, left)):
-                sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
-                if sized and len(seq) * count > MAX_RENDERED_CHARS:
-                    raise SecurityError("repetition result too large")
-        return super().call_binop(context, operator, left, right)
-
-
 @dataclass(frozen=True)
 class CheckedTemplate:
     """A template that parsed, with the top-level variables it reads."""
@@ -68,8 +64,8 @@ class TemplateRenderer:
     """Parses and renders notification templates; one instance can be shared."""
 
     def __init__(self) -> None:
-        self._text = _BoundedSandbox(undefined=StrictUndefined, autoescape=False)
-        self._html = _BoundedSandbox(undefined=StrictUndefined, autoescape=True)
+        self._text = BoundedSandbox(limits=LIMITS, autoescape=False)
+        self._html = BoundedSandbox(limits=LIMITS, autoescape=True)
 
     def check(self, source: str, *, field: str = "template") -> CheckedTemplate:
         """Parse ``source``; raise TemplateError naming ``field`` and the line if it is bad."""
@@ -81,6 +77,12 @@ class TemplateRenderer:
             tree: nodes.Template = self._text.parse(source)
         except TemplateSyntaxError as exc:
             raise TemplateSyntaxProblem(field, f"line {exc.lineno}: {exc.message}") from exc
+        except RecursionError:
+            raise TemplateSyntaxProblem(field, "nested too deeply") from None
+        except ValueError as exc:  # e.g. an integer literal over Python's 4300 digits
+            raise TemplateSyntaxProblem(field, str(exc)) from None
+        for problem in static_problems(tree, LIMITS):
+            raise TemplateSecurityProblem(field, problem)
         return CheckedTemplate(source, frozenset(meta.find_undeclared_variables(tree)))
 
     def render(
@@ -91,22 +93,40 @@ class TemplateRenderer:
         field: str = "template",
         html: bool = False,
     ) -> str:
-        """Render ``source`` with ``data``; HTML output escapes the values it inserts."""
+        """Render ``source`` with ``data``; HTML output escapes the values it inserts.
+        The output is bounded while it renders (see :data:`LIMITS`)."""
         self.check(source, field=field)
         env = self._html if html else self._text
         try:
             rendered = env.from_string(source).render(dict(data))
         except UndefinedError as exc:
             raise MissingTemplateVariable(field, f"missing variable: {exc.message}") from exc
+        except LimitExceeded as exc:
+            raise TemplateSecurityProblem(field, f"template stopped: {exc}") from exc
         except SecurityError as exc:
             raise TemplateSecurityProblem(field, f"not allowed: {exc}") from exc
         except TemplateSyntaxError as exc:
             raise TemplateSyntaxProblem(field, f"line {exc.lineno}: {exc.message}") from exc
-        except (TypeError, ValueError, ArithmeticError, OverflowError) as exc:
+        except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:
             raise TemplateError(field, f"render failed: {exc}") from exc
-        if len(rendered) > MAX_RENDERED_CHARS:
-            raise TemplateError(field, f"renders to more than {MAX_RENDERED_CHARS} characters")
         return rendered
+
+    def render_fields(
+        self, fields: Sequence[tuple[str, str | None, bool]], data: Mapping[str, Any]
+    ) -> list[str | None]:
+        """Render several ``(field, source, html)`` as one render (one budget, one
+        deadline); a None source renders to None."""
+        with budget_scope(LIMITS):
+            return [
+                None if source is None else self.render(source, data, field=field, html=html)
+                for field, source, html in fields
+            ]
+
+    async def render_fields_async(
+        self, fields: Sequence[tuple[str, str | None, bool]], data: Mapping[str, Any]
+    ) -> list[str | None]:
+        """:meth:`render_fields` on a render thread, never on the event loop."""
+        return await off_loop(self.render_fields, fields, data)
 
 
 default_renderer = TemplateRenderer()

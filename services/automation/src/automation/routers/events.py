@@ -80,12 +80,13 @@ async def accept_event(
     event_type: str,
     data: dict[str, Any],
     source: str,
+    event_id: str | None = None,
 ) -> Event:
     """Store an event and queue its evaluation (shared by every inbound path)."""
     if len(json.dumps(data, default=str)) > MAX_EVENT_BYTES:
         raise HTTPException(413, detail=f"data: larger than {MAX_EVENT_BYTES} bytes")
     event = Event(
-        id=new_id(),
+        id=event_id or new_id(),
         tenant_id=tenant_id,
         type=event_type,
         source=source,

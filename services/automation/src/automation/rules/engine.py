@@ -97,7 +97,7 @@ async def _run_rule(
                 raise RuntimeError(f"action type {kind!r} is not installed")
             config = {k: v for k, v in action.items() if k != "type"}
             if action_type.render_config:
-                config = templating.render(config, scope, f"actions[{i}]")
+                config = await templating.render_async(config, scope, f"actions[{i}]")
             ctx = ActionContext(
                 tenant_id=rule.tenant_id,
                 settings=settings,

@@ -16,6 +16,7 @@ from automation.registry import ActionContext, ActionError, ActionType
 
 HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 MAX_RESPONSE_BYTES = 1_000_000
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def _check_http(config: dict[str, Any]) -> list[str]:
@@ -37,6 +38,19 @@ def _check_http(config: dict[str, Any]) -> list[str]:
     return problems
 
 
+async def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    """At most ``limit`` bytes of the (decoded) body, read as it streams in: a
+    response larger than that is cut there and never held whole."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk[: limit - size])
+        size += len(chunks[-1])
+        if size >= limit:
+            break
+    return b"".join(chunks)
+
+
 async def http_request(ctx: ActionContext, config: dict[str, Any]) -> dict[str, Any]:
     url = str(config["url"])
     parts = urlsplit(url)
@@ -47,6 +61,10 @@ async def http_request(ctx: ActionContext, config: dict[str, Any]) -> dict[str, 
         ctx.settings.http_step_allowed_hosts, setting="HTTP_STEP_ALLOWED_HOSTS"
     )
     headers = {str(k): str(v) for k, v in (config.get("headers") or {}).items()}
+    # The same on every attempt of this step of this run (retries, and a re-run
+    # after a worker died), so the receiver can tell a repeat from a new request.
+    if not any(k.lower() == IDEMPOTENCY_HEADER.lower() for k in headers):
+        headers[IDEMPOTENCY_HEADER] = ctx.idempotency_key
     timeout = float(config.get("timeout_seconds", ctx.settings.http_step_timeout_seconds))
     request_kwargs: dict[str, Any] = {"headers": headers, "params": config.get("params")}
     if "json" in config:
@@ -59,14 +77,18 @@ async def http_request(ctx: ActionContext, config: dict[str, Any]) -> dict[str, 
         transport=transport, timeout=timeout, follow_redirects=False
     ) as client:
         try:
-            response = await client.request(
+            request = client.build_request(
                 str(config.get("method", "GET")).upper(), url, **request_kwargs
             )
+            response = await client.send(request, stream=True)
+            try:
+                raw = await _read_capped(response, MAX_RESPONSE_BYTES)
+            finally:
+                await response.aclose()  # the rest is never read
         except httpx.TimeoutException:
             raise ActionError(f"request to {parts.hostname} timed out after {timeout}s") from None
         except httpx.HTTPError as exc:
             raise ActionError(f"request to {parts.hostname} failed: {exc}") from None
-    raw = response.content[:MAX_RESPONSE_BYTES]
     body_out: Any
     try:
         body_out = json.loads(raw) if raw else None
@@ -127,7 +149,9 @@ def _check_condition(config: dict[str, Any]) -> list[str]:
 
 async def condition(ctx: ActionContext, config: dict[str, Any]) -> dict[str, Any]:
     try:
-        result = templating.evaluate(config["expression"], ctx.scope, "config.expression")
+        result = await templating.evaluate_async(
+            config["expression"], ctx.scope, "config.expression"
+        )
     except templating.TemplateError as exc:
         raise ActionError(str(exc)) from None
     return {"result": result, "branch": "then" if result else "else"}

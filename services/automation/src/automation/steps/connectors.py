@@ -1,11 +1,16 @@
 """Connector types: ``airtable`` (through :class:`mimeiapify.airtable_async.AirtableAsync`)
-and ``flowmesh_publish`` (through the :mod:`flowmesh` SDK)."""
+and ``flowmesh_publish`` (through the :mod:`flowmesh` SDK).
+
+The airtable step uses the run's tenant's own credentials
+(:mod:`automation.integrations`) and reaches only the bases that tenant listed.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from automation.integrations import credentials_for
 from automation.registry import ActionContext, ActionError, ActionType
 from flowmesh import Event, FlowMesh, FlowMeshError
 from mimeiapify.airtable_async import AirtableAsync
@@ -33,12 +38,27 @@ def _check_airtable(config: dict[str, Any]) -> list[str]:
     return problems
 
 
+async def _airtable_key(ctx: ActionContext, base_id: str) -> str:
+    """The tenant's own Airtable key, for a base the tenant allowed; never another's."""
+    credentials = await credentials_for(ctx.database, ctx.tenant_id, "airtable")
+    if credentials is None:
+        raise ActionError(
+            "airtable: not configured for this tenant "
+            "(PUT /api/v1/integrations/airtable/settings with api_key and base_ids)"
+        )
+    if base_id not in credentials.settings.get("base_ids", []):
+        raise ActionError(
+            f"config.base_id: {base_id[:40]!r} is not one of this tenant's Airtable bases "
+            "(base_ids in /api/v1/integrations/airtable/settings)"
+        )
+    return credentials.secrets["api_key"]
+
+
 async def airtable(ctx: ActionContext, config: dict[str, Any]) -> Any:
-    if not ctx.settings.airtable_api_key:
-        raise ActionError("AIRTABLE_API_KEY is not configured for this service")
+    base_id = str(config["base_id"])
     client = AirtableAsync(
-        base_id=str(config["base_id"]),
-        api_key=ctx.settings.airtable_api_key,
+        base_id=base_id,
+        api_key=await _airtable_key(ctx, base_id),
         api_url=ctx.settings.airtable_api_url,
         timeout=float(config.get("timeout_seconds", 30)),
     )

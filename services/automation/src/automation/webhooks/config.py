@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from automation.netguard import AddressPolicy
+from automation.webhooks.breaker import BreakerPolicy
 from automation.webhooks.retry import DEFAULT_SCHEDULE_SECONDS, RetrySchedule
 
 
@@ -29,6 +30,11 @@ class WebhookSettings(BaseSettings):
     # how long a rotated-out secret keeps signing
     secret_overlap_seconds: float = Field(default=24 * 3600, ge=0)
     max_connections: int = Field(default=100, ge=1)
+    # circuit breaker per endpoint: this many failures in a row open it; an open
+    # circuit is probed after breaker_probe_seconds, doubling up to the maximum
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_probe_seconds: float = Field(default=2.0, gt=0)
+    breaker_max_probe_seconds: float = Field(default=60.0, gt=0)
     max_payload_bytes: int = Field(default=256 * 1024, ge=1024)
 
     @field_validator("retry_schedule")
@@ -39,6 +45,13 @@ class WebhookSettings(BaseSettings):
 
     def schedule(self) -> RetrySchedule:
         return RetrySchedule.parse(self.retry_schedule, jitter=self.retry_jitter)
+
+    def breaker(self) -> BreakerPolicy:
+        return BreakerPolicy(
+            threshold=self.breaker_threshold,
+            probe_seconds=min(self.breaker_probe_seconds, self.breaker_max_probe_seconds),
+            max_probe_seconds=self.breaker_max_probe_seconds,
+        )
 
     def address_policy(self) -> AddressPolicy:
         return AddressPolicy.from_setting(self.allowed_hosts)

@@ -23,6 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from automation.db import Database, utcnow
+from automation.webhooks import breaker
+from automation.webhooks.breaker import BreakerPolicy
 from automation.webhooks.config import WebhookSettings
 from automation.webhooks.leasing import claim_due
 from automation.webhooks.models import (
@@ -45,11 +47,13 @@ Clock = Callable[[], datetime]
 DisabledHook = Callable[[str, WebhookEndpoint, str], Awaitable[None]]
 # (endpoint) -> seconds to wait when the endpoint's rate limit is used up, else None
 RateGate = Callable[[WebhookEndpoint], Awaitable[float | None]]
+# (endpoint_id) -> attempt the endpoint's backlog now (its circuit just closed)
+DrainHook = Callable[[str], Awaitable[None]]
 
 
 @lru_cache(maxsize=1024)
 def _pattern(filter_: str) -> re.Pattern[str]:
-    return re.compile("^" + re.escape(filter_).replace(r"\*", ".*") + "$")
+    return re.compile("^" + re.escape(filter_).replace(r"\*", ".*") + r"\Z")
 
 
 def event_matches(filters: Sequence[str], event_type: str) -> bool:
@@ -157,9 +161,14 @@ async def claim(
     message_id: str | None = None,
     delivery_ids: Sequence[str] | None = None,
     tenant_id: str | None = None,
+    endpoint_id: str | None = None,
 ) -> list[str]:
-    """Take the lease on due deliveries nobody holds; return the ids now ours."""
-    conditions = [WebhookDelivery.status == PENDING]
+    """Take the lease on due deliveries nobody holds, except those of endpoints
+    whose circuit is open (see :mod:`automation.webhooks.breaker`); return the
+    ids now ours."""
+    conditions = [WebhookDelivery.status == PENDING, breaker.not_blocked(now)]
+    if endpoint_id is not None:
+        conditions.append(WebhookDelivery.endpoint_id == endpoint_id)
     if message_id is not None:
         conditions.append(WebhookDelivery.message_id == message_id)
     if delivery_ids is not None:
@@ -168,6 +177,20 @@ async def claim(
         conditions.append(WebhookDelivery.tenant_id == tenant_id)
     return await claim_due(session, WebhookDelivery, conditions, now=now, lease=lease,
                            limit=limit)  # fmt: skip
+
+
+def breaker_outcome(result: AttemptResult) -> bool | None:
+    """What an attempt says about the receiver being up: True (2xx), False (no
+    answer, a timeout, 5xx, 408, 429) or None (it answered; the message is the
+    problem)."""
+    code = result.status_code
+    if code is None:
+        return False
+    if 200 <= code < 300:
+        return True
+    if code >= 500 or code in (408, 429):
+        return False
+    return None
 
 
 @dataclass(frozen=True)
@@ -198,6 +221,7 @@ class Dispatcher:
         clock: Clock = utcnow,
         on_endpoint_disabled: DisabledHook | None = None,
         rate_gate: RateGate | None = None,
+        on_drain: DrainHook | None = None,
         concurrency: int = 50,
     ) -> None:
         self.database = database
@@ -207,6 +231,8 @@ class Dispatcher:
         self.clock = clock
         self.on_endpoint_disabled = on_endpoint_disabled
         self.rate_gate = rate_gate
+        self.on_drain = on_drain
+        self.breaker = settings.breaker()
         self._slots = asyncio.Semaphore(concurrency)
 
     async def run_due(
@@ -216,12 +242,14 @@ class Dispatcher:
         message_id: str | None = None,
         delivery_ids: Sequence[str] | None = None,
         tenant_id: str | None = None,
+        endpoint_id: str | None = None,
     ) -> list[AttemptOutcome]:
-        """Claim what is due (optionally of one message or tenant) and attempt it."""
+        """Claim what is due (optionally of one message, tenant or endpoint) and
+        attempt it."""
         async with self.database.session() as session:
             ids = await claim(session, self.clock(), self.settings.lease, limit=limit,
                               message_id=message_id, delivery_ids=delivery_ids,
-                              tenant_id=tenant_id)  # fmt: skip
+                              tenant_id=tenant_id, endpoint_id=endpoint_id)  # fmt: skip
             if not ids:
                 return []
             rows = (
@@ -230,6 +258,7 @@ class Dispatcher:
                     .join(WebhookMessage, WebhookMessage.id == WebhookDelivery.message_id)
                     .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
                     .where(WebhookDelivery.id.in_(ids))
+                    .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.created_at)
                 )
             ).all()
             await session.commit()
@@ -237,6 +266,7 @@ class Dispatcher:
         batch = _Batch(self.clock, self.settings, self.schedule)
         for missing in set(ids) - found:  # deleted between claim and load
             batch.outcomes.append(AttemptOutcome(missing, FAILED, None))
+        rows = await self._one_probe_per_open_circuit(rows, batch)
         sends: list[tuple[WebhookDelivery, WebhookEndpoint, OutgoingWebhook]] = []
         for delivery, message, endpoint in rows:
             batch.endpoints.setdefault(endpoint.id, _EndpointState(endpoint))
@@ -250,12 +280,16 @@ class Dispatcher:
             sends.append((delivery, endpoint, OutgoingWebhook(
                 url=endpoint.url, msg_id=message.id, body=message_body(message),
                 secrets=active_secrets(endpoint, self.clock()), headers=endpoint.headers or {},
+                idempotency_key=delivery.id,
             )))  # fmt: skip
         results = await asyncio.gather(*(self._send(w) for _, _, w in sends))
         for (delivery, endpoint, _), result in zip(sends, results, strict=True):
             batch.record(delivery, endpoint, result)
         async with self.database.session() as session:
-            await batch.write(session)
+            drained = await batch.write(session, self.breaker)
+        if self.on_drain is not None:
+            for endpoint_id_ in drained:
+                await self.on_drain(endpoint_id_)
         if self.on_endpoint_disabled is not None:
             for state in batch.endpoints.values():
                 if state.disabled_reason:
@@ -263,6 +297,29 @@ class Dispatcher:
                         state.endpoint.tenant_id, state.endpoint, state.disabled_reason
                     )
         return batch.outcomes
+
+    async def _one_probe_per_open_circuit(self, rows: Sequence[Any], batch: _Batch) -> list[Any]:
+        """Rows of endpoints whose circuit is open came to us because their probe is
+        due: the oldest one is the probe (if this worker wins it), the rest go back
+        untouched, without spending an attempt."""
+        kept: list[Any] = []
+        probing: dict[str, bool] = {}
+        for row in rows:
+            delivery, _, endpoint = row
+            if endpoint.circuit_open_until is None:
+                kept.append(row)
+                continue
+            if endpoint.id not in probing:
+                async with self.database.session() as session:
+                    probing[endpoint.id] = await breaker.take_probe(
+                        session, endpoint.id, self.clock(), self.breaker
+                    )
+                    await session.commit()
+                if probing[endpoint.id]:
+                    kept.append(row)
+                    continue
+            batch.release(delivery)
+        return kept
 
     async def _send(self, webhook: OutgoingWebhook) -> AttemptResult:
         async with self._slots:
@@ -277,6 +334,9 @@ class _EndpointState:
         self.failing_since = endpoint.failing_since
         self.enabled = endpoint.enabled
         self.disabled_reason: str | None = None
+        # this batch's attempts that tell whether the receiver is up, for the breaker
+        self.successes = 0
+        self.failures = 0
 
     @property
     def changed(self) -> bool:
@@ -302,6 +362,11 @@ class _Batch:
                              "finished_at": now, "last_error": reason,
                              "lease_until": None})  # fmt: skip
         self.outcomes.append(AttemptOutcome(delivery.id, FAILED, None))
+
+    def release(self, delivery: WebhookDelivery) -> None:
+        # held back by an open circuit: due as before, nothing spent
+        self.updates.append({"id": delivery.id, "lease_until": None})
+        self.outcomes.append(AttemptOutcome(delivery.id, PENDING, None))
 
     def postpone(self, delivery: WebhookDelivery, wait: float) -> None:
         # a rate-limited delivery waits without using up one of its attempts
@@ -329,6 +394,11 @@ class _Batch:
             or (None if verdict is Verdict.DELIVERED else result.classification.reason),
         }  # fmt: skip
         state = self.endpoints[endpoint.id]
+        health = breaker_outcome(result)
+        if health is True:
+            state.successes += 1
+        elif health is False:
+            state.failures += 1
         status, nxt = PENDING, None
         if verdict is Verdict.DELIVERED:
             status = SUCCEEDED
@@ -355,7 +425,10 @@ class _Batch:
                                             endpoint_disabled=state.disabled_reason is not None
                                             and verdict is not Verdict.DELIVERED))  # fmt: skip
 
-    async def write(self, session: AsyncSession) -> None:
+    async def write(self, session: AsyncSession, policy: BreakerPolicy) -> list[str]:
+        """Write the batch; return the endpoints whose circuit just closed (their
+        backlog is due now and should be drained)."""
+        drained: list[str] = []
         session.add_all(self.attempts)
         if self.updates:
             for update_row in self.updates:
@@ -373,7 +446,12 @@ class _Batch:
                     .values(**values)
                     .execution_options(synchronize_session=False)
                 )
+            if await breaker.record(session, state.endpoint.id, successes=state.successes,
+                                    failures=state.failures, now=self.clock(),
+                                    policy=policy):  # fmt: skip
+                drained.append(state.endpoint.id)
         await session.commit()
+        return drained
 
 
 async def replay(

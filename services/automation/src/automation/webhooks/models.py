@@ -14,6 +14,7 @@ from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from automation.db import Base, JSONType, UTCDateTime, utcnow
+from automation.sealed import SealedSecretList, SealedText
 
 
 def new_message_id() -> str:
@@ -35,9 +36,10 @@ class WebhookEndpoint(Base):
     url: Mapped[str] = mapped_column(String(2048))
     # exact event types and wildcards ("workflow.*", "*"); empty means every event
     event_types: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    # the current secret signs every request; previous ones keep signing until they expire
-    secret: Mapped[str] = mapped_column(String(300))
-    previous_secrets: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    # the current secret signs every request; previous ones keep signing until they
+    # expire. Both sealed at rest (automation.secretbox).
+    secret: Mapped[str] = mapped_column(SealedText())
+    previous_secrets: Mapped[list[dict[str, Any]]] = mapped_column(SealedSecretList(), default=list)
     headers: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
     # deliveries per second to this endpoint; None means no limit
     rate_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -45,6 +47,12 @@ class WebhookEndpoint(Base):
     disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # set at the first failure after a success; cleared by the next success
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # the circuit breaker (automation.webhooks.breaker): failed attempts in a row,
+    # and while the circuit is open, when its next probe is due (NULL: closed) and
+    # since when it is open
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    circuit_open_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    circuit_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -34,6 +34,7 @@ from automation.webhooks.schemas import (
     ReplayRequest,
     ReplayResponse,
     RotateSecret,
+    SecretInfo,
     SecretOut,
 )
 from automation.webhooks.signing import InvalidWebhookSecret, canonical_secret, generate_secret
@@ -203,20 +204,24 @@ async def disable_endpoint(
     return _endpoint_out(endpoint)
 
 
-def _secret_out(endpoint: WebhookEndpoint) -> dict[str, Any]:
+def _expiries(endpoint: WebhookEndpoint) -> list[datetime]:
     now = utcnow()
     expiries = [datetime.fromisoformat(o["expires_at"]) for o in endpoint.previous_secrets or []]
-    return {
-        "secret": endpoint.secret,
-        "previous_secrets_expire_at": [e for e in expiries if e > now],
-    }
+    return [e for e in expiries if e > now]
 
 
-@router.get("/endpoints/{endpoint_id}/secret", response_model=SecretOut)
+def _secret_out(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    return {"secret": endpoint.secret, "previous_secrets_expire_at": _expiries(endpoint)}
+
+
+@router.get("/endpoints/{endpoint_id}/secret", response_model=SecretInfo)
 async def get_secret(
     *, endpoint_id: str, session: Session, principal: WebhooksWrite
 ) -> dict[str, Any]:
-    return _secret_out(await _endpoint(session, endpoint_id, principal.tenant_id))
+    """Whether a secret is set and when the previous ones stop signing; the secret
+    itself is returned only at creation and rotation (it is sealed at rest)."""
+    endpoint = await _endpoint(session, endpoint_id, principal.tenant_id)
+    return {"secret_set": bool(endpoint.secret), "previous_secrets_expire_at": _expiries(endpoint)}
 
 
 @router.post("/endpoints/{endpoint_id}/secret/rotate", response_model=SecretOut)

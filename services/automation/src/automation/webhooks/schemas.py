@@ -11,9 +11,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from automation.webhooks.sender import reserved_header
 
-EVENT_TYPE = re.compile(r"^[A-Za-z0-9_.:\-]{1,200}$")
-EVENT_FILTER = re.compile(r"^[A-Za-z0-9_.:\-*]{1,200}$")
-HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
+EVENT_TYPE = re.compile(r"^[A-Za-z0-9_.:\-]{1,200}\Z")
+EVENT_FILTER = re.compile(r"^[A-Za-z0-9_.:\-*]{1,200}\Z")
+HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}\Z")
 
 
 def _check_filters(value: list[str]) -> list[str]:
@@ -96,7 +96,16 @@ class EndpointWithSecret(EndpointOut):
 
 
 class SecretOut(BaseModel):
+    """The secret at creation or rotation: the only times it is returned."""
+
     secret: str
+    previous_secrets_expire_at: list[datetime]
+
+
+class SecretInfo(BaseModel):
+    """What ``GET .../secret`` says: never the secret itself (rotate to get a new one)."""
+
+    secret_set: bool
     previous_secrets_expire_at: list[datetime]
 
 

@@ -19,7 +19,7 @@ USER_AGENT = "mimeia-webhooks/1"
 # Headers the signature and protocol own; an endpoint's custom headers cannot replace them.
 _RESERVED_HEADERS = frozenset(
     {"webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "content-length",
-     "host", "transfer-encoding", "connection"}
+     "host", "transfer-encoding", "connection", "idempotency-key"}
 )  # fmt: skip
 
 
@@ -32,6 +32,8 @@ class OutgoingWebhook:
     body: bytes
     secrets: Sequence[str]
     headers: Mapping[str, str] = field(default_factory=dict)
+    # the same on every attempt of one delivery (one message to one endpoint)
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,8 @@ class WebhookSender:
         headers.update(sign_headers(webhook.msg_id, webhook.body, webhook.secrets,
                                     timestamp=timestamp).as_dict())  # fmt: skip
         headers["content-type"] = "application/json"
+        if webhook.idempotency_key:
+            headers["idempotency-key"] = webhook.idempotency_key
         started = time.perf_counter()
         try:
             async with self._client.stream(

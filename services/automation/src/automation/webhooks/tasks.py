@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from celery import Task
+
 from automation.celery_app import TASK_PROCESS_EVENT, celery_app, send
 from automation.db import Database, utcnow
 from automation.models import Event
@@ -80,10 +82,15 @@ def dispatcher_for(database: Database, settings: Settings) -> Dispatcher:
                       max_connections=hooks.max_connections),
         hooks,
         on_endpoint_disabled=emit_disabled_event(database, _send),
-        rate_gate=gate,
+        rate_gate=gate, on_drain=drain_soon,
     )  # fmt: skip
     _local.dispatcher = dispatcher
     return dispatcher
+
+
+async def drain_soon(endpoint_id: str) -> None:
+    """An endpoint's circuit closed: attempt its backlog now, not at the next sweep."""
+    send(celery_app, TASK_DELIVER, None, None, endpoint_id, queue="webhook")
 
 
 def schedule_soon(outcomes: Sequence[AttemptOutcome], settings: WebhookSettings) -> None:
@@ -99,19 +106,31 @@ def schedule_soon(outcomes: Sequence[AttemptOutcome], settings: WebhookSettings)
                  countdown=wait)  # fmt: skip
 
 
-@celery_app.task(name=TASK_DELIVER, acks_late=True)
-def deliver_message(message_id: str | None = None, delivery_ids: list[str] | None = None) -> int:
-    from automation.worker_runtime import run
+@celery_app.task(name=TASK_DELIVER, bind=True, acks_late=True, reject_on_worker_lost=True)
+def deliver_message(
+    self: Task,
+    message_id: str | None = None,
+    delivery_ids: list[str] | None = None,
+    endpoint_id: str | None = None,
+) -> int:
+    """Attempt what is due of one message, some deliveries, or (after its circuit
+    closed) one endpoint's whole backlog, oldest first."""
+    from automation.tasks import run_retrying
 
     async def work(database: Database, settings: Settings) -> int:
         dispatcher = dispatcher_for(database, settings)
-        outcomes = await dispatcher.run_due(
-            limit=SWEEP_BATCH, message_id=message_id, delivery_ids=delivery_ids
-        )
-        schedule_soon(outcomes, dispatcher.settings)
-        return len(outcomes)
+        total = 0
+        for _ in range(SWEEP_ROUNDS if endpoint_id else 1):
+            outcomes = await dispatcher.run_due(limit=SWEEP_BATCH, message_id=message_id,
+                                                delivery_ids=delivery_ids,
+                                                endpoint_id=endpoint_id)  # fmt: skip
+            schedule_soon(outcomes, dispatcher.settings)
+            total += len(outcomes)
+            if len(outcomes) < SWEEP_BATCH:
+                break
+        return total
 
-    return run(work)
+    return run_retrying(self, work)
 
 
 @celery_app.task(name=TASK_SWEEP, acks_late=True)

@@ -20,16 +20,15 @@ import asyncio
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from automation import templating
+from automation import dbfaults, sandbox, templating
 from automation.celery_app import PRIORITY_QUEUES, TASK_RUN_EXECUTION
 from automation.db import Database, utcnow
 from automation.models import StepRun, Workflow, WorkflowExecution, new_id
@@ -42,6 +41,7 @@ from automation.workflows.definition import BRANCHING_TYPES, dependencies
 from automation.workflows.store import ACTIVE, ExecutionState, StepState
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FINAL = ("succeeded", "failed", "cancelled")
 MAX_OUTPUT_BYTES = 1_000_000
@@ -125,6 +125,10 @@ def _settled(run: StepState, spec: Mapping[str, Any]) -> bool:
     )
 
 
+class LeaseLost(Exception):
+    """Another worker holds the execution now (ours ran out during an outage)."""
+
+
 @dataclass
 class RunResult:
     """What one task run did with an execution."""
@@ -161,13 +165,71 @@ class ExecutionRunner:
         self._lock = asyncio.Lock()
         self._listener_patterns: list[str | None] = []
         self._claimed = False
+        self._lost = asyncio.Event()
+        self._execution_id = ""
+        # how many times this run reconnected to the database
+        self.reconnects = 0
 
-    @asynccontextmanager
-    async def _db(self) -> AsyncIterator[AsyncConnection]:
-        """The run's connection, for one statement or a few at a time."""
-        assert self._conn is not None, "used outside run()"
+    async def _db(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """``work(conn)`` on the run's connection, one statement or a few at a time.
+
+        A lost connection is not the run's failure: the connection is dropped, a new
+        one is opened with backoff (for up to ``DATABASE_OUTAGE_SECONDS``), the
+        lease is renewed on it first (a run that lost its lease meanwhile stops
+        with :class:`LeaseLost`), and ``work`` runs again. Every statement the
+        engine sends is safe to repeat: writes set a step's whole state, and a
+        close that did commit before the answer was lost is recognised."""
         async with self._lock:
-            yield self._conn
+            return await self._with_reconnect(work)
+
+    async def _with_reconnect(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        started = asyncio.get_running_loop().time()
+        attempt = 0
+        while True:
+            if self._claimed and self._lost.is_set():
+                raise LeaseLost(self._execution_id)
+            try:
+                if self._conn is None:
+                    self._conn = await self.database.autocommit_engine.connect()
+                    if attempt and self._claimed and not self._lost.is_set():
+                        renewed = await store.renew(
+                            self._conn, self._execution_id, self.owner, utcnow() + self.lease
+                        )
+                        if not renewed:
+                            self._lost.set()
+                            raise LeaseLost(self._execution_id)
+                    if attempt:
+                        log.info("execution %s: database connection back after %d tries",
+                                 self._execution_id, attempt)  # fmt: skip
+                return await work(self._conn)
+            except Exception as exc:
+                if not dbfaults.is_connection_error(exc):
+                    raise
+                attempt += 1
+                self.reconnects += 1
+                await self._drop_connection()
+                waited = asyncio.get_running_loop().time() - started
+                if waited >= self.settings.database_outage_seconds:
+                    raise dbfaults.DatabaseUnavailable(
+                        f"no database for {waited:.1f}s: {type(exc).__name__}: {exc}"
+                    ) from exc
+                if attempt == 1:
+                    log.warning("execution %s: database connection lost (%s); reconnecting",
+                                self._execution_id, type(exc).__name__)  # fmt: skip
+                else:
+                    # the first retry is at once: usually only the pooled connection
+                    # was stale (the pool drops its peers along with it)
+                    await asyncio.sleep(dbfaults.backoff(attempt - 1))
+
+    async def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            await conn.invalidate()
+            await conn.close()
+        except Exception:
+            log.debug("closing a broken connection failed", exc_info=True)
 
     def _take_dirty(self) -> list[StepState]:
         steps, self._dirty = list(self._dirty.values()), {}
@@ -176,41 +238,68 @@ class ExecutionRunner:
     # -- lease ---------------------------------------------------------------
 
     async def _renew(self, execution_id: str) -> bool:
-        async with self._db() as conn:
-            return await store.renew(conn, execution_id, self.owner, utcnow() + self.lease)
+        return await self._db(
+            lambda conn: store.renew(conn, execution_id, self.owner, utcnow() + self.lease)
+        )
 
     async def _close(self, execution_id: str, **values: Any) -> bool:
         """Leave the execution with ``values`` (its new status...) and the pending step
         writes, if we still hold it."""
-        async with self._db() as conn:
-            return await store.close(
-                conn, execution_id, self.owner, now=utcnow(), steps=self._take_dirty(), **values
+        steps = self._take_dirty()
+        tries = 0
+
+        async def close(conn: AsyncConnection) -> bool:
+            nonlocal tries
+            tries += 1
+            done = await store.close(
+                conn, execution_id, self.owner, now=utcnow(), steps=steps, **values
             )
+            if not done and tries > 1:
+                # The first try may have committed before its answer was lost.
+                row = await store.status_of(conn, execution_id)
+                done = row is not None and row == (values["status"], None)
+            return done
+
+        return await self._db(close)
 
     async def _keep_lease(self, execution_id: str, lost: asyncio.Event) -> None:
+        """The heartbeat: renew the short lease every third of it while the run
+        works, so a worker that dies is noticed within one lease."""
         interval = max(0.2, self.lease.total_seconds() / 3)
         while not lost.is_set():
             await asyncio.sleep(interval)
-            if not await self._renew(execution_id):
+            try:
+                if not await self._renew(execution_id):
+                    lost.set()
+            except LeaseLost:
                 lost.set()
+            except Exception:
+                log.warning("execution %s: lease renewal failed", execution_id, exc_info=True)
 
     # -- running ---------------------------------------------------------------
 
     async def run(self, execution_id: str) -> RunResult:
-        async def on(conn: AsyncConnection) -> RunResult:
-            self._conn = conn
-            try:
-                return await self._run(execution_id)
-            finally:
-                self._conn = None
-
-        # A connection found closed is only retried before the claim succeeded.
-        return await self.database.with_autocommit(on, retry=lambda: not self._claimed)
+        """Claim the execution and advance it. Raises
+        :class:`~automation.dbfaults.DatabaseUnavailable` when the database stays away
+        longer than ``DATABASE_OUTAGE_SECONDS``: the run is then neither failed nor
+        released; its lease runs out and it resumes from its last written step."""
+        self._execution_id = execution_id
+        try:
+            return await self._run(execution_id)
+        except LeaseLost:
+            return RunResult(claimed=True, status="running")
+        finally:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                try:
+                    await conn.close()
+                except Exception:
+                    log.debug("closing the run's connection failed", exc_info=True)
 
     async def _run(self, execution_id: str) -> RunResult:
-        now = utcnow()
-        async with self._db() as conn:
-            claimed = await store.claim(
+        async def claim(conn: AsyncConnection) -> store.Claimed | None:
+            now = utcnow()
+            return await store.claim(
                 conn,
                 execution_id,
                 self.owner,
@@ -218,14 +307,18 @@ class ExecutionRunner:
                 until=now + self.lease,
                 due=now + timedelta(seconds=0.5),
             )
+
+        claimed = await self._db(claim)
         if claimed is None:
             return RunResult(claimed=False)
         self._claimed = True
         self._listener_patterns = claimed.listener_patterns
-        lost = asyncio.Event()
+        lost = self._lost
         keeper = asyncio.create_task(self._keep_lease(execution_id, lost))
         try:
             status = await self._advance(claimed.execution, claimed.steps, lost)
+        except (LeaseLost, dbfaults.DatabaseUnavailable):
+            raise
         except Exception as exc:
             log.exception("execution %s crashed in the engine", execution_id)
             status = "failed"
@@ -249,9 +342,23 @@ class ExecutionRunner:
             await asyncio.gather(keeper, return_exceptions=True)
         return RunResult(claimed=True, status=status, event_id=self.finished_event_id)
 
+    async def _waited_for_database(self) -> bool:
+        """After a handler met a database outage: wait until the database answers
+        (renewing the lease); False when it answered straight away (so the outage
+        was the handler's own business)."""
+        before = self.reconnects
+        await self._drop_connection_locked()
+        if not await self._renew(self._execution_id):
+            self._lost.set()
+            raise LeaseLost(self._execution_id)
+        return self.reconnects > before
+
+    async def _drop_connection_locked(self) -> None:
+        async with self._lock:
+            await self._drop_connection()
+
     async def _still_ours(self, execution_id: str) -> tuple[bool, str | None]:
-        async with self._db() as conn:
-            row = await store.status_of(conn, execution_id)
+        row = await self._db(lambda conn: store.status_of(conn, execution_id))
         if row is None:
             return False, None
         status, owner = row
@@ -366,8 +473,8 @@ class ExecutionRunner:
             setattr(run, key, value)
         self._dirty[run.id] = run
         if not defer:
-            async with self._db() as conn:
-                await store.write_steps(conn, self._take_dirty())
+            steps = self._take_dirty()
+            await self._db(lambda conn: store.write_steps(conn, steps))
 
     async def _run_step(
         self,
@@ -389,10 +496,16 @@ class ExecutionRunner:
             )
             return
         config = spec.get("config", {})
+        timeout = spec.get("timeout_seconds")
         try:
-            rendered = (
-                templating.render(config, scope, "config") if action_type.render_config else config
-            )
+            # Off the loop (other executions go on meanwhile), and a step's timeout
+            # stops its templates too.
+            with sandbox.time_limit(timeout):
+                rendered = (
+                    await templating.render_async(config, scope, "config")
+                    if action_type.render_config
+                    else config
+                )
         except templating.TemplateError as exc:
             # A template that cannot render will not render on a retry either.
             await self._save_step(
@@ -472,14 +585,18 @@ class ExecutionRunner:
             scope=scope,
             send=self.send,
         )
-        timeout = spec.get("timeout_seconds")
         try:
             async with asyncio.timeout(timeout):
-                output = await action_type.run(ctx, rendered)
+                with sandbox.time_limit(timeout):  # templates the handler renders itself
+                    output = await action_type.run(ctx, rendered)
             output = _json_safe(output, "output")
         except TimeoutError:
             error = f"timed out after {timeout}s"
         except Exception as exc:
+            if dbfaults.is_database_outage(exc) and await self._waited_for_database():
+                # The handler lost the database; the step's outcome is unknown, so it
+                # runs again (same idempotency key) now that the database answers.
+                return
             error = str(exc) if isinstance(exc, ActionError) else f"{type(exc).__name__}: {exc}"
         else:
             pure = not action_type.side_effects

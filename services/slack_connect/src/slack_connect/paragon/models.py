@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 __all__ = ["IntegrationState", "ParagonUser", "ProxyResponse", "SyncWindow", "WindowBound"]
 
-_BOUND = re.compile(r"^\d{1,12}(\.\d{1,6})?$")
+_BOUND = re.compile(r"^\d{1,12}(\.\d{1,6})?\Z")
 
 
 class IntegrationState(BaseModel):

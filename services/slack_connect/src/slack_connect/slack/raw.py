@@ -25,8 +25,8 @@ __all__ = [
     "SlackUsersPayload",
 ]
 
-_TS = re.compile(r"^\d{1,12}\.\d{1,6}$")
-CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
+_TS = re.compile(r"^\d{1,12}\.\d{1,6}\Z")
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}\Z")
 
 
 def check_ts(value: str) -> str:

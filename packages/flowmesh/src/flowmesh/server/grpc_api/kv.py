@@ -6,12 +6,13 @@ import grpc
 
 from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.proto import flowmesh_pb2_grpc as pb_grpc
-from flowmesh.server.grpc_api.base import Service, millis, ok
+from flowmesh.server.grpc_api.base import millis, ok
+from flowmesh.server.grpc_api.listing import KVListing
 
 _KV = ("kv",)
 
 
-class KVService(pb_grpc.KVServiceServicer, Service):
+class KVService(KVListing, pb_grpc.KVServiceServicer):
     async def Set(
         self, request: pb.SetRequest, context: grpc.aio.ServicerContext
     ) -> pb.SetResponse:

@@ -7,7 +7,8 @@ import grpc
 from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.proto import flowmesh_pb2_grpc as pb_grpc
 from flowmesh.server.errors import InvalidArgument, ServiceError
-from flowmesh.server.grpc_api.base import Service, millis, nanos, ok, status_message
+from flowmesh.server.grpc_api.base import millis, nanos, ok, status_message
+from flowmesh.server.grpc_api.listing import QueueListing, queue_stats_pb
 from flowmesh.server.ops import NewJob
 from flowmesh.server.store.records import Enqueued, Resource, RetryPolicy, StoredJob
 
@@ -46,7 +47,7 @@ def policy_message(p: RetryPolicy) -> pb.RetryPolicy:
 
 def new_job(request: pb.EnqueueRequest) -> NewJob:
     return NewJob(request.payload, request.headers, millis(request, "delay_ms", "delay_seconds"),
-                  request.dedup_id)  # fmt: skip
+                  request.dedup_id, request.producer_id, request.producer_seq)  # fmt: skip
 
 
 def enqueued(done: Enqueued) -> pb.EnqueueResponse:
@@ -54,7 +55,7 @@ def enqueued(done: Enqueued) -> pb.EnqueueResponse:
                               duplicate=done.duplicate)  # fmt: skip
 
 
-class QueueService(pb_grpc.QueueServiceServicer, Service):
+class QueueService(QueueListing, pb_grpc.QueueServiceServicer):
     async def Enqueue(
         self, request: pb.EnqueueRequest, context: grpc.aio.ServicerContext
     ) -> pb.EnqueueResponse:
@@ -161,18 +162,7 @@ class QueueService(pb_grpc.QueueServiceServicer, Service):
     ) -> pb.GetQueueStatsResponse:
         async def body() -> pb.GetQueueStatsResponse:
             s = await self.ops.queues.stats(self.caller(context), self.resource(request, *_QUEUE))
-            stats = pb.QueueStats(
-                total_jobs=s.total_jobs,
-                pending_jobs=s.pending_jobs,
-                in_flight_jobs=s.in_flight_jobs,
-                completed_jobs=s.completed_jobs,
-                failed_jobs=s.failed_jobs,
-                oldest_job_age_seconds=s.oldest_pending_age_ms // 1000,
-                delayed_jobs=s.delayed_jobs,
-                dlq_jobs=s.dlq_jobs,
-                oldest_job_age_ms=s.oldest_pending_age_ms,
-            )
-            return pb.GetQueueStatsResponse(status=ok(), stats=stats)
+            return pb.GetQueueStatsResponse(status=ok(), stats=queue_stats_pb(s))
 
         return await self.call("queue.get_stats", context, body)
 

@@ -9,7 +9,8 @@ import grpc
 
 from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.proto import flowmesh_pb2_grpc as pb_grpc
-from flowmesh.server.grpc_api.base import NS_PER_MS, Service, ok, status_of
+from flowmesh.server.grpc_api.base import NS_PER_MS, ok, status_of
+from flowmesh.server.grpc_api.listing import StreamListing
 from flowmesh.server.ops import message_id
 from flowmesh.server.store.records import Resource, StoredMessage
 
@@ -33,7 +34,7 @@ def messages(stream: Resource, found: list[StoredMessage]) -> list[pb.Message]:
     ]
 
 
-class StreamService(pb_grpc.StreamServiceServicer, Service):
+class StreamService(StreamListing, pb_grpc.StreamServiceServicer):
     async def WriteEvents(
         self, request: pb.WriteEventsRequest, context: grpc.aio.ServicerContext
     ) -> pb.WriteEventsResponse:
@@ -44,6 +45,8 @@ class StreamService(pb_grpc.StreamServiceServicer, Service):
                 stream,
                 [(e.payload, e.headers) for e in request.events],
                 request.partition if request.HasField("partition") else None,
+                request.producer_id,
+                request.producer_seq,
             )
             return pb.WriteEventsResponse(
                 status=ok(), offsets=[o for _, o in placed], partitions=[p for p, _ in placed]
@@ -73,6 +76,8 @@ class StreamService(pb_grpc.StreamServiceServicer, Service):
         failure is sent as a frame with its status, then ends the call with it."""
         began = time.perf_counter()
         try:
+            # Headers at once, so a client knows it is subscribed before any message.
+            await context.send_initial_metadata(())
             stream = self.resource(request, *_STREAM)
             batches = self.ops.streams.subscribe(
                 self.caller(context), stream, request.consumer_group, request.partition,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from flowmesh.server.ops.context import OpsContext
 from flowmesh.server.ops.kv import KVOps
+from flowmesh.server.ops.listing import KVStoreInfo, ListingOps, QueueInfo, StreamInfo
 from flowmesh.server.ops.queues import NewJob, QueueOps
 from flowmesh.server.ops.replay import ReplayOps
 from flowmesh.server.ops.schemas import SchemaOps
@@ -21,13 +22,17 @@ from flowmesh.server.ops.streams import GroupState, ReadResult, StreamOps, messa
 __all__ = [
     "GroupState",
     "KVOps",
+    "KVStoreInfo",
+    "ListingOps",
     "NewJob",
     "Operations",
     "OpsContext",
+    "QueueInfo",
     "QueueOps",
     "ReadResult",
     "ReplayOps",
     "SchemaOps",
+    "StreamInfo",
     "StreamOps",
     "message_id",
 ]
@@ -41,6 +46,7 @@ class Operations:
     kv: KVOps
     schemas: SchemaOps
     replay: ReplayOps
+    listing: ListingOps
 
     @classmethod
     def build(cls, ctx: OpsContext) -> Operations:
@@ -53,4 +59,5 @@ class Operations:
             kv=KVOps(ctx),
             schemas=schemas,
             replay=replay,
+            listing=ListingOps(ctx),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from flowmesh.server.feed import ChangeFeed, Notice, topic
 from flowmesh.server.metrics import Metrics
 from flowmesh.server.store.base import Store
 from flowmesh.server.validation import Limits
@@ -22,6 +23,13 @@ class OpsContext:
     metrics: Metrics = field(default_factory=Metrics)
     dedup_window_ms: int = 300_000
     recheck_seconds: float = SAFETY_RECHECK_S
+    feed: ChangeFeed = field(default_factory=ChangeFeed)
+
+    def changed(self, kind: str, path: str, notice: Notice) -> None:
+        """Tell live views that a stream, queue or KV store changed."""
+        name = topic(kind, path)
+        if self.feed.watched(name):
+            self.feed.publish(name, notice)
 
 
 def now_ms() -> int:

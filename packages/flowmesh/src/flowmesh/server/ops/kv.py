@@ -22,14 +22,15 @@ class KVOps:
     async def set(
         self, caller: Caller, store: Resource, key: str, value: bytes, ttl_ms: int = 0
     ) -> None:
-        caller.check(store.tenant)
+        caller.allow(store, "kv:write")
         key = v.kv_key(key)
         v.payload(value, "value", self.ctx.limits)
         ttl = v.duration_ms(ttl_ms, "ttl", 0, v.MAX_TTL_MS)
         await self.ctx.store.kv_set(store, key, value, ttl)
+        self.ctx.changed("kv", store.path, {"op": "set", "key": key, "ttl_ms": ttl})
 
     async def get(self, caller: Caller, store: Resource, key: str) -> bytes:
-        caller.check(store.tenant)
+        caller.allow(store, "kv:read")
         key = v.kv_key(key)
         value = await self.ctx.store.kv_get(store, key)
         if value is None:
@@ -37,11 +38,15 @@ class KVOps:
         return value
 
     async def delete(self, caller: Caller, store: Resource, key: str) -> bool:
-        caller.check(store.tenant)
-        return await self.ctx.store.kv_delete(store, v.kv_key(key))
+        caller.allow(store, "kv:write")
+        key = v.kv_key(key)
+        deleted = await self.ctx.store.kv_delete(store, key)
+        if deleted:
+            self.ctx.changed("kv", store.path, {"op": "delete", "key": key})
+        return deleted
 
     async def exists(self, caller: Caller, store: Resource, key: str) -> bool:
-        caller.check(store.tenant)
+        caller.allow(store, "kv:read")
         key = v.kv_key(key)
         try:
             return await self.ctx.store.kv_get(store, key) is not None
@@ -54,7 +59,7 @@ class KVOps:
     ) -> KeyPage:  # fmt: skip
         """One page of live keys starting with ``prefix``, in order; ``limit`` 0
         means every key (an error past MAX_UNPAGED_KEYS)."""
-        caller.check(store.tenant)
+        caller.allow(store, "kv:read")
         prefix = v.prefix(prefix)
         after = v.prefix(page_token, "page_token")
         if limit:

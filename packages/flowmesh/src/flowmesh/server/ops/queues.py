@@ -17,6 +17,7 @@ from flowmesh.server.ops.schemas import SchemaOps
 from flowmesh.server.store.records import (
     BACKOFF_STRATEGIES,
     Enqueued,
+    Producer,
     QueueStats,
     Resource,
     RetryPolicy,
@@ -40,6 +41,8 @@ class NewJob:
     headers: Mapping[str, str]
     delay_ms: int = 0
     dedup_id: str = ""
+    producer_id: str = ""  # the idempotent producer: a repeat within the window
+    producer_seq: int = 0  # returns the first attempt's job
 
 
 class QueueOps:
@@ -48,7 +51,7 @@ class QueueOps:
         self.schemas = schemas
 
     async def enqueue(self, caller: Caller, queue: Resource, job: NewJob) -> Enqueued:
-        caller.check(queue.tenant)
+        caller.allow(queue, "queue:write")
         return await self._enqueue(queue, job, "")
 
     async def enqueue_batch(
@@ -57,7 +60,7 @@ class QueueOps:
         """Each job handled as if alone (concurrently, so one store commit can cover
         them all); each one's result or error. An item may arrive as the error a
         transport found decoding it."""
-        caller.check(queue.tenant)
+        caller.allow(queue, "queue:write")
         v.in_range(len(jobs), "jobs", 1, v.MAX_BATCH_JOBS)
         return await _each(
             [j if isinstance(j, ServiceError) else self._enqueue(queue, j, f"jobs[{i}].")
@@ -69,15 +72,27 @@ class QueueOps:
         headers = v.headers(dict(job.headers), f"{at}headers")
         delay = v.duration_ms(job.delay_ms, f"{at}delay", 0, v.MAX_DELAY_MS)
         dedup = v.dedup_id(job.dedup_id, f"{at}dedup_id")
-        return await self.schemas.checked_write(
+        producer = None
+        if v.producer_id(job.producer_id, job.producer_seq, f"{at}producer_id"):
+            producer = Producer(job.producer_id, job.producer_seq, self.ctx.dedup_window_ms)
+        done = await self.schemas.checked_write(
             "queue",
             queue,
             [job.payload],
             lambda _: f"{at}payload",
             lambda token: self.ctx.store.enqueue(
-                queue, job.payload, headers, delay, dedup, self.ctx.dedup_window_ms, token
+                queue,
+                job.payload,
+                headers,
+                delay,
+                dedup,
+                self.ctx.dedup_window_ms,
+                token,
+                producer,
             ),
         )
+        self.ctx.changed("queue", queue.path, {"event": "enqueued"})
+        return done
 
     async def receive(
         self,
@@ -89,7 +104,7 @@ class QueueOps:
     ) -> list[StoredJob]:
         """Reserve up to ``max_jobs`` now, or wait (up to the long poll) for a job
         to arrive or fall due. ``visibility_ms`` 0 means 30 s."""
-        caller.check(queue.tenant)
+        caller.allow(queue, "queue:read")
         max_jobs = v.in_range(max_jobs or 1, "max_jobs", 1, v.MAX_RECEIVE_JOBS)
         visibility = v.duration_ms(visibility_ms or DEFAULT_VISIBILITY_MS, "visibility_timeout",
                                    1, v.MAX_VISIBILITY_MS)  # fmt: skip
@@ -103,6 +118,7 @@ class QueueOps:
                 got = await self.ctx.store.reserve(queue, max_jobs, visibility)
                 if got.jobs:
                     self.ctx.metrics.delivered("queue", len(got.jobs))
+                    self.ctx.changed("queue", queue.path, {"event": "reserved"})
                     return got.jobs
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -115,36 +131,42 @@ class QueueOps:
                 notifier.unwatch(topic, wake)
 
     async def ack(self, caller: Caller, queue: Resource, job_id: str) -> None:
-        caller.check(queue.tenant)
-        await self.ctx.store.ack(queue, v.job_id(job_id))
+        caller.allow(queue, "queue:read")
+        await self.ctx.store.ack(queue, v.job_id(job_id), self.ctx.dedup_window_ms)
+        self.ctx.changed("queue", queue.path, {"event": "acked"})
 
     async def ack_batch(
         self, caller: Caller, queue: Resource, job_ids: Sequence[str]
     ) -> list[ServiceError | None]:
-        caller.check(queue.tenant)
+        caller.allow(queue, "queue:read")
         v.in_range(len(job_ids), "job_ids", 1, v.MAX_BATCH_JOBS)
         items: list[Awaitable[None] | ServiceError] = []
         for i, job_id in enumerate(job_ids):
             try:
-                items.append(self.ctx.store.ack(queue, v.job_id(job_id, f"job_ids[{i}]")))
+                items.append(self.ctx.store.ack(queue, v.job_id(job_id, f"job_ids[{i}]"),
+                                                self.ctx.dedup_window_ms))  # fmt: skip
             except v.InvalidArgument as exc:
                 items.append(exc)
-        return await _each(items)
+        outcomes = await _each(items)
+        self.ctx.changed("queue", queue.path, {"event": "acked"})
+        return outcomes
 
     async def nack(
         self, caller: Caller, queue: Resource, job_id: str, delay_ms: int | None, error: str = ""
     ) -> bool:
         """Give a job back: retried after ``delay_ms`` (None: the policy's backoff)
         or dead-lettered after its last attempt (True)."""
-        caller.check(queue.tenant)
+        caller.allow(queue, "queue:read")
         if delay_ms is not None:
             v.duration_ms(delay_ms, "delay", 0, v.MAX_DELAY_MS)
         if len(error) > MAX_ERROR_CHARS:
             raise v.InvalidArgument("error", f"is over the limit of {MAX_ERROR_CHARS} characters")
-        return await self.ctx.store.nack(queue, v.job_id(job_id), delay_ms, error)
+        dead = await self.ctx.store.nack(queue, v.job_id(job_id), delay_ms, error)
+        self.ctx.changed("queue", queue.path, {"event": "nacked"})
+        return dead
 
     async def stats(self, caller: Caller, queue: Resource) -> QueueStats:
-        caller.check(queue.tenant)
+        caller.allow(queue, "queue:read")
         stats = await self.ctx.store.queue_stats(queue)
         self.ctx.metrics.queue_depth(queue, stats)
         return stats
@@ -152,7 +174,7 @@ class QueueOps:
     async def set_retry_policy(
         self, caller: Caller, queue: Resource, policy: RetryPolicy
     ) -> RetryPolicy:
-        caller.check(queue.tenant)
+        caller.allow(queue, "queue:write")
         v.in_range(policy.max_attempts, "policy.max_attempts", 0, v.MAX_ATTEMPTS)
         v.duration_ms(policy.initial_backoff_ms, "policy.initial_backoff", 0, v.MAX_DELAY_MS)
         v.duration_ms(policy.max_backoff_ms, "policy.max_backoff", policy.initial_backoff_ms,
@@ -167,17 +189,19 @@ class QueueOps:
         return await self.ctx.store.set_retry_policy(queue, policy)
 
     async def retry_policy(self, caller: Caller, queue: Resource) -> RetryPolicy:
-        caller.check(queue.tenant)
+        caller.allow(queue, "queue:read")
         return await self.ctx.store.retry_policy(queue)
 
     async def list_dlq(self, caller: Caller, queue: Resource, limit: int = 0) -> list[StoredJob]:
-        caller.check(queue.tenant)
+        caller.allow(queue, "queue:read")
         limit = v.in_range(limit or DEFAULT_DLQ_LIST, "max_jobs", 1, MAX_DLQ_LIST)
         return await self.ctx.store.list_dlq(queue, limit)
 
     async def replay_dlq(self, caller: Caller, queue: Resource, job_id: str) -> Enqueued:
-        caller.check(queue.tenant)
-        return await self.ctx.store.replay_dlq(queue, v.job_id(job_id))
+        caller.allow(queue, "queue:write")
+        again = await self.ctx.store.replay_dlq(queue, v.job_id(job_id))
+        self.ctx.changed("queue", queue.path, {"event": "enqueued"})
+        return again
 
 
 def _float_range(value: float, field: str, low: float, high: float) -> float:

@@ -51,7 +51,7 @@ class ReplayOps:
         max_rate: int = 0,
     ) -> ReplayRecord:
         """A new session (status "created") over a non-empty, already written range."""
-        caller.check(stream.tenant)
+        caller.allow(stream, "admin")
         group = v.sandbox_group(sandbox_group)
         partition = v.in_range(partition, "partition", 0, v.MAX_PARTITIONS - 1)
         rate = v.in_range(max_rate, "max_messages_per_second", 0, MAX_RATE)
@@ -124,17 +124,18 @@ class ReplayOps:
         record = await self.ctx.store.replay_get(session_id)
         if record is None:
             raise NotFound(f"session_id: replay session {session_id!r} does not exist")
-        caller.check(record.tenant)
+        caller.allow(record.resource, "admin")
         return record
 
     async def list_sessions(
         self, caller: Caller, stream: Resource | None = None
     ) -> list[ReplayRecord]:
         if stream is not None:
-            caller.check(stream.tenant)
+            caller.allow(stream, "admin")
         return [
             r for r in await self.ctx.store.replay_list()
-            if caller.sees(r.tenant) and (stream is None or r.resource == stream)
+            if caller.sees(r.tenant, r.namespace, "admin")
+            and (stream is None or r.resource == stream)
         ]  # fmt: skip
 
     async def start(self, caller: Caller, session_id: str) -> ReplayRecord:

@@ -127,7 +127,7 @@ class SchemaOps:
         definition: bytes,
     ) -> SchemaRecord:  # fmt: skip
         v.name(tenant, "tenant")
-        caller.check(tenant)
+        caller.check(tenant, permission="admin", field="")
         v.name(schema_id, "schema_id")
         if schema_type not in SCHEMA_TYPES:
             raise InvalidArgument(
@@ -142,7 +142,7 @@ class SchemaOps:
 
     async def get(self, caller: Caller, tenant: str, schema_id: str, version: int) -> SchemaRecord:
         v.name(tenant, "tenant")
-        caller.check(tenant)
+        caller.check(tenant, permission="admin", field="")
         v.name(schema_id, "schema_id")
         v.in_range(version, "version", 0, MAX_VERSION)
         return await self._existing(tenant, schema_id, version)
@@ -159,14 +159,14 @@ class SchemaOps:
         self, caller: Caller, tenant: str, schema_id: str = ""
     ) -> list[SchemaRecord]:
         v.name(tenant, "tenant")
-        caller.check(tenant)
+        caller.check(tenant, permission="admin", field="")
         if schema_id:
             v.name(schema_id, "schema_id")
         return await self.ctx.store.schema_list(tenant, schema_id)
 
     async def delete(self, caller: Caller, tenant: str, schema_id: str, version: int) -> None:
         v.name(tenant, "tenant")
-        caller.check(tenant)
+        caller.check(tenant, permission="admin", field="")
         v.name(schema_id, "schema_id")
         v.in_range(version, "version", 1, MAX_VERSION)
         await self.ctx.store.schema_delete(tenant, schema_id, version)
@@ -178,7 +178,7 @@ class SchemaOps:
     ) -> int:  # fmt: skip
         """Attach a version (0: the latest now) to a stream or queue, or detach;
         the version attached (0 after detach)."""
-        caller.check(resource.tenant)
+        caller.allow(resource, "admin")
         if detach:
             if schema_id:
                 raise InvalidArgument("schema_id", "must be empty when detaching")

@@ -8,12 +8,18 @@ from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 
 from flowmesh.server import validation as v
-from flowmesh.server.auth import Caller
+from flowmesh.server.auth import Caller, guarded
 from flowmesh.server.errors import NotFound
 from flowmesh.server.ops.context import OpsContext, ns_to_ms
 from flowmesh.server.ops.replay import ReplayOps
 from flowmesh.server.ops.schemas import SchemaOps
-from flowmesh.server.store.records import Resource, StoredMessage, StreamConfig, stream_topic
+from flowmesh.server.store.records import (
+    Producer,
+    Resource,
+    StoredMessage,
+    StreamConfig,
+    stream_topic,
+)
 
 log = logging.getLogger("flowmesh.server")
 
@@ -66,10 +72,17 @@ class StreamOps:
         stream: Resource,
         events: Sequence[tuple[bytes, Mapping[str, str]]],
         partition: int | None = None,
+        producer_id: str = "",
+        producer_seq: int = 0,
     ) -> list[tuple[int, int]]:
         """Append events (to ``partition``, or by each one's ``key`` header); each
-        one's (partition, offset). A batch with one bad event is refused whole."""
-        caller.check(stream.tenant)
+        one's (partition, offset). A batch with one bad event is refused whole. An
+        idempotent producer's (id, seq) seen within the dedup window returns the
+        first write's offsets and stores nothing."""
+        caller.allow(stream, "stream:write")
+        producer = None
+        if v.producer_id(producer_id, producer_seq):
+            producer = Producer(producer_id, producer_seq, self.ctx.dedup_window_ms)
         if not events:
             raise v.InvalidArgument("events", "must hold at least one event")
         v.in_range(len(events), "events", 1, v.MAX_WRITE_EVENTS)
@@ -79,13 +92,15 @@ class StreamOps:
         for i, (payload, headers) in enumerate(events):
             v.payload(payload, f"events[{i}].payload", self.ctx.limits)
             checked.append((payload, v.headers(dict(headers), f"events[{i}].headers")))
-        return await self.schemas.checked_write(
+        placed = await self.schemas.checked_write(
             "stream",
             stream,
             [p for p, _ in checked],
             lambda i: f"events[{i}].payload",
-            lambda token: self.ctx.store.append(stream, checked, partition, token),
+            lambda token: self.ctx.store.append(stream, checked, partition, token, producer),
         )
+        self.ctx.changed("stream", stream.path, {"written": len(placed)})
+        return placed
 
     async def read(
         self,
@@ -99,7 +114,7 @@ class StreamOps:
     ) -> ReadResult:
         """Up to ``max_messages`` from ``offset`` (or from the first written at or after
         ``start_time_ns``), fewer when the next would pass the byte cap."""
-        caller.check(stream.tenant)
+        caller.allow(stream, "stream:read")
         partition = self._partition(partition)
         v.in_range(offset, "offset", 0, MAX_OFFSET)
         v.in_range(start_time_ns, "start_time", 0, 2**63 - 1)
@@ -111,7 +126,22 @@ class StreamOps:
         messages = await self.ctx.store.read(stream, partition, offset, limit, cap)
         return ReadResult(messages, messages[-1].offset + 1 if messages else offset)
 
-    async def subscribe(
+    def subscribe(
+        self,
+        caller: Caller,
+        stream: Resource,
+        group: str,
+        partition: int = 0,
+        start_offset: int = -1,
+        start_time_ns: int = 0,
+        max_batch: int = 0,
+    ) -> AsyncIterator[list[StoredMessage]]:
+        """Batches of messages as they are written, forever (see ``_subscribe``);
+        ends with Unauthenticated when the caller's token is revoked or expires."""
+        return guarded(caller, self._subscribe(caller, stream, group, partition, start_offset,
+                                               start_time_ns, max_batch))  # fmt: skip
+
+    async def _subscribe(
         self,
         caller: Caller,
         stream: Resource,
@@ -125,7 +155,7 @@ class StreamOps:
         only new ones, -1 after the group's committed offset, N from N;
         ``start_time_ns`` (> 0) from the first written at or after it. A replay's
         sandbox group gets the session's range instead (see ReplayOps.deliver)."""
-        caller.check(stream.tenant)
+        caller.allow(stream, "stream:read")
         group = v.consumer_group(group)
         partition = self._partition(partition)
         v.in_range(start_offset, "start_offset", -2, MAX_OFFSET)
@@ -173,7 +203,7 @@ class StreamOps:
     async def commit_offset(
         self, caller: Caller, stream: Resource, group: str, partition: int, offset: int
     ) -> None:
-        caller.check(stream.tenant)
+        caller.allow(stream, "stream:read")
         group = v.consumer_group(group)
         partition = self._partition(partition)
         v.in_range(offset, "offset", -1, MAX_OFFSET)
@@ -182,18 +212,18 @@ class StreamOps:
     async def committed_offset(
         self, caller: Caller, stream: Resource, group: str, partition: int
     ) -> int:
-        caller.check(stream.tenant)
+        caller.allow(stream, "stream:read")
         group = v.consumer_group(group)
         return await self.ctx.store.committed_offset(stream, group, self._partition(partition))
 
     async def latest_offset(self, caller: Caller, stream: Resource, partition: int) -> int:
-        caller.check(stream.tenant)
+        caller.allow(stream, "stream:read")
         return await self.ctx.store.latest_offset(stream, self._partition(partition))
 
     async def group_state(
         self, caller: Caller, stream: Resource, group: str, partition: int
     ) -> GroupState:
-        caller.check(stream.tenant)
+        caller.allow(stream, "stream:read")
         group = v.consumer_group(group)
         partition = self._partition(partition)
         latest = await self.ctx.store.latest_offset(stream, partition)
@@ -210,7 +240,7 @@ class StreamOps:
         retention_max_messages: int = 0,
         retention_max_age_ms: int = 0,
     ) -> StreamConfig:
-        caller.check(stream.tenant)
+        caller.allow(stream, "stream:write")
         config = StreamConfig(
             partitions=v.in_range(partitions or 1, "partitions", 1, v.MAX_PARTITIONS),
             retention_max_messages=v.in_range(

@@ -16,6 +16,7 @@ from flowmesh.server.store.records import (
     BACKOFF_STRATEGIES,
     Enqueued,
     KeyPage,
+    Producer,
     QueueStats,
     ReplayRecord,
     Reserved,
@@ -30,6 +31,7 @@ from flowmesh.server.store.records import (
     replay_topic,
     stream_topic,
 )
+from flowmesh.server.tokens import TokenRecord
 
 __all__ = [
     "BACKOFF_STRATEGIES",
@@ -37,6 +39,7 @@ __all__ = [
     "Enqueued",
     "KeyPage",
     "NotFound",
+    "Producer",
     "QueueStats",
     "ReplayRecord",
     "Reserved",
@@ -92,9 +95,12 @@ class Store(abc.ABC):
         events: list[tuple[bytes, dict[str, str]]],
         partition: int | None,
         schema_token: str = "",
+        producer: Producer | None = None,
     ) -> list[tuple[int, int]]:
         """Append events; return (partition, offset) of each, in order. Each
-        partition's timestamps never go back, so a time seek finds one place."""
+        partition's timestamps never go back, so a time seek finds one place.
+        With ``producer``, a pair seen within its window returns the first
+        result and appends nothing (checked and recorded atomically with the write)."""
 
     @abc.abstractmethod
     async def read(
@@ -133,14 +139,19 @@ class Store(abc.ABC):
         dedup_id: str,
         dedup_window_ms: int,
         schema_token: str = "",
-    ) -> Enqueued: ...
+        producer: Producer | None = None,
+    ) -> Enqueued:
+        """Add a job. With ``producer``, a pair seen within its window returns the
+        first attempt's job (``duplicate`` False: it is the same request)."""
 
     @abc.abstractmethod
     async def reserve(self, queue: Resource, max_jobs: int, visibility_ms: int) -> Reserved:
         """Deliver up to ``max_jobs`` due jobs (never blocks)."""
 
     @abc.abstractmethod
-    async def ack(self, queue: Resource, job_id: str) -> None: ...
+    async def ack(self, queue: Resource, job_id: str, window_ms: int = 300_000) -> None:
+        """Finish an in-flight job. Acking a job acked within ``window_ms`` succeeds
+        again (a retried ack); NotFound when it is neither in flight nor acked."""
 
     @abc.abstractmethod
     async def nack(self, queue: Resource, job_id: str, delay_ms: int | None, error: str) -> bool:
@@ -226,3 +237,27 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def replay_delete(self, session_id: str) -> bool: ...
+
+    # -- listings (admin and dashboards, not hot paths)
+    @abc.abstractmethod
+    async def list_resources(self, kind: str) -> list[Resource]:
+        """Every stream, queue or KV store (``kind``: stream, queue, kv) by path."""
+
+    @abc.abstractmethod
+    async def stream_config(self, stream: Resource) -> StreamConfig: ...
+
+    @abc.abstractmethod
+    async def list_groups(self, stream: Resource) -> list[tuple[str, int, int]]:
+        """The stream's consumer groups: (group, partition, committed offset)."""
+
+    @abc.abstractmethod
+    async def kv_count(self, store: Resource) -> int:
+        """How many keys the KV store holds."""
+
+    # -- access tokens (only their hashes)
+    @abc.abstractmethod
+    async def token_put(self, record: TokenRecord) -> None:
+        """Save (or replace) a token's record."""
+
+    @abc.abstractmethod
+    async def token_list(self) -> list[TokenRecord]: ...

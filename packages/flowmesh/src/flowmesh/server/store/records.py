@@ -85,6 +85,21 @@ class Enqueued:
     duplicate: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Producer:
+    """Who sent a write and its number: the idempotent producer. A store keeps each
+    pair's result for ``window_ms``; the same pair again returns that result and
+    writes nothing."""
+
+    id: str
+    seq: int
+    window_ms: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}:{self.seq}"
+
+
 @dataclass(slots=True)
 class Reserved:
     jobs: list[StoredJob]

@@ -27,8 +27,10 @@ import os
 import time
 import zlib
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from flowmesh.server.notify import Notifier
@@ -39,6 +41,7 @@ from flowmesh.server.store.base import (
     Enqueued,
     KeyPage,
     NotFound,
+    Producer,
     QueueStats,
     Reserved,
     Resource,
@@ -51,10 +54,16 @@ from flowmesh.server.store.base import (
     queue_topic,
     stream_topic,
 )
+from flowmesh.server.store.redis_admin import RedisAdminMixin
+from flowmesh.server.store.redis_cluster import ClusterRouter
 from flowmesh.server.store.redis_meta import RedisMetaMixin
 from flowmesh.server.store.resp import PipelinedConnection
 
 log = logging.getLogger("flowmesh.server.redis")
+
+# Scripts that change nothing: on a cluster they need no replica confirmation.
+_READ_ONLY = frozenset({"STREAM_READ", "STREAM_SEEK", "STREAM_OFFSETS", "KV_LIST",
+                        "QUEUE_LIST_DLQ"})  # fmt: skip
 
 _DEFAULT_POLICY = RetryPolicy()
 _DEFAULT_POLICY_ARGS = (
@@ -101,35 +110,56 @@ def _script_error(exc: ResponseError) -> Exception | None:
     return Conflict(message.split(":", 1)[0], message)
 
 
-class RedisStore(RedisMetaMixin, Store):
+class RedisStore(RedisAdminMixin, RedisMetaMixin, Store):
     kind = "redis"
     _DEFAULT_POLICY_ARGS = _DEFAULT_POLICY_ARGS
 
-    def __init__(self, url: str, prefix: str = "") -> None:
+    def __init__(
+        self, url: str, prefix: str = "", *, cluster: bool = False, replicas: int = 1
+    ) -> None:
+        """``url``: ``redis://host:port/db``; with ``cluster``, any node of a Redis
+        Cluster (``replicas``: how many replicas confirm each write, see
+        :mod:`.redis_cluster`)."""
         if "{" in prefix or "}" in prefix:
             raise ValueError("redis prefix: must not contain '{' or '}' (they pick the slot)")
         self.url = url
         self.prefix = prefix
         self.notifier = Notifier()
         self.channel = f"{prefix}fm:notify"
-        self._redis = aioredis.Redis.from_url(
-            url,
-            socket_timeout=10,
-            socket_connect_timeout=5,
-            health_check_interval=30,
-            max_connections=256,
-        )
+        self._router: ClusterRouter | None = None
+        self._redis: Any
+        if cluster:
+            parts = urlsplit(url)
+            self._redis = RedisCluster.from_url(
+                url, socket_timeout=10, socket_connect_timeout=5, max_connections=256
+            )
+            self._router = ClusterRouter(
+                [(parts.hostname or "127.0.0.1", parts.port or 6379)],
+                username=parts.username,
+                password=parts.password,
+                replicas=replicas,
+            )
+        else:
+            self._redis = aioredis.Redis.from_url(
+                url,
+                socket_timeout=10,
+                socket_connect_timeout=5,
+                health_check_interval=30,
+                max_connections=256,
+            )
         self._scripts = {
             name: self._redis.register_script(source)
             for name, source in vars(lua).items()
             if name.isupper() and not name.startswith("_")
         }
         self._listener: asyncio.Task[None] | None = None
-        self._fast = _pipelined(self._redis)
+        self._fast = None if cluster else _pipelined(self._redis)
 
     # -- lifecycle
     async def open(self) -> None:
         await self._redis.ping()
+        if self._router is not None:
+            await self._router.refresh()
         subscribed = asyncio.Event()
         self._listener = asyncio.create_task(self._listen(subscribed))
         await asyncio.wait_for(subscribed.wait(), 10)
@@ -141,6 +171,8 @@ class RedisStore(RedisMetaMixin, Store):
                 await self._listener
         if self._fast is not None:
             self._fast.close()
+        if self._router is not None:
+            self._router.close()
         await self._redis.aclose()
 
     async def ping(self) -> None:
@@ -149,8 +181,17 @@ class RedisStore(RedisMetaMixin, Store):
     async def _listen(self, subscribed: asyncio.Event) -> None:
         """Relay other servers' write notifications to local waiters; reconnect on failure."""
         delay = 0.1
+        rounds = 0
         while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            source = self._redis
+            if self._router is not None:
+                # A cluster delivers a PUBLISH to every node: listen on any one, and
+                # on the next one after losing it.
+                nodes = self._router.nodes
+                host, port = nodes[rounds % len(nodes)]
+                source = aioredis.Redis(host=host, port=port, socket_connect_timeout=2)
+            rounds += 1
+            pubsub = source.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
                 subscribed.set()
@@ -168,12 +209,17 @@ class RedisStore(RedisMetaMixin, Store):
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
+                if source is not self._redis:
+                    with contextlib.suppress(Exception):
+                        await source.aclose()
 
     # -- keys
     def _base(self, kind: str, res: Resource) -> str:
         return f"{self.prefix}{{fm:{kind}:{res.path}}}:"
 
     async def _command(self, *args: Any) -> Any:
+        if self._router is not None:
+            return await self._router.execute(args[1], *args)
         if self._fast is not None:
             return await self._fast.execute(*args)
         return await self._redis.execute_command(*args)
@@ -181,6 +227,8 @@ class RedisStore(RedisMetaMixin, Store):
     async def _run(self, script: str, base: str, first_key: str, *args: Any) -> Any:
         lua_script = self._scripts[script]
         try:
+            if self._router is not None:
+                return await self._run_routed(script, base + first_key, base, args)
             try:
                 return await self._command(
                     "EVALSHA", lua_script.sha, 1, base + first_key, base, *args
@@ -192,6 +240,19 @@ class RedisStore(RedisMetaMixin, Store):
             if mapped is not None:
                 raise mapped from None
             raise
+
+    async def _run_routed(self, script: str, key: str, base: str, args: tuple[Any, ...]) -> Any:
+        assert self._router is not None
+        lua_script = self._scripts[script]
+        write = script not in _READ_ONLY
+        try:
+            return await self._router.execute(
+                key, "EVALSHA", lua_script.sha, 1, key, base, *args, write=write
+            )
+        except NoScriptError:  # not on that node yet: EVAL loads it there
+            return await self._router.execute(
+                key, "EVAL", lua_script.script, 1, key, base, *args, write=write
+            )
 
     # -- streams
     async def configure_stream(self, stream: Resource, config: StreamConfig) -> StreamConfig:
@@ -212,10 +273,12 @@ class RedisStore(RedisMetaMixin, Store):
         events: list[tuple[bytes, dict[str, str]]],
         partition: int | None,
         schema_token: str = "",
+        producer: Producer | None = None,
     ) -> list[tuple[int, int]]:
         base = self._base("s", stream)
         args: list[Any] = [_now_ms(), -1 if partition is None else partition, self.channel,
-                           stream_topic(stream, 0)[:-1], schema_token]  # fmt: skip
+                           stream_topic(stream, 0)[:-1], schema_token,
+                           *_producer_args(producer)]  # fmt: skip
         for payload, headers in events:
             key = headers.get("key")
             args.append(zlib.crc32(key.encode()) if key is not None else -1)
@@ -244,35 +307,23 @@ class RedisStore(RedisMetaMixin, Store):
             raise NotFound(f"stream {stream.path!r} does not exist")
         return found
 
-    async def latest_offset(self, stream: Resource, partition: int) -> int:
-        base = self._base("s", stream)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.exists(base + "cfg")
-            pipe.hget(base + "base", str(partition))
-            pipe.llen(f"{base}p:{partition}")
-            exists, first, length = await pipe.execute()
-        if not exists:
+    async def _offsets(self, stream: Resource, partition: int, group: str) -> tuple[int, int]:
+        out = await self._run("STREAM_OFFSETS", self._base("s", stream), "cfg", partition, group)
+        if int(out[0]) == -2:
             raise NotFound(f"stream {stream.path!r} does not exist")
-        return int(first or 0) + int(length) - 1
+        return int(out[0]), int(out[1])
+
+    async def latest_offset(self, stream: Resource, partition: int) -> int:
+        return (await self._offsets(stream, partition, ""))[0]
 
     async def commit_offset(
         self, stream: Resource, group: str, partition: int, offset: int
     ) -> None:
         base = self._base("s", stream)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hsetnx(base + "cfg", "partitions", 1)
-            pipe.hset(base + "groups", f"{group}:{partition}", offset)
-            await pipe.execute()
+        await self._run("STREAM_COMMIT", base, "cfg", f"{group}:{partition}", offset)
 
     async def committed_offset(self, stream: Resource, group: str, partition: int) -> int:
-        base = self._base("s", stream)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.exists(base + "cfg")
-            pipe.hget(base + "groups", f"{group}:{partition}")
-            exists, value = await pipe.execute()
-        if not exists:
-            raise NotFound(f"stream {stream.path!r} does not exist")
-        return int(value) if value is not None else -1
+        return (await self._offsets(stream, partition, f"{group}:{partition}"))[1]
 
     # -- queues
     async def enqueue(
@@ -284,6 +335,7 @@ class RedisStore(RedisMetaMixin, Store):
         dedup_id: str,
         dedup_window_ms: int,
         schema_token: str = "",
+        producer: Producer | None = None,
     ) -> Enqueued:
         base = self._base("q", queue)
         out = await self._run(
@@ -301,6 +353,7 @@ class RedisStore(RedisMetaMixin, Store):
             queue_topic(queue),
             schema_token,
             *_DEFAULT_POLICY_ARGS,
+            *_producer_args(producer),
         )
         return Enqueued(out[0].decode(), int(out[1]), bool(out[2]))
 
@@ -326,9 +379,9 @@ class RedisStore(RedisMetaMixin, Store):
         ]
         return Reserved(jobs, head if head >= 0 else None)
 
-    async def ack(self, queue: Resource, job_id: str) -> None:
+    async def ack(self, queue: Resource, job_id: str, window_ms: int = 300_000) -> None:
         base = self._base("q", queue)
-        result = int(await self._run("QUEUE_ACK", base, "meta", job_id))
+        result = int(await self._run("QUEUE_ACK", base, "meta", job_id, window_ms))
         if result == -2:
             raise NotFound(f"queue {queue.path!r} does not exist")
         if result == 0:
@@ -440,12 +493,7 @@ class RedisStore(RedisMetaMixin, Store):
 
     # -- KV
     async def kv_set(self, store: Resource, key: str, value: bytes, ttl_ms: int) -> None:
-        base = self._base("kv", store)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(base + "meta", 1)
-            pipe.set(f"{base}v:{key}", value, px=ttl_ms if ttl_ms > 0 else None)
-            pipe.zadd(base + "keys", {key: 0})
-            await pipe.execute()
+        await self._run("KV_SET", self._base("kv", store), "meta", key, value, max(0, ttl_ms))
 
     async def kv_get(self, store: Resource, key: str) -> bytes | None:
         # A missing store and a missing key both read as "no value" here.
@@ -453,12 +501,7 @@ class RedisStore(RedisMetaMixin, Store):
         return bytes(value) if value is not None else None
 
     async def kv_delete(self, store: Resource, key: str) -> bool:
-        base = self._base("kv", store)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(f"{base}v:{key}")
-            pipe.zrem(base + "keys", key)
-            deleted, _ = await pipe.execute()
-        return bool(deleted)
+        return bool(await self._run("KV_DELETE", self._base("kv", store), "meta", key))
 
     async def kv_list(self, store: Resource, prefix: str, limit: int, after: str) -> KeyPage:
         base = self._base("kv", store)
@@ -471,6 +514,10 @@ class RedisStore(RedisMetaMixin, Store):
             raise NotFound(f"kv store {store.path!r} does not exist")
         keys = [k.decode() for k in out[:limit]]
         return KeyPage(keys, keys[-1] if len(out) > limit else None)
+
+
+def _producer_args(producer: Producer | None) -> tuple[str, int]:
+    return ("", 0) if producer is None else (producer.key, producer.window_ms)
 
 
 def _pipelined(client: aioredis.Redis) -> PipelinedConnection | None:

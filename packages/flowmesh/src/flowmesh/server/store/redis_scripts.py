@@ -53,17 +53,25 @@ end
 """
 
 # ARGV: base, now, explicit partition (-1: by key hash), channel, topic prefix,
-# expected schema token, then pairs of (key hash or -1, headers json + "\n" +
-# payload). Each partition's time never goes back (hash 'lastts'); a message
-# is stored as "<ts>[ <schema version>]\n<headers>\n<payload>", and the
-# partition's time index (zset 'ts:<p>': score time, member the first offset
-# written at that time) gains an entry whenever its time moves on. Returns
-# flat (partition, offset) pairs.
+# expected schema token, producer key ('' for none), its window (ms), then
+# pairs of (key hash or -1, headers json + "\n" + payload). Each partition's
+# time never goes back (hash 'lastts'); a message is stored as
+# "<ts>[ <schema version>]\n<headers>\n<payload>", and the partition's time
+# index (zset 'ts:<p>': score time, member the first offset written at that
+# time) gains an entry whenever its time moves on. Returns flat (partition,
+# offset) pairs; an idempotent producer's repeated key gets the pairs its
+# first write returned (key 'pid:<producer>:<seq>', expiring).
 STREAM_APPEND = (
     _COMMON
     + _TRIM_INDEX
     + """
 local base, now, explicit, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local seen = nil
+if ARGV[7] ~= '' then
+  seen = base .. 'pid:' .. ARGV[7]
+  local hit = redis.call('GET', seen)
+  if hit then return cjson.decode(hit) end
+end
 local cfg = base .. 'cfg'
 local bad = check_schema(cfg, ARGV[6])
 if bad then return bad end
@@ -77,7 +85,7 @@ if explicit >= parts then
 end
 redis.call('HSETNX', cfg, 'partitions', 1)
 local out, pending, next_off, order = {}, {}, {}, {}
-for i = 7, #ARGV, 2 do
+for i = 9, #ARGV, 2 do
   local h = tonumber(ARGV[i])
   local p = explicit
   if p < 0 then
@@ -128,6 +136,7 @@ for _, p in ipairs(order) do
   end
   redis.call('PUBLISH', channel, ARGV[5] .. p)
 end
+if seen then redis.call('SET', seen, cjson.encode(out), 'PX', ARGV[8]) end
 return out
 """
 )
@@ -208,13 +217,23 @@ return 1
 """
 
 # ARGV: base, now, delay, dedup id, window, random suffix, headers, payload,
-# channel, topic, expected schema token, then the 6 default policy fields.
-# Returns {id, seq, duplicate}.
+# channel, topic, expected schema token, the 6 default policy fields, producer
+# key ('' for none), its window (ms). Returns {id, seq, duplicate}; an
+# idempotent producer's repeated key gets its first job (not a duplicate).
 QUEUE_ENQUEUE = (
     _COMMON
     + """
 local base, now, delay, dedup, window = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4],
   tonumber(ARGV[5])
+local seen = nil
+if ARGV[18] ~= '' then
+  seen = base .. 'pid:' .. ARGV[18]
+  local hit = redis.call('GET', seen)
+  if hit then
+    local id, seq = string.match(hit, '^([^:]+):(%d+)$')
+    return {id, tonumber(seq), 0}
+  end
+end
 local meta = base .. 'meta'
 local bad = check_schema(meta, ARGV[11])
 if bad then return bad end
@@ -241,6 +260,7 @@ if dedup ~= '' then
   redis.call('HSET', base .. 'dedup', dedup, id .. ':' .. seq)
   redis.call('ZADD', base .. 'dedupexp', now + window, dedup)
 end
+if seen then redis.call('SET', seen, id .. ':' .. seq, 'PX', ARGV[19]) end
 redis.call('PUBLISH', ARGV[9], ARGV[10])
 return {id, seq, 0}
 """
@@ -306,14 +326,20 @@ return out
 """
 )
 
-# ARGV: base, job id. Returns 1, or 0 when the job is not in flight; -2 unknown queue.
+# ARGV: base, job id, window (ms). Returns 1, 2 when it was acked within the
+# window already (a retried ack: key 'acked:<id>', expiring), or 0 when the job
+# is not in flight; -2 unknown queue.
 QUEUE_ACK = """
 local base, id = ARGV[1], ARGV[2]
 if redis.call('EXISTS', base .. 'meta') == 0 then return -2 end
-if redis.call('ZREM', base .. 'inflight', id) == 0 then return 0 end
+if redis.call('ZREM', base .. 'inflight', id) == 0 then
+  if redis.call('EXISTS', base .. 'acked:' .. id) == 1 then return 2 end
+  return 0
+end
 redis.call('HDEL', base .. 'jobs', id)
 redis.call('HDEL', base .. 'payloads', id)
 redis.call('HINCRBY', base .. 'meta', 'completed', 1)
+redis.call('SET', base .. 'acked:' .. id, 1, 'PX', ARGV[3])
 return 1
 """
 
@@ -447,6 +473,48 @@ return out
 
 # ARGV: base, schema id, version (0: one above the latest), record json.
 # Returns the version stored, or -1 when it exists already.
+# ARGV: base, key, value, ttl ms (0: none). One script, so a cluster write is
+# one command to confirm with WAIT.
+KV_SET = """
+local base = ARGV[1]
+redis.call('SET', base .. 'meta', 1)
+if tonumber(ARGV[4]) > 0 then
+  redis.call('SET', base .. 'v:' .. ARGV[2], ARGV[3], 'PX', ARGV[4])
+else
+  redis.call('SET', base .. 'v:' .. ARGV[2], ARGV[3])
+end
+redis.call('ZADD', base .. 'keys', 0, ARGV[2])
+return 1
+"""
+
+# ARGV: base, key. Returns 1 when the key existed.
+KV_DELETE = """
+local deleted = redis.call('DEL', ARGV[1] .. 'v:' .. ARGV[2])
+redis.call('ZREM', ARGV[1] .. 'keys', ARGV[2])
+return deleted
+"""
+
+# ARGV: base, group field ('<group>:<partition>'), offset.
+STREAM_COMMIT = """
+redis.call('HSETNX', ARGV[1] .. 'cfg', 'partitions', 1)
+redis.call('HSET', ARGV[1] .. 'groups', ARGV[2], ARGV[3])
+return 1
+"""
+
+# ARGV: base, partition, group field ('' for none). Returns {latest offset,
+# committed offset or -1}; {-2} when the stream does not exist.
+STREAM_OFFSETS = """
+local base = ARGV[1]
+if redis.call('EXISTS', base .. 'cfg') == 0 then return {-2} end
+local first = tonumber(redis.call('HGET', base .. 'base', ARGV[2]) or '0')
+local latest = first + redis.call('LLEN', base .. 'p:' .. ARGV[2]) - 1
+local committed = -1
+if ARGV[3] ~= '' then
+  committed = tonumber(redis.call('HGET', base .. 'groups', ARGV[3]) or '-1')
+end
+return {latest, committed}
+"""
+
 SCHEMA_REGISTER = """
 local base, id, v, doc = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local h = base .. 'v:' .. id

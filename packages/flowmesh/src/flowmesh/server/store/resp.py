@@ -147,6 +147,19 @@ class PipelinedConnection:
             protocol = await self._connect()
         return await protocol.send(pack(args))
 
+    async def execute_all(self, *commands: tuple[Any, ...]) -> list[Any]:
+        """Commands written back to back on this one connection (so a WAIT after a
+        write covers that write); their replies in order. Raises the first error."""
+        protocol = self._protocol
+        if protocol is None or protocol.lost is not None:
+            protocol = await self._connect()
+        futures = [protocol.send(pack(command)) for command in commands]
+        replies = await asyncio.gather(*futures, return_exceptions=True)
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply
+        return list(replies)
+
     async def _connect(self) -> _Protocol:
         # Callers arriving while a connect is under way wait for that one.
         if self._connecting is None or self._connecting.done():

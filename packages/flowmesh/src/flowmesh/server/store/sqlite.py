@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -24,6 +25,7 @@ from flowmesh.server.store.base import (
     Enqueued,
     KeyPage,
     NotFound,
+    Producer,
     QueueStats,
     Reserved,
     Resource,
@@ -37,6 +39,7 @@ from flowmesh.server.store.base import (
     queue_topic,
     stream_topic,
 )
+from flowmesh.server.store.sqlite_admin import SqliteAdminMixin
 from flowmesh.server.store.sqlite_meta import SqliteMetaMixin
 from flowmesh.server.store.sqlite_worker import Op, Worker
 
@@ -53,7 +56,7 @@ def _load_headers(text: str) -> dict[str, str]:
     return json.loads(text) if text != "{}" else {}
 
 
-class SqliteStore(SqliteMetaMixin, Store):
+class SqliteStore(SqliteAdminMixin, SqliteMetaMixin, Store):
     kind = "sqlite"
 
     def __init__(self, path: str) -> None:
@@ -64,7 +67,14 @@ class SqliteStore(SqliteMetaMixin, Store):
         self._ids: dict[tuple[str, str], int] = {}
         self._worker = Worker(path, sqlite_schema.setup, self._ids.clear)
         self._reader: sqlite3.Connection | None = None
+        # Reads whose cost grows with the data (queue statistics) run on a thread
+        # over a connection of their own, so they never hold up the event loop;
+        # concurrent requests for one queue's statistics share one run.
+        self._slow: sqlite3.Connection | None = None
+        self._slow_lock = threading.Lock()
+        self._stats_runs: dict[str, asyncio.Future[QueueStats]] = {}
         self._sets = 0
+        self._writes = 0
 
     async def open(self) -> None:
         if self.path != ":memory:":
@@ -75,16 +85,36 @@ class SqliteStore(SqliteMetaMixin, Store):
         # them the last committed state without waiting behind a commit.
         self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._reader.execute("PRAGMA query_only=1")
+        self._slow = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._slow.execute("PRAGMA query_only=1")
 
     async def close(self) -> None:
         await asyncio.to_thread(self._worker.stop)
         if self._reader is not None:
             self._reader.close()
+        with self._slow_lock:
+            if self._slow is not None:
+                self._slow.close()
+                self._slow = None
 
     def _read(self, op: Op) -> Any:
         if self._reader is None:
             raise RuntimeError("store is not open")
         return op(self._reader)
+
+    def _sweep_due(self) -> bool:
+        """Every 256th write also drops expired producer and ack records."""
+        self._writes += 1
+        return self._writes % 256 == 0
+
+    async def _read_off_loop(self, op: Op) -> Any:
+        def run() -> Any:
+            with self._slow_lock:
+                if self._slow is None:
+                    raise RuntimeError("store is not open")
+                return op(self._slow)
+
+        return await asyncio.to_thread(run)
 
     async def ping(self) -> None:
         await self._worker.call(lambda c: c.execute("SELECT 1").fetchone())
@@ -155,11 +185,17 @@ class SqliteStore(SqliteMetaMixin, Store):
         events: list[tuple[bytes, dict[str, str]]],
         partition: int | None,
         schema_token: str = "",
+        producer: Producer | None = None,
     ) -> list[tuple[int, int]]:
         now = _now_ms()
+        sweep = self._sweep_due()
 
         def op(conn: sqlite3.Connection) -> list[tuple[int, int]]:
             sid = self._ensure(conn, "stream", stream)
+            if producer is not None:
+                seen = _produced(conn, sid, producer, now)
+                if seen is not None:
+                    return [(int(p), int(o)) for p, o in json.loads(seen)]
             version = _check_schema(conn, sid, schema_token)
             config = _stream_config(conn, sid)
             if partition is not None and partition >= config.partitions:
@@ -194,6 +230,10 @@ class SqliteStore(SqliteMetaMixin, Store):
             )
             for p, (n, ts) in heads.items():
                 _apply_retention(conn, sid, p, n, config, ts)
+            if producer is not None:
+                _remember(conn, sid, producer, json.dumps(out, separators=(",", ":")), now)
+            if sweep:
+                _sweep(conn, now)
             return out
 
         result: list[tuple[int, int]] = await self._worker.call(op)
@@ -282,11 +322,18 @@ class SqliteStore(SqliteMetaMixin, Store):
         dedup_id: str,
         dedup_window_ms: int,
         schema_token: str = "",
+        producer: Producer | None = None,
     ) -> Enqueued:
         now = _now_ms()
+        sweep = self._sweep_due()
 
         def op(conn: sqlite3.Connection) -> Enqueued:
             qid = self._ensure(conn, "queue", queue)
+            if producer is not None:
+                seen = _produced(conn, qid, producer, now)
+                if seen is not None:
+                    first_id, _, first_seq = seen.partition(":")
+                    return Enqueued(first_id, int(first_seq))
             _check_schema(conn, qid, schema_token)
             if dedup_id:
                 row = conn.execute(
@@ -312,6 +359,10 @@ class SqliteStore(SqliteMetaMixin, Store):
                 )
                 if seq % 256 == 0:  # sweep expired ids now and then
                     conn.execute("DELETE FROM dedup WHERE queue_id=? AND expires_at<=?", (qid, now))
+            if producer is not None:
+                _remember(conn, qid, producer, f"{job_id}:{seq}", now)
+            if sweep:
+                _sweep(conn, now)
             return Enqueued(job_id, int(seq))
 
         result: Enqueued = await self._worker.call(op)
@@ -357,23 +408,31 @@ class SqliteStore(SqliteMetaMixin, Store):
                             now + visibility_ms,
                         )
                     )
-            row = conn.execute(
-                "SELECT MIN(visible_at) FROM jobs WHERE queue_id=? AND state<2", (qid,)
-            ).fetchone()
-            return Reserved(jobs, row[0] if row and row[0] is not None else None)
+            return Reserved(jobs, _next_due(conn, qid))
 
         result: Reserved = await self._worker.call(op)
         return result
 
-    async def ack(self, queue: Resource, job_id: str) -> None:
+    async def ack(self, queue: Resource, job_id: str, window_ms: int = 300_000) -> None:
+        now = _now_ms()
+
         def op(conn: sqlite3.Connection) -> None:
             qid = self._require(conn, "queue", queue)
             cur = conn.execute(
                 "DELETE FROM jobs WHERE id=? AND queue_id=? AND state=1", (job_id, qid)
             )
             if cur.rowcount == 0:
-                raise NotFound(f"job {job_id!r} is not in flight on queue {queue.path!r}")
+                again = conn.execute(
+                    "SELECT 1 FROM acked WHERE queue_id=? AND job_id=? AND expires_at>?",
+                    (qid, job_id, now),
+                ).fetchone()
+                if again is None:
+                    raise NotFound(f"job {job_id!r} is not in flight on queue {queue.path!r}")
+                return
             conn.execute("UPDATE queues SET completed=completed+1 WHERE queue_id=?", (qid,))
+            conn.execute(
+                "INSERT OR REPLACE INTO acked VALUES (?, ?, ?)", (qid, job_id, now + window_ms)
+            )
 
         await self._worker.call(op)
 
@@ -405,6 +464,14 @@ class SqliteStore(SqliteMetaMixin, Store):
         return result
 
     async def queue_stats(self, queue: Resource) -> QueueStats:
+        running = self._stats_runs.get(queue.path)
+        if running is None:
+            running = asyncio.ensure_future(self._queue_stats(queue))
+            self._stats_runs[queue.path] = running
+            running.add_done_callback(lambda _: self._stats_runs.pop(queue.path, None))
+        return await asyncio.shield(running)
+
+    async def _queue_stats(self, queue: Resource) -> QueueStats:
         now = _now_ms()
 
         def op(conn: sqlite3.Connection) -> QueueStats:
@@ -427,7 +494,8 @@ class SqliteStore(SqliteMetaMixin, Store):
                 row[0], row[1], row[2], row[3], completed, failed, max(0, oldest), next_seq - 1
             )
 
-        result: QueueStats = self._read(op)
+        # Counting a queue's jobs walks its index: off the event loop.
+        result: QueueStats = await self._read_off_loop(op)
         return result
 
     async def set_retry_policy(self, queue: Resource, policy: RetryPolicy) -> RetryPolicy:
@@ -607,6 +675,43 @@ def _apply_retention(
             "DELETE FROM messages WHERE stream_id=? AND partition=? AND ts<?",
             (sid, partition, now - config.retention_max_age_ms),
         )
+
+
+def _produced(conn: sqlite3.Connection, rid: int, producer: Producer, now: int) -> str | None:
+    """The result an idempotent producer's write already had, if within its window."""
+    row = conn.execute(
+        "SELECT result FROM produced WHERE resource_id=? AND producer=? AND expires_at>?",
+        (rid, producer.key, now),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _remember(
+    conn: sqlite3.Connection, rid: int, producer: Producer, result: str, now: int
+) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO produced VALUES (?, ?, ?, ?)",
+        (rid, producer.key, result, now + producer.window_ms),
+    )
+
+
+def _sweep(conn: sqlite3.Connection, now: int) -> None:
+    conn.execute("DELETE FROM produced WHERE expires_at<=?", (now,))
+    conn.execute("DELETE FROM acked WHERE expires_at<=?", (now,))
+
+
+def _next_due(conn: sqlite3.Connection, qid: int) -> int | None:
+    """When the next waiting or in-flight job falls due: one index probe per state
+    (``state<2`` in one query would walk every pending job's index entry)."""
+    due = [
+        row[0]
+        for state in (0, 1)
+        for row in conn.execute(
+            "SELECT MIN(visible_at) FROM jobs WHERE queue_id=? AND state=?", (qid, state)
+        )
+        if row[0] is not None
+    ]
+    return min(due) if due else None
 
 
 def _policy(conn: sqlite3.Connection, qid: int) -> RetryPolicy:

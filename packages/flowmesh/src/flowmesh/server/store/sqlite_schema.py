@@ -82,6 +82,24 @@ CREATE TABLE IF NOT EXISTS dedup (
     expires_at INTEGER NOT NULL,
     PRIMARY KEY (queue_id, dedup_id)
 ) WITHOUT ROWID;
+-- Idempotent producers: each "<producer id>:<seq>" write's result (offsets as
+-- JSON, or "<job id>:<seq>") for the dedup window; a retry returns it.
+CREATE TABLE IF NOT EXISTS produced (
+    resource_id INTEGER NOT NULL,
+    producer TEXT NOT NULL,
+    result TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (resource_id, producer)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS produced_expiry ON produced (expires_at);
+-- Jobs acked within the window: a retried ack succeeds again.
+CREATE TABLE IF NOT EXISTS acked (
+    queue_id INTEGER NOT NULL,
+    job_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (queue_id, job_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS acked_expiry ON acked (expires_at);
 CREATE TABLE IF NOT EXISTS kv (
     store_id INTEGER NOT NULL,
     key TEXT NOT NULL,
@@ -139,3 +157,6 @@ def setup(conn: sqlite3.Connection) -> None:
             if name not in present:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
     conn.executescript(INDEXES)
+    from flowmesh.server.store.sqlite_admin import ACCESS_TABLE
+
+    conn.executescript(ACCESS_TABLE)

@@ -1,0 +1,84 @@
+"""The listing RPCs (extensions): ListStreams, ListQueues, ListKVStores, over
+ListingOps. Mixed into the stream, queue and KV services."""
+
+from __future__ import annotations
+
+import grpc
+
+from flowmesh.proto import flowmesh_pb2 as pb
+from flowmesh.server.grpc_api.base import Service, ok
+from flowmesh.server.store.records import QueueStats, Resource
+
+
+def path_pb(resource: Resource, kind: str) -> pb.ResourcePath:
+    return pb.ResourcePath(tenant=resource.tenant, namespace=resource.namespace,
+                           resource_type=kind, name=resource.name)  # fmt: skip
+
+
+def queue_stats_pb(s: QueueStats) -> pb.QueueStats:
+    return pb.QueueStats(
+        total_jobs=s.total_jobs,
+        pending_jobs=s.pending_jobs,
+        in_flight_jobs=s.in_flight_jobs,
+        completed_jobs=s.completed_jobs,
+        failed_jobs=s.failed_jobs,
+        oldest_job_age_seconds=s.oldest_pending_age_ms // 1000,
+        delayed_jobs=s.delayed_jobs,
+        dlq_jobs=s.dlq_jobs,
+        oldest_job_age_ms=s.oldest_pending_age_ms,
+    )
+
+
+class StreamListing(Service):
+    async def ListStreams(
+        self, request: pb.ListStreamsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListStreamsResponse:
+        async def body() -> pb.ListStreamsResponse:
+            f = request.filter
+            found = await self.ops.listing.streams(self.caller(context), f.tenant, f.namespace)
+            return pb.ListStreamsResponse(status=ok(), streams=[
+                pb.StreamInfo(
+                    resource_path=path_pb(i.resource, "stream"),
+                    config=pb.StreamConfig(
+                        partitions=i.config.partitions,
+                        retention_max_messages=i.config.retention_max_messages,
+                        retention_max_age_ms=i.config.retention_max_age_ms,
+                    ),
+                    latest_offsets=i.latest_offsets,
+                    messages=i.messages,
+                )
+                for i in found
+            ])  # fmt: skip
+
+        return await self.call("stream.list", context, body)
+
+
+class QueueListing(Service):
+    async def ListQueues(
+        self, request: pb.ListQueuesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListQueuesResponse:
+        async def body() -> pb.ListQueuesResponse:
+            f = request.filter
+            found = await self.ops.listing.queues(self.caller(context), f.tenant, f.namespace)
+            return pb.ListQueuesResponse(status=ok(), queues=[
+                pb.QueueInfo(resource_path=path_pb(i.resource, "queue"),
+                             stats=queue_stats_pb(i.stats))
+                for i in found
+            ])  # fmt: skip
+
+        return await self.call("queue.list", context, body)
+
+
+class KVListing(Service):
+    async def ListKVStores(
+        self, request: pb.ListKVStoresRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListKVStoresResponse:
+        async def body() -> pb.ListKVStoresResponse:
+            f = request.filter
+            found = await self.ops.listing.kv_stores(self.caller(context), f.tenant, f.namespace)
+            return pb.ListKVStoresResponse(status=ok(), stores=[
+                pb.KVStoreInfo(resource_path=path_pb(i.resource, "kv"), keys=i.keys)
+                for i in found
+            ])  # fmt: skip
+
+        return await self.call("kv.list_stores", context, body)
