@@ -120,8 +120,9 @@ CASES = [
     _case("mimeia-common", "receiver", COMMON | RECEIVER,
           "from common_mesh.receiver import create_app; "
           "from common_mesh.receiver.flowmesh_sink import FlowMeshSink"),
+    # mimeia-common: common_core.retry, the platform's one retry policy
     _case("mimeiapify", None,
-          PYDANTIC | STARLETTE | TELEMETRY | {
+          PYDANTIC | STARLETTE | TELEMETRY | COMMON | {"mimeia-common"} | {
               "pydantic-settings", "python-dotenv", "aiohttp", "aiohappyeyeballs", "aiosignal",
               "attrs", "frozenlist", "multidict", "propcache", "yarl", "idna", "async-timeout",
               "requests", "charset-normalizer", "urllib3", "certifi", "rich", "markdown-it-py",

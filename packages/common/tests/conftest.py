@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,8 +43,11 @@ def scripted_peer() -> Iterator[ScriptedPeer]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             with lock:
                 status, extra = peer.script.pop(0) if peer.script else (200, {})
+                # (200, {"x-test-stall": "s"}): store the batch, then answer s seconds late
+                stall = float(extra.pop("x-test-stall", "0"))
                 if status == 200:
                     peer.requests.append((self.path, headers, body))
+            time.sleep(stall)
             answer = json.dumps(
                 {"batch_id": headers.get("x-mesh-batch-id"), "accepted": 1, "duplicate": False}
                 if status == 200

@@ -109,6 +109,17 @@ def test_retry_after_is_honoured(scripted_peer: Any) -> None:
 
 
 @pytest.mark.integration
+def test_a_batch_is_resent_after_a_read_timeout_under_the_same_id(scripted_peer: Any) -> None:
+    # The batch POST is idempotent by its X-Mesh-Batch-Id (the receiver stores an id
+    # once), so the shared policy resends it although the first may have been applied.
+    scripted_peer.script = [(200, {"x-test-stall": "1.0"})]
+    with MeshEngine(base_url=scripted_peer.url, retry=FAST, timeout=0.3) as engine:
+        summary = engine.create_session("o", "m", "x").send_models(Row(id=1, name="a"))
+    ids = [headers["x-mesh-batch-id"] for _, headers, _ in scripted_peer.requests]
+    assert summary.retries == 1 and len(ids) == 2 and ids[0] == ids[1]
+
+
+@pytest.mark.integration
 def test_client_error_is_not_retried_and_is_typed(scripted_peer: Any) -> None:
     scripted_peer.script = [(200, {}), (400, {}), (200, {})]
     with MeshEngine(base_url=scripted_peer.url, max_models=2, retry=FAST) as engine:

@@ -13,6 +13,7 @@ from types import TracebackType
 
 import httpx
 
+from common_core.retry_httpx import maybe_sent
 from common_mesh._config import EngineBase, SessionBase, StreamName
 from common_mesh.batching import Batch, Delivery, SendSummary, Step
 from common_mesh.errors import MeshDeliveryError
@@ -119,7 +120,7 @@ class AsyncMeshSession(SessionBase):
                 response = await client.post(self.path, content=batch.body,
                                              headers=batch.headers())  # fmt: skip
             except httpx.TransportError as exc:
-                step = delivery.on_transport_error(exc)
+                step = delivery.on_transport_error(exc, maybe_sent=maybe_sent(exc))
             else:
                 step = delivery.on_response(response.status_code, response.headers,
                                             response.content)  # fmt: skip

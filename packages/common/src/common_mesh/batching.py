@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from common_core.retry import RetryPolicy
+from common_core.retry import Retrying, RetryPolicy
 from common_mesh.errors import MeshDeliveryError, MeshModelError
 from common_mesh.protocol import (
     BATCH_COUNT_HEADER,
@@ -133,11 +133,20 @@ class Step:
 
 @dataclass
 class Delivery:
-    """The retry state of one batch; it never touches the network itself."""
+    """The retry state of one batch; it never touches the network itself.
+
+    A batch POST is idempotent by its ``X-Mesh-Batch-Id`` (the receiver stores
+    an id once and answers ``duplicate`` to a resend), so the shared
+    :class:`~common_core.retry.RetryPolicy` may resend it after a read timeout.
+    """
 
     batch: Batch
     policy: RetryPolicy
     attempts: int = 0
+    retrying: Retrying = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.retrying = self.policy.start("POST", idempotent=True)
 
     def start_attempt(self) -> None:
         self.attempts += 1
@@ -146,8 +155,9 @@ class Delivery:
         if 200 <= status < 300:
             return Step(done=True, duplicate=_is_duplicate(body))
         detail = _error_detail(body)
-        if self.policy.should_retry(status, self.attempts):
-            return Step(done=False, delay=self.policy.delay_for(self.attempts, headers))
+        decision = self.retrying.after_response(status, headers)
+        if decision.retry:
+            return Step(done=False, delay=decision.delay)
         raise MeshDeliveryError(
             f"mesh refused batch {self.batch.batch_id} with HTTP {status}: {detail}",
             batch_id=self.batch.batch_id,
@@ -156,9 +166,10 @@ class Delivery:
             attempts=self.attempts,
         )
 
-    def on_transport_error(self, error: Exception) -> Step:
-        if self.policy.should_retry(None, self.attempts):
-            return Step(done=False, delay=self.policy.delay(self.attempts))
+    def on_transport_error(self, error: Exception, *, maybe_sent: bool = True) -> Step:
+        decision = self.retrying.after_transport_error(maybe_sent=maybe_sent)
+        if decision.retry:
+            return Step(done=False, delay=decision.delay)
         raise MeshDeliveryError(
             f"mesh unreachable for batch {self.batch.batch_id} after {self.attempts} attempts: "
             f"{error!r}",

@@ -51,7 +51,7 @@ from mimeiapify.errors import (
 from mimeiapify.formula import Field, Formula, match
 
 if TYPE_CHECKING:
-    from mimeiapify._plan import RetryPolicy
+    from mimeiapify._plan import CONNECTOR_RETRY, RetryPolicy
     from mimeiapify.airtable.async_client import AirtableAsync
     from mimeiapify.airtable.sync_client import Airtable
     from mimeiapify.symphony_ai.globals import GlobalSymphony, GlobalSymphonyConfig
@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from mimeiapify.wompi.sync_client import Wompi
 
 _LAZY = {
+    "CONNECTOR_RETRY": "mimeiapify._plan",
     "Airtable": "mimeiapify.airtable.sync_client",
     "AirtableAsync": "mimeiapify.airtable.async_client",
     "GlobalSymphony": "mimeiapify.symphony_ai.globals",
@@ -83,6 +84,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CONNECTOR_RETRY",
     "Airtable",
     "AirtableAsync",
     "AirtableAuthError",

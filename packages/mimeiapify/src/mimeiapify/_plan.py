@@ -11,10 +11,13 @@ only move bytes and sleep.
 from __future__ import annotations
 
 import json as _json
-import random
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
+
+from common_core.retry import RetryPolicy
+
+__all__ = ["CONNECTOR_RETRY", "RetryPolicy"]  # the rest is internal to the connectors
 
 T = TypeVar("T")
 
@@ -96,25 +99,16 @@ Reply = HttpResponse | TransportFailure | None
 Plan = Generator[Step, Reply, T]
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How a connector retries.
-
-    ``rate_limit_penalty`` is how long to wait after a 429 before trying again
-    (Airtable documents 30 seconds). Server errors (5xx) and connection errors
-    back off exponentially with full jitter, capped at ``backoff_cap``.
-    """
-
-    max_retries: int = 4
-    backoff_base: float = 0.5
-    backoff_cap: float = 8.0
-    rate_limit_penalty: float = 30.0
-    max_rate_limit_retries: int = 3
-
-    def backoff(self, attempt: int) -> float:
-        ceiling = min(self.backoff_cap, self.backoff_base * (2**attempt))
-        # jitter spreads retries of many clients; not a security use of randomness
-        return random.uniform(0, ceiling)  # noqa: S311
+# The connectors' defaults for the platform's one retry policy: five attempts
+# with backoff up to 8 s, and a 429 (which Airtable answers without
+# Retry-After) waits 30 s on a budget of its own.
+CONNECTOR_RETRY = RetryPolicy(
+    max_attempts=5,
+    base_delay=0.5,
+    max_delay=8.0,
+    rate_limit_penalty=30.0,
+    max_rate_limit_retries=3,
+)
 
 
 class OutcomeUnknown(Exception):
@@ -160,39 +154,29 @@ def exchange(
     429 holds the whole schedule for the penalty (every client of the same
     base waits it out); without it a 429 just sleeps the penalty.
 
-    A non-idempotent request is re-sent only when the earlier attempt surely
+    The decisions are :class:`common_core.retry.RetryPolicy`'s, the platform's
+    one policy: a non-idempotent request (``idempotent=False`` and no
+    ``Idempotency-Key`` header) is re-sent only when the earlier attempt surely
     did not reach the server (connection refused, or a 429 rejection); a 5xx or
     a dropped connection raises :class:`OutcomeUnknown` instead.
     """
-    failures = 0
-    rate_limited = 0
+    retrying = policy.start(request.method, request.headers, idempotent=request.idempotent)
     while True:
         reply = yield from _paced_send(request, pacing)
         if isinstance(reply, HttpResponse):
-            if reply.status == 429 and rate_limited < policy.max_rate_limit_retries:
-                rate_limited += 1
-                if pacing is not None:
-                    pacing.penalize(policy.rate_limit_penalty)
-                else:
-                    yield Sleep(policy.rate_limit_penalty)
-                continue
-            if reply.status >= 500:
-                if not request.idempotent:
-                    raise OutcomeUnknown(reply)
-                if failures < policy.max_retries:
-                    yield Sleep(policy.backoff(failures))
-                    failures += 1
-                    continue
+            decision = retrying.after_response(reply.status, reply.headers)
+        elif isinstance(reply, TransportFailure):
+            decision = retrying.after_transport_error(maybe_sent=reply.maybe_sent)
+        else:
+            raise TypeError(f"a driver answered a request with {reply!r}")
+        if decision.outcome_unknown:
+            raise OutcomeUnknown(reply)
+        if not decision.retry:
             return reply
-        if isinstance(reply, TransportFailure):
-            if reply.maybe_sent and not request.idempotent:
-                raise OutcomeUnknown(reply)
-            if failures < policy.max_retries:
-                yield Sleep(policy.backoff(failures))
-                failures += 1
-                continue
-            return reply
-        raise TypeError(f"a driver answered a request with {reply!r}")
+        if decision.rate_limited and pacing is not None:
+            pacing.penalize(decision.delay)
+        else:
+            yield Sleep(decision.delay)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ HTTP server that answers 503, drops the connection, or stalls.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import socket
 import threading
@@ -20,19 +21,19 @@ import requests
 
 from mimeia.testing import free_port, run_server
 from mimeiapify import (
+    CONNECTOR_RETRY,
     Airtable,
     AirtableAsync,
     AirtableConnectionError,
     AirtableOutcomeUnknownError,
     AirtableRateLimitError,
     AirtableServerError,
-    RetryPolicy,
 )
 
 pytestmark = pytest.mark.integration
 KEY = "pat_emulator_token"
 BASE = "appRESILIENCE0001"
-FAST = RetryPolicy(max_retries=2, backoff_base=0.01, backoff_cap=0.05)
+FAST = dataclasses.replace(CONNECTOR_RETRY, max_attempts=3, base_delay=0.01, max_delay=0.05)
 
 
 class Scripted(ThreadingHTTPServer):
@@ -225,7 +226,7 @@ async def test_a_429_waits_the_penalty_and_retries(short_penalty_emulator: str) 
 
     stubborn = AirtableAsync(
         base_id, KEY, api_url=f"{short_penalty_emulator}/v0", rate_limit=50,
-        retry=RetryPolicy(max_rate_limit_retries=0),
+        retry=dataclasses.replace(CONNECTOR_RETRY, max_rate_limit_retries=0),
     )  # fmt: skip
     with pytest.raises(AirtableRateLimitError) as limited:
         await asyncio.gather(*(stubborn.fetch_records("T") for _ in range(12)))

@@ -35,7 +35,7 @@ from mimeiapify.whatsapp.webhook import parse_webhook, signature_for, verify_sig
 from mimeiapify.whatsapp_async import WhatsAppAsync
 
 USER = "573001234567"
-FAST = WhatsAppRetryPolicy(throughput_penalty=0.2, pair_penalty=0.3, backoff_base=0.05)
+FAST = WhatsAppRetryPolicy(throughput_penalty=0.2, pair_penalty=0.3, base_delay=0.05)
 
 
 @dataclass

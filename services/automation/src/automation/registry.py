@@ -36,7 +36,9 @@ that is already imported, or (preferred for a separate subpackage such as
     notification = "automation.notifications.actions:NOTIFICATION_ACTION"
 
 An entry point may name one :class:`ActionType` or a list of them. Types load the
-first time the registry is used, in every process (API, worker, beat).
+first time the registry is used, in every process (API, worker, beat). The
+built-in types are registered the same way (``steps-builtin``,
+``steps-connectors``, ``rules``): importing this module loads none of them.
 
 Rules about handlers
 --------------------
@@ -158,10 +160,9 @@ class Registry:
         if self._plugins_loaded:
             return
         self._plugins_loaded = True
-        # The built-in types register themselves on import.
-        import automation.rules.actions
-        import automation.steps  # noqa: F401
-
+        # The built-in types come through the same entry points as any plugin
+        # (services/automation/pyproject.toml), so this module imports none of
+        # the modules that import it.
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             loaded = ep.load()
             for item in loaded if isinstance(loaded, list | tuple) else [loaded]:

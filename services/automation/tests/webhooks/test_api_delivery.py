@@ -11,6 +11,8 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from automation.celery_app import celery_app, configure_celery
+from automation.delivery.ratelimit import DeliveryLimiter
+from automation.delivery.retry import RetrySchedule
 from automation.models import Event
 from automation.registry import ActionContext, ActionError, registry
 from automation.runtime import Runtime
@@ -19,8 +21,6 @@ from automation.webhooks.actions import WEBHOOK_ACTION
 from automation.webhooks.config import WebhookSettings
 from automation.webhooks.delivery import Dispatcher
 from automation.webhooks.models import WebhookDelivery
-from automation.webhooks.ratelimit import DeliveryLimiter
-from automation.webhooks.retry import RetrySchedule
 from automation.webhooks.sender import WebhookSender
 from automation.webhooks.tasks import emit_disabled_event
 from automation.webhooks.testing import Receiver, Reply

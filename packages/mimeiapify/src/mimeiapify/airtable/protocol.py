@@ -18,6 +18,7 @@ from typing import Any, TypedDict
 from urllib.parse import quote, urlencode
 
 from mimeiapify._plan import (
+    CONNECTOR_RETRY,
     ApiErrors,
     Emit,
     HttpRequest,
@@ -187,7 +188,7 @@ class AirtableProtocol:
         self.content_url = (
             content_url or os.environ.get("AIRTABLE_CONTENT_URL") or DEFAULT_CONTENT_URL
         ).rstrip("/")
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or CONNECTOR_RETRY
         if rate_limit_penalty is not None:
             if rate_limit_penalty < 0:
                 raise AirtableValidationError(

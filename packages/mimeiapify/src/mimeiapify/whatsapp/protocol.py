@@ -112,7 +112,7 @@ _HINTS: dict[int, tuple[type[WhatsAppError], str]] = {
 
 @dataclass(frozen=True)
 class WhatsAppRetryPolicy(RetryPolicy):
-    """:class:`RetryPolicy` plus the waits of WhatsApp's throughput errors.
+    """:class:`RetryPolicy` (the platform's one) plus the waits of WhatsApp's throughput errors.
 
     ``throughput_penalty``: how long every client of a number pauses after a
     ``130429``, doubling on each repeat; ``pair_penalty``: the wait after a
@@ -120,7 +120,12 @@ class WhatsAppRetryPolicy(RetryPolicy):
     a burst is spent); at most ``max_throttle_retries`` such waits per call.
     """
 
-    rate_limit_penalty: float = 1.0  # a plain HTTP 429
+    # the connectors' defaults (see mimeiapify.CONNECTOR_RETRY), but a plain 429 waits 1 s
+    max_attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    rate_limit_penalty: float | None = 1.0
+    max_rate_limit_retries: int | None = 3
     throughput_penalty: float = 1.0
     pair_penalty: float = 6.0
     max_throttle_retries: int = 5
@@ -243,7 +248,7 @@ class WhatsAppProtocol:
         throughput = getattr(policy, "throughput_penalty", 1.0)
         pair = getattr(policy, "pair_penalty", 6.0)
         base = pair if code == PAIR_LIMIT_CODE else throughput
-        return float(min(base * (2**attempt), max(policy.backoff_cap, base)))
+        return float(min(base * (2**attempt), max(policy.max_delay, base)))
 
     def _call(self, request: HttpRequest) -> Plan[Any]:
         """:func:`call_json` plus WhatsApp's throughput retries."""

@@ -8,6 +8,7 @@ functions so a webhook endpoint can use them without a client.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -19,7 +20,15 @@ from collections.abc import Mapping
 from typing import Any, Literal, TypedDict
 from urllib.parse import quote, urlencode, urlsplit
 
-from mimeiapify._plan import ApiErrors, HttpRequest, HttpResponse, Plan, RetryPolicy, call_json
+from mimeiapify._plan import (
+    CONNECTOR_RETRY,
+    ApiErrors,
+    HttpRequest,
+    HttpResponse,
+    Plan,
+    RetryPolicy,
+    call_json,
+)
 from mimeiapify.errors import (
     WompiAuthError,
     WompiConfigurationError,
@@ -437,7 +446,7 @@ class WompiProtocol:
             "/"
         )
         self.checkout_url = checkout_url or os.environ.get("WOMPI_CHECKOUT_URL") or CHECKOUT_URL
-        self.retry = retry or RetryPolicy(rate_limit_penalty=2.0)
+        self.retry = retry or dataclasses.replace(CONNECTOR_RETRY, rate_limit_penalty=2.0)
 
     def _check_key(self, name: str, value: Any) -> str:
         if not isinstance(value, str) or not value:

@@ -21,13 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from automation.db import Database, utcnow
+from automation.delivery.leasing import claim_due
+from automation.delivery.retry import RetrySchedule
 from automation.notifications.config import NotificationSettings
 from automation.notifications.models import Notification, NotificationTemplate
 from automation.notifications.sms import SmsError, SmsSender
 from automation.notifications.smtp import Attachment, Email, EmailDeliveryError, SmtpEmailSender
 from automation.notifications.templates import TemplateRenderer, default_renderer
-from automation.webhooks.leasing import claim_due
-from automation.webhooks.retry import RetrySchedule
 
 QUEUED, SENT, FAILED, RETRYING = "queued", "sent", "failed", "retrying"
 CHANNELS = ("email", "sms")

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from automation.auth import Principal, require
+from automation.delivery.ratelimit import DeliveryLimiter, RateLimitExceeded, parse_limit
 from automation.logs import request_id_var
 from automation.notifications.config import NotificationSettings
 from automation.notifications.delivery import (
@@ -35,7 +36,6 @@ from automation.notifications.smtp import Attachment
 from automation.notifications.tasks import TASK_SEND, queue_for_priority
 from automation.notifications.templates import TemplateError, default_renderer
 from automation.routers.common import get_owned, runtime_of, session_dependency
-from automation.webhooks.ratelimit import DeliveryLimiter, RateLimitExceeded, parse_limit
 
 NotificationsRead = Annotated[Principal, Depends(require("notifications:read"))]
 NotificationsWrite = Annotated[Principal, Depends(require("notifications:write"))]

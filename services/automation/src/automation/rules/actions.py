@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from automation.models import Workflow
-from automation.registry import ActionContext, ActionError, ActionType, register
+from automation.registry import ActionContext, ActionError, ActionType
 from automation.workflows.engine import create_execution, dispatch
 
 
@@ -55,7 +55,11 @@ async def run_workflow(ctx: ActionContext, config: dict[str, Any]) -> dict[str, 
     return {"execution_id": execution.id, "workflow_id": workflow.id}
 
 
-RUN_WORKFLOW = register(
-    ActionType("run_workflow", run_workflow, _check, "Start a workflow with the event's data")
+RUN_WORKFLOW = ActionType(
+    "run_workflow", run_workflow, _check, "Start a workflow with the event's data"
 )
-WORKFLOW = register(replace(RUN_WORKFLOW, name="workflow", description="Alias of run_workflow"))
+WORKFLOW = replace(RUN_WORKFLOW, name="workflow", description="Alias of run_workflow")
+
+# The rule actions, registered through the entry point group
+# ``automation.action_types`` (services/automation/pyproject.toml).
+RULE_ACTION_TYPES = [RUN_WORKFLOW, WORKFLOW]

@@ -1,4 +1,4 @@
-"""Built-in step types (they register on import).
+"""Built-in step types (registered through the ``automation.action_types`` entry points).
 
 ``http_request``, ``data_transform``, ``condition`` (alias ``branch``) and ``delay``
 live in :mod:`automation.steps.builtin`; ``airtable`` and

@@ -12,7 +12,7 @@ import httpx
 
 from automation import templating
 from automation.netguard import AddressPolicy, GuardedTransport
-from automation.registry import ActionContext, ActionError, ActionType, register
+from automation.registry import ActionContext, ActionError, ActionType
 
 HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 MAX_RESPONSE_BYTES = 1_000_000
@@ -197,36 +197,34 @@ async def delay(ctx: ActionContext, config: dict[str, Any]) -> dict[str, Any]:
     return {"waited": True}
 
 
-HTTP_REQUEST = register(
-    ActionType("http_request", http_request, _check_http, "Call an HTTP endpoint (SSRF-guarded)")
+HTTP_REQUEST = ActionType(
+    "http_request", http_request, _check_http, "Call an HTTP endpoint (SSRF-guarded)"
 )
-DATA_TRANSFORM = register(
-    ActionType(
-        "data_transform",
-        data_transform,
-        _check_transform,
-        "Produce data from templates",
-        side_effects=False,
-    )
+DATA_TRANSFORM = ActionType(
+    "data_transform",
+    data_transform,
+    _check_transform,
+    "Produce data from templates",
+    side_effects=False,
 )
-CONDITION = register(
-    ActionType(
-        "condition",
-        condition,
-        _check_condition,
-        "Choose a branch: steps in the other branch are skipped",
-        render_config=False,
-        usable_as=frozenset({"step"}),
-        side_effects=False,
-    )
+CONDITION = ActionType(
+    "condition",
+    condition,
+    _check_condition,
+    "Choose a branch: steps in the other branch are skipped",
+    render_config=False,
+    usable_as=frozenset({"step"}),
+    side_effects=False,
 )
-BRANCH = register(replace(CONDITION, name="branch", description="Alias of condition"))
-DELAY = register(
-    ActionType(
-        "delay",
-        delay,
-        _check_delay,
-        "Wait without holding a worker (seconds, or until a time)",
-        usable_as=frozenset({"step"}),
-    )
+BRANCH = replace(CONDITION, name="branch", description="Alias of condition")
+DELAY = ActionType(
+    "delay",
+    delay,
+    _check_delay,
+    "Wait without holding a worker (seconds, or until a time)",
+    usable_as=frozenset({"step"}),
 )
+
+# The built-in step types, registered through the entry point group
+# ``automation.action_types`` (services/automation/pyproject.toml).
+BUILTIN_STEP_TYPES = [HTTP_REQUEST, DATA_TRANSFORM, CONDITION, BRANCH, DELAY]

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from automation.integrations import credentials_for
-from automation.registry import ActionContext, ActionError, ActionType, register
+from automation.registry import ActionContext, ActionError, ActionType
 from flowmesh import Event, FlowMesh, FlowMeshError
 from mimeiapify.airtable_async import AirtableAsync
 from mimeiapify.errors import MimeiapifyError
@@ -106,13 +106,11 @@ async def airtable(ctx: ActionContext, config: dict[str, Any]) -> Any:
         raise ActionError(f"airtable {operation} on {table!r} failed: {exc}") from None
 
 
-AIRTABLE = register(
-    ActionType(
-        "airtable",
-        airtable,
-        _check_airtable,
-        "Create, update, upsert, read or delete Airtable records",
-    )
+AIRTABLE = ActionType(
+    "airtable",
+    airtable,
+    _check_airtable,
+    "Create, update, upsert, read or delete Airtable records",
 )
 
 
@@ -163,11 +161,13 @@ async def flowmesh_publish(ctx: ActionContext, config: dict[str, Any]) -> dict[s
         raise ActionError(f"flowmesh publish to {namespace}/{name} failed: {exc}") from None
 
 
-FLOWMESH_PUBLISH = register(
-    ActionType(
-        "flowmesh_publish",
-        flowmesh_publish,
-        _check_flowmesh,
-        "Write an event to a FlowMesh stream or enqueue a FlowMesh job",
-    )
+FLOWMESH_PUBLISH = ActionType(
+    "flowmesh_publish",
+    flowmesh_publish,
+    _check_flowmesh,
+    "Write an event to a FlowMesh stream or enqueue a FlowMesh job",
 )
+
+# The connector step types, registered through the entry point group
+# ``automation.action_types`` (services/automation/pyproject.toml).
+CONNECTOR_STEP_TYPES = [AIRTABLE, FLOWMESH_PUBLISH]

@@ -1,5 +1,6 @@
 """Signed webhooks (Standard Webhooks): signing, retry schedule, SSRF guard, delivery."""
 
+from automation.delivery.retry import DEFAULT_SCHEDULE_SECONDS, RetrySchedule
 from automation.netguard import (
     AddressPolicy,
     BlockedAddressError,
@@ -15,7 +16,6 @@ from automation.webhooks.responses import (
     classify_status,
     parse_retry_after,
 )
-from automation.webhooks.retry import DEFAULT_SCHEDULE_SECONDS, RetrySchedule
 from automation.webhooks.sender import (
     DEFAULT_TIMEOUT_SECONDS,
     AttemptResult,

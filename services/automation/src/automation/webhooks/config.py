@@ -7,9 +7,9 @@ from datetime import timedelta
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from automation.delivery.retry import DEFAULT_SCHEDULE_SECONDS, RetrySchedule
 from automation.netguard import AddressPolicy
 from automation.webhooks.breaker import BreakerPolicy
-from automation.webhooks.retry import DEFAULT_SCHEDULE_SECONDS, RetrySchedule
 
 
 class WebhookSettings(BaseSettings):

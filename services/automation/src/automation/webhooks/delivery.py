@@ -23,10 +23,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from automation.db import Database, utcnow
+from automation.delivery.leasing import claim_due
+from automation.delivery.retry import RetrySchedule
 from automation.webhooks import breaker
 from automation.webhooks.breaker import BreakerPolicy
 from automation.webhooks.config import WebhookSettings
-from automation.webhooks.leasing import claim_due
 from automation.webhooks.models import (
     WebhookAttempt,
     WebhookDelivery,
@@ -36,7 +37,6 @@ from automation.webhooks.models import (
     new_message_id,
 )
 from automation.webhooks.responses import Verdict
-from automation.webhooks.retry import RetrySchedule
 from automation.webhooks.sender import AttemptResult, OutgoingWebhook, WebhookSender
 
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
+
+from common_core.retry import parse_retry_after as shared_parse_retry_after
 
 
 class Verdict(enum.StrEnum):
@@ -28,22 +29,13 @@ class Classification:
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if unusable."""
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if unusable.
+
+    The parsing is the platform's one (:func:`common_core.retry.parse_retry_after`).
+    """
     if value is None:
         return None
-    value = value.strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = now or datetime.now(UTC)
-    return max(0.0, (when - current).total_seconds())
+    return shared_parse_retry_after({"Retry-After": value}, now)
 
 
 def classify_status(

@@ -17,6 +17,7 @@ from celery import Task
 
 from automation.celery_app import TASK_PROCESS_EVENT, celery_app, send
 from automation.db import Database, utcnow
+from automation.delivery.ratelimit import DeliveryLimiter
 from automation.models import Event
 from automation.settings import Settings
 from automation.webhooks.config import WebhookSettings
@@ -28,7 +29,6 @@ from automation.webhooks.delivery import (
     Dispatcher,
 )
 from automation.webhooks.models import WebhookEndpoint
-from automation.webhooks.ratelimit import DeliveryLimiter
 from automation.webhooks.sender import WebhookSender
 
 TASK_DELIVER = "automation.webhooks.deliver_message"

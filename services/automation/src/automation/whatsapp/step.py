@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from automation.integrations import credentials_for
-from automation.registry import ActionContext, ActionError, ActionType, register
+from automation.registry import ActionContext, ActionError, ActionType
 from automation.whatsapp import provider as _provider  # noqa: F401 (registers "whatsapp")
 from mimeiapify.errors import MimeiapifyError
 from mimeiapify.whatsapp import messages as m
@@ -126,11 +126,10 @@ async def send_whatsapp(ctx: ActionContext, config: dict[str, Any]) -> dict[str,
     return {"message_id": sent.id, "wa_id": sent.wa_id, "message_status": sent.message_status}
 
 
-WHATSAPP_ACTION = register(
-    ActionType(
-        "whatsapp",
-        send_whatsapp,
-        _check,
-        "Send a WhatsApp text, template or media message from the tenant's number",
-    )
+# Registered through the entry point group ``automation.action_types``.
+WHATSAPP_ACTION = ActionType(
+    "whatsapp",
+    send_whatsapp,
+    _check,
+    "Send a WhatsApp text, template or media message from the tenant's number",
 )

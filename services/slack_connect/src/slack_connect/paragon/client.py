@@ -1,8 +1,10 @@
 """Async Paragon client: Proxy (Connect) API, Users API and workflow triggers.
 
 Every call signs (or reuses) the user's RS256 token, has a timeout, and is
-retried with backoff on 429/5xx and transport errors, honouring
-``Retry-After``. Failures raise the typed errors of
+retried by :class:`common_core.retry.RetryPolicy` (backoff, ``Retry-After``):
+a ``POST``/``PATCH`` (a Slack message sent through the proxy) is re-sent only
+when it provably never reached Paragon (connection refused, DNS) or was
+rejected with 429, never after a read timeout or a 5xx. Failures raise the typed errors of
 :mod:`slack_connect.paragon.errors`.
 """
 
@@ -17,12 +19,14 @@ from urllib.parse import quote
 import httpx
 
 from common_core.retry import RetryPolicy
+from common_core.retry_httpx import maybe_sent
 from mimeia_telemetry.httpx import async_transport
 from slack_connect.paragon.errors import (
     ParagonAuthError,
     ParagonCredentialInvalid,
     ParagonError,
     ParagonNotFound,
+    ParagonOutcomeUnknown,
     ParagonRateLimited,
     ParagonServerError,
     ParagonUnavailable,
@@ -214,9 +218,8 @@ class ParagonClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        attempt = 0
+        retrying = self.retry.start(method, headers)
         while True:
-            attempt += 1
             request_headers = {
                 "Authorization": f"Bearer {self.signer.token_for(user_id)}",
                 "Accept": "application/json",
@@ -227,16 +230,24 @@ class ParagonClient:
                     method, url, json=json_body, params=params, headers=request_headers
                 )
             except httpx.TransportError as exc:
-                if self.retry.should_retry(None, attempt):
-                    await asyncio.sleep(self.retry.delay(attempt))
+                decision = retrying.after_transport_error(maybe_sent=maybe_sent(exc))
+                if decision.retry:
+                    await asyncio.sleep(decision.delay)
                     continue
+                if decision.outcome_unknown:
+                    raise ParagonOutcomeUnknown(
+                        f"paragon {what} {method} got no answer and may have been applied; "
+                        f"it was not re-sent to avoid a duplicate: {exc!r}",
+                        detail=repr(exc), attempts=retrying.attempts,
+                    ) from exc  # fmt: skip
                 raise ParagonUnavailable(
-                    f"paragon {what} unreachable after {attempt} attempts: {exc!r}",
-                    detail=repr(exc), attempts=attempt,
+                    f"paragon {what} unreachable after {retrying.attempts} attempts: {exc!r}",
+                    detail=repr(exc), attempts=retrying.attempts,
                 ) from exc  # fmt: skip
             if response.is_success:
                 return response
-            if self.retry.should_retry(response.status_code, attempt):
-                await asyncio.sleep(self.retry.delay_for(attempt, response.headers))
+            decision = retrying.after_response(response.status_code, response.headers)
+            if decision.retry:
+                await asyncio.sleep(decision.delay)
                 continue
-            raise _error_for(response.status_code, _detail(response), attempt, what)
+            raise _error_for(response.status_code, _detail(response), retrying.attempts, what)

@@ -7,6 +7,7 @@ __all__ = [
     "ParagonCredentialInvalid",
     "ParagonError",
     "ParagonNotFound",
+    "ParagonOutcomeUnknown",
     "ParagonRateLimited",
     "ParagonServerError",
     "ParagonUnavailable",
@@ -42,6 +43,14 @@ class ParagonServerError(ParagonError):
 
 class ParagonUnavailable(ParagonError):
     """No answer: connection refused, DNS failure or timeout, after every retry."""
+
+
+class ParagonOutcomeUnknown(ParagonUnavailable):
+    """A non-idempotent call (a ``POST``) got no answer after it may have arrived.
+
+    It was not re-sent, so a Slack message is never posted twice; whether the
+    first attempt was applied is unknown.
+    """
 
 
 class ParagonCredentialInvalid(ParagonError):
