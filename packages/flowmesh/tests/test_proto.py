@@ -73,7 +73,8 @@ def test_every_published_rpc_is_ours_unchanged_and_old_services_are_gone():
         for s, rpcs in CONTRACT["services"].items()
     }
     assert extra == {
-        "HealthService": [], "StreamService": ["ConfigureStream", "ListStreams"],
+        "HealthService": [],
+        "StreamService": ["ConfigureStream", "ListConsumerGroups", "ListStreams"],
         "QueueService": ["AckBatch", "EnqueueBatch", "ListQueues"],
         "KVService": ["ListKVStores"], "SchemaService": [],
         "ReplayService": [],

@@ -129,6 +129,23 @@ async def test_consumer_group_state_and_lag(client: FlowMesh, ns: str):
     assert await client.stream.get_offset(T, ns, "s", "audit") == -1
 
 
+async def test_consumer_groups_are_listed_per_partition_with_lag(client: FlowMesh, ns: str):
+    await client.stream.configure(T, ns, "s", partitions=2)
+    await client.stream.write(T, ns, "s", events(4), partition=0)
+    await client.stream.write(T, ns, "s", events(2), partition=1)
+    assert await client.stream.list_consumer_groups(T, ns, "s") == []
+    await client.stream.commit_offset(T, ns, "s", "billing", 1, 0)
+    await client.stream.commit_offset(T, ns, "s", "audit", 0, 1)
+    await client.stream.commit_offset(T, ns, "s", "billing", 0, 3)
+    found = await client.stream.list_consumer_groups(T, ns, "s")
+    assert all(s.stream == f"{T}/{ns}/stream/s" for s in found)
+    assert [(s.group, s.partition, s.committed_offset, s.latest_offset, s.lag) for s in found] == [
+        ("audit", 0, 1, 3, 2), ("billing", 0, 3, 3, 0), ("billing", 1, 0, 1, 1),
+    ]  # fmt: skip
+    with pytest.raises(FlowMeshNotFoundError):
+        await client.stream.list_consumer_groups(T, ns, "missing")
+
+
 async def test_retention_by_count(client: FlowMesh, ns: str):
     await client.stream.configure(T, ns, "s", retention_max_messages=5)
     await client.stream.write(T, ns, "s", events(12))

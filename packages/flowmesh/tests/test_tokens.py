@@ -143,6 +143,9 @@ async def test_permissions_and_namespaces_are_enforced_everywhere(secured: Secur
         # listings show what the token may read, nothing else
         assert [s.namespace for s in await c.streams.list(T)] == [ns]
         assert await c.queues.list(T) == []
+        assert await c.stream.list_consumer_groups(T, ns, "s") == []
+        with pytest.raises(FlowMeshPermissionDeniedError, match="may not access namespace"):
+            await c.stream.list_consumer_groups(T, other, "s")
     async with httpx.AsyncClient(base_url=secured.http, timeout=10,
                                  headers={"authorization": f"Bearer {token}"}) as http:  # fmt: skip
         got = await http.get(f"/api/v1/streams/{T}/{ns}/s/messages", params={"offset": 0})

@@ -986,6 +986,20 @@ class ListStreamsResponse(_message.Message):
     streams: _containers.RepeatedCompositeFieldContainer[StreamInfo]
     def __init__(self, status: _Optional[_Union[Status, _Mapping]] = ..., streams: _Optional[_Iterable[_Union[StreamInfo, _Mapping]]] = ...) -> None: ...
 
+class ListConsumerGroupsRequest(_message.Message):
+    __slots__ = ("resource_path",)
+    RESOURCE_PATH_FIELD_NUMBER: _ClassVar[int]
+    resource_path: ResourcePath
+    def __init__(self, resource_path: _Optional[_Union[ResourcePath, _Mapping]] = ...) -> None: ...
+
+class ListConsumerGroupsResponse(_message.Message):
+    __slots__ = ("status", "groups")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    status: Status
+    groups: _containers.RepeatedCompositeFieldContainer[ConsumerGroupState]
+    def __init__(self, status: _Optional[_Union[Status, _Mapping]] = ..., groups: _Optional[_Iterable[_Union[ConsumerGroupState, _Mapping]]] = ...) -> None: ...
+
 class QueueInfo(_message.Message):
     __slots__ = ("resource_path", "stats")
     RESOURCE_PATH_FIELD_NUMBER: _ClassVar[int]

@@ -204,6 +204,11 @@ class StreamServiceStub:
                 request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListStreamsRequest.SerializeToString,
                 response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListStreamsResponse.FromString,
                 _registered_method=True)
+        self.ListConsumerGroups = channel.unary_unary(
+                '/flowmesh.v1.StreamService/ListConsumerGroups',
+                request_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListConsumerGroupsRequest.SerializeToString,
+                response_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListConsumerGroupsResponse.FromString,
+                _registered_method=True)
 
 
 class StreamServiceServicer:
@@ -269,6 +274,13 @@ class StreamServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListConsumerGroups(self, request, context):
+        """Extension: the stream's consumer groups, one state per partition each committed on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StreamServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -316,6 +328,11 @@ def add_StreamServiceServicer_to_server(servicer, server):
                     servicer.ListStreams,
                     request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListStreamsRequest.FromString,
                     response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListStreamsResponse.SerializeToString,
+            ),
+            'ListConsumerGroups': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConsumerGroups,
+                    request_deserializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListConsumerGroupsRequest.FromString,
+                    response_serializer=flowmesh_dot_proto_dot_flowmesh__pb2.ListConsumerGroupsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -563,6 +580,33 @@ class StreamService:
             '/flowmesh.v1.StreamService/ListStreams',
             flowmesh_dot_proto_dot_flowmesh__pb2.ListStreamsRequest.SerializeToString,
             flowmesh_dot_proto_dot_flowmesh__pb2.ListStreamsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConsumerGroups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowmesh.v1.StreamService/ListConsumerGroups',
+            flowmesh_dot_proto_dot_flowmesh__pb2.ListConsumerGroupsRequest.SerializeToString,
+            flowmesh_dot_proto_dot_flowmesh__pb2.ListConsumerGroupsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,6 +3,8 @@
 Until the server can list its streams, queues and KV stores, the lists come
 from the console's settings plus what a user opens by name; when the SDK gains
 ``list`` calls, :meth:`FlowMeshReads._listed` uses them and nothing else changes.
+A stream's consumer groups come from the server's ListConsumerGroups; a server
+without it (UNIMPLEMENTED) gets the configured group names asked one by one.
 Every call is scoped to the signed-in tenant.
 """
 
@@ -25,6 +27,7 @@ RECENT_PAGE = 20
 KV_PAGE = 50
 MAX_PARTITIONS = 64
 MAX_LISTED = 50  # resources per kind a page reads details of
+MAX_GROUPS = 200  # consumer-group states (group x partition) a stream page shows
 
 
 @dataclass
@@ -213,6 +216,17 @@ class FlowMeshReads:
             return StreamInfo(namespace, name, latest, await groups(c, len(latest)))
 
         async def groups(c: FlowMesh, partitions: int) -> list[GroupLag]:
+            try:
+                listed = await c.stream.list_consumer_groups(tenant, namespace, name)
+            except FlowMeshError as exc:
+                if getattr(exc.code, "name", "") != "UNIMPLEMENTED":
+                    raise
+            else:
+                return [
+                    GroupLag(s.group, s.partition, s.committed_offset, s.latest_offset, s.lag)
+                    for s in listed[:MAX_GROUPS]
+                ]
+            # an older server: ask for each configured group
             found = []
             for group in self.groups:
                 for partition in range(partitions):

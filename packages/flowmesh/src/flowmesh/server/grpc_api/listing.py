@@ -1,5 +1,5 @@
-"""The listing RPCs (extensions): ListStreams, ListQueues, ListKVStores, over
-ListingOps. Mixed into the stream, queue and KV services."""
+"""The listing RPCs (extensions): ListStreams, ListConsumerGroups, ListQueues,
+ListKVStores, over ListingOps. Mixed into the stream, queue and KV services."""
 
 from __future__ import annotations
 
@@ -7,12 +7,20 @@ import grpc
 
 from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.server.grpc_api.base import Service, ok
+from flowmesh.server.ops.streams import GroupState
 from flowmesh.server.store.records import QueueStats, Resource
 
 
 def path_pb(resource: Resource, kind: str) -> pb.ResourcePath:
     return pb.ResourcePath(tenant=resource.tenant, namespace=resource.namespace,
                            resource_type=kind, name=resource.name)  # fmt: skip
+
+
+def group_state_pb(s: GroupState) -> pb.ConsumerGroupState:
+    return pb.ConsumerGroupState(
+        stream=s.stream.typed_path("stream"), group=s.group, partition=s.partition,
+        committed_offset=s.committed_offset, latest_offset=s.latest_offset, lag=s.lag,
+    )  # fmt: skip
 
 
 def queue_stats_pb(s: QueueStats) -> pb.QueueStats:
@@ -51,6 +59,19 @@ class StreamListing(Service):
             ])  # fmt: skip
 
         return await self.call("stream.list", context, body)
+
+    async def ListConsumerGroups(
+        self, request: pb.ListConsumerGroupsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListConsumerGroupsResponse:
+        async def body() -> pb.ListConsumerGroupsResponse:
+            found = await self.ops.listing.groups(
+                self.caller(context), self.resource(request, "stream")
+            )
+            return pb.ListConsumerGroupsResponse(
+                status=ok(), groups=[group_state_pb(s) for s in found]
+            )
+
+        return await self.call("stream.list_groups", context, body)
 
 
 class QueueListing(Service):

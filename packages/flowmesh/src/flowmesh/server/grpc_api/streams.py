@@ -10,7 +10,7 @@ import grpc
 from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.proto import flowmesh_pb2_grpc as pb_grpc
 from flowmesh.server.grpc_api.base import NS_PER_MS, ok, status_of
-from flowmesh.server.grpc_api.listing import StreamListing
+from flowmesh.server.grpc_api.listing import StreamListing, group_state_pb
 from flowmesh.server.ops import message_id
 from flowmesh.server.store.records import Resource, StoredMessage
 
@@ -143,11 +143,7 @@ class StreamService(StreamListing, pb_grpc.StreamServiceServicer):
                 self.caller(context), self.resource(request, *_STREAM), request.consumer_group,
                 request.partition,
             )  # fmt: skip
-            state = pb.ConsumerGroupState(
-                stream=s.stream.typed_path("stream"), group=s.group, partition=s.partition,
-                committed_offset=s.committed_offset, latest_offset=s.latest_offset, lag=s.lag,
-            )  # fmt: skip
-            return pb.GetConsumerGroupStateResponse(status=ok(), state=state)
+            return pb.GetConsumerGroupStateResponse(status=ok(), state=group_state_pb(s))
 
         return await self.call("stream.get_consumer_group_state", context, body)
 
