@@ -63,7 +63,7 @@ class ConsoleSettings(BaseSettings):
     flowmesh_streams: str = "console/orders"
     flowmesh_queues: str = "console/jobs"
     flowmesh_kv_stores: str = "console/settings"
-    flowmesh_consumer_groups: str = ""  # group names to report lag for
+    flowmesh_consumer_groups: str = ""  # for servers without ListConsumerGroups
     # the dev sinks' web APIs
     smtp_sink_url: str = "http://127.0.0.1:8025"
     sms_sink_url: str = "http://127.0.0.1:8026"
