@@ -72,9 +72,12 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     mp = pytest.MonkeyPatch()
     state = tmp_path_factory.mktemp("mimeia-up")
     ports = {name: free_port() for name in NAMES} | {"smtp-web": free_port()}
+    ports["flowmesh-http"] = free_port()
     for name in NAMES:
         mp.setenv(f"MIMEIA_{name.upper().replace('-', '_')}_PORT", str(ports[name]))
     mp.setenv("MIMEIA_SMTP_SINK_WEB_PORT", str(ports["smtp-web"]))
+    # every port the platform opens is free, so a running `mimeia up` cannot collide
+    mp.setenv("MIMEIA_FLOWMESH_HTTP_PORT", str(ports["flowmesh-http"]))
     # the embedded defaults, as on a developer machine with nothing configured
     for name in (
         "DATABASE_URL",
