@@ -20,7 +20,6 @@ grow with the queue. The last line is ``ratio:``, SQLite reserve+ack at
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import statistics
 import sys
@@ -32,13 +31,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import redis
 import redis.asyncio as aioredis
+from _flowmesh_server import cleanup, flowmesh_server
 from _harness import line, percentile, ratio
 
 from flowmesh import FlowMesh
 from flowmesh.proto import flowmesh_pb2 as pb
-from mimeia.testing import free_port, run_server
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 DEPTHS = (100, 100_000)
@@ -179,27 +177,8 @@ async def redis_suite() -> dict[str, float]:
                  "jobs/s")  # fmt: skip
     finally:
         await r.aclose()
-        cleanup(prefix)
+        cleanup(REDIS_URL, prefix)
     return out
-
-
-def cleanup(prefix: str) -> None:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        for i in range(0, len(keys), 500):
-            client.unlink(*keys[i : i + 500])
-    finally:
-        client.close()
-
-
-@contextlib.contextmanager
-def flowmesh_server(store_url: str) -> Iterator[str]:
-    port = free_port()
-    argv = ["python", "-m", "flowmesh", "serve", "--port", str(port), "--store", store_url,
-            "--log-level", "warning"]  # fmt: skip
-    with run_server(argv):
-        yield f"127.0.0.1:{port}"
 
 
 def main() -> int:
@@ -214,7 +193,7 @@ def main() -> int:
         with flowmesh_server(f"{REDIS_URL}?prefix={prefix}") as endpoint:
             results["redis"] = asyncio.run(flowmesh_suite(endpoint, "redis"))
     finally:
-        cleanup(prefix)
+        cleanup(REDIS_URL, prefix)
 
     print()
     small, big = DEPTHS

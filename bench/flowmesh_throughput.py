@@ -42,14 +42,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import grpc
-import redis
 import redis.asyncio as aioredis
+from _flowmesh_server import cleanup, flowmesh_server
 from _harness import line, percentile, ratio
 
 from flowmesh import Event, FlowMesh
@@ -458,7 +458,7 @@ async def redis_suite(sizes: Sizes) -> dict[str, float]:
         line("redis-py kv GET", out["kv_get"], "ops/s")
     finally:
         await r.aclose()
-        cleanup(prefix)
+        cleanup(REDIS_URL, prefix)
     return out
 
 
@@ -494,25 +494,6 @@ async def echo_suite(endpoint: str, sizes: Sizes) -> dict[str, float]:
 # ------------------------------------------------------------------ driver
 
 
-def cleanup(prefix: str) -> None:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        for i in range(0, len(keys), 500):
-            client.unlink(*keys[i : i + 500])
-    finally:
-        client.close()
-
-
-@contextlib.contextmanager
-def flowmesh_server(store_url: str) -> Iterator[str]:
-    port = free_port()
-    argv = ["python", "-m", "flowmesh", "serve", "--port", str(port), "--store", store_url,
-            "--log-level", "warning"]  # fmt: skip
-    with run_server(argv):
-        yield f"127.0.0.1:{port}"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="5x the work (slower, steadier)")
@@ -535,7 +516,7 @@ def main() -> int:
             with flowmesh_server(f"{REDIS_URL}?prefix={prefix}") as endpoint:
                 results["redis"] = asyncio.run(flowmesh_suite(endpoint, echo, sizes, "redis"))
         finally:
-            cleanup(prefix)
+            cleanup(REDIS_URL, prefix)
 
     print()
     v = results["validators"]
