@@ -23,7 +23,9 @@ def _parser() -> argparse.ArgumentParser:
         help="start every platform service on embedded defaults",
         description="Start every service of the platform that is installed, on embedded "
         "defaults (no external server needed), print each address, and stop them all "
-        "on Ctrl-C or SIGTERM. Ports can be moved with MIMEIA_<SERVICE>_PORT.",
+        "on Ctrl-C, SIGTERM or SIGHUP (a second Ctrl-C kills them). Exits 0 after a "
+        "stop on a signal, 1 when a service failed, 130 when a second Ctrl-C killed. "
+        "Ports can be moved with MIMEIA_<SERVICE>_PORT.",
     )
     up.add_argument(
         "--state-dir",
