@@ -25,6 +25,8 @@ from flowmesh.types import RetryPolicy
 from mimeia.testing import free_port, run_server
 from mimeia_console import auth
 from mimeia_console.app import create_app
+from mimeia_console.clients.flowmesh_reads import ACCESS
+from mimeia_console.clients.http import ServiceError
 from mimeia_console.settings import ConsoleSettings
 
 pytestmark = pytest.mark.integration
@@ -268,6 +270,16 @@ async def test_without_shared_reads_a_user_without_a_token_reads_nothing(
             page = await browser.get(f"/flowmesh/queues/{NS}/{scene.queue}")
             assert page.status_code == 403
             assert "sign in with a FlowMesh token to see queue" in _error_text(page)
+        # an access without a token sends none: never the console's in its place
+        fm = app.state.console.fm
+        reset = ACCESS.set(auth.Access(None, may_read=True, may_act=False))
+        try:
+            with pytest.raises(ServiceError, match="missing bearer token") as refused:
+                await fm.queue_stats(T, NS, scene.queue)
+        finally:
+            ACCESS.reset(reset)
+        assert refused.value.status == 401
+        await fm.queue_stats(T, NS, scene.queue)  # outside a request: the console's reads
     finally:
         await app.state.console.fm.close()
         await app.state.console.http.aclose()

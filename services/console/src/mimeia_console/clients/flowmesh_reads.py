@@ -75,7 +75,7 @@ class _TokenClient(FlowMesh):
     """A FlowMesh client that sends its own token over another client's channel
     (the SDK reaches the server only through ``_stubs()``)."""
 
-    def __init__(self, shared: FlowMesh, token: str) -> None:
+    def __init__(self, shared: FlowMesh, token: str | None) -> None:
         super().__init__(
             shared.endpoint,
             auth_token=token,
@@ -205,14 +205,11 @@ class FlowMeshReads:
         await self._client.close()
 
     def _client_for(self, token: str | None) -> FlowMesh:
-        """The client that sends ``token`` (one per token, sharing the channel)."""
-        if token is None:
-            if self._token is None:
-                return self._client
-            token = self._token
+        """The client that sends ``token`` (None: none), one per token, all sharing
+        the console's channel."""
         if token == self._token:
             return self._client
-        key = hashlib.sha256(token.encode()).hexdigest()
+        key = "" if token is None else hashlib.sha256(token.encode()).hexdigest()
         client = self._by_token.get(key)
         if client is None:
             client = self._by_token[key] = _TokenClient(self._client, token)
@@ -228,13 +225,11 @@ class FlowMeshReads:
         if access is None:  # the console itself, outside any request
             if act is not None:
                 raise ServiceError("flowmesh", 403, f"{act}: only for a signed-in user")
-            return self._client_for(None)
+            return self._client
         if act is not None and not access.may_act:
             raise ServiceError("flowmesh", 403, f"sign in with a FlowMesh token to {act}")
         if not access.may_read:
             raise ServiceError("flowmesh", 403, f"sign in with a FlowMesh token to see {what}")
-        if access.token is None:
-            return self._client  # no token at all (an open server)
         return self._client_for(access.token)
 
     async def _run(
