@@ -398,6 +398,8 @@ def test_outside_development_a_login_is_required_and_refusals_show_the_api_text(
         tab = page.page
         tab.goto(f"http://127.0.0.1:{port}/executions/{eid}")
         expect(tab).to_have_url(re.compile(r"/login\?next="))
+        # every field has its label; the optional FlowMesh token is never shown as typed
+        expect(tab.get_by_label("FlowMesh token (optional)")).to_have_attribute("type", "password")
         tab.get_by_label("Internal API key").fill("not-the-key")
         tab.get_by_label("Tenant").fill("default")
         tab.get_by_role("button", name="Sign in").click()

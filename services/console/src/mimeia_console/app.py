@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mimeia_console import auth
-from mimeia_console.clients.flowmesh_reads import FlowMeshReads
+from mimeia_console.clients.flowmesh_reads import ACCESS, FlowMeshReads
 from mimeia_console.clients.http import ServiceError, error_text
 from mimeia_console.metrics import Sampler
 from mimeia_console.pages import all_routes
@@ -104,7 +104,12 @@ class Sessions:
                 headers.setdefault("Referrer-Policy", "same-origin")
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        # every FlowMesh call made for this request carries the user's own token
+        access = ACCESS.set(auth.flowmesh_access(c.settings, creds))
+        try:
+            await self.app(scope, receive, with_headers)
+        finally:
+            ACCESS.reset(access)
 
 
 async def login_page(request: Request) -> Response:
@@ -121,9 +126,13 @@ async def login(request: Request) -> Response:
     c = console(request)
     form = await request.form()
     target = safe_next(str(form.get("next", "/")))
+    creds = None
     try:
         creds = auth.from_login_form(
-            str(form.get("token", "")), str(form.get("api_key", "")), str(form.get("tenant", ""))
+            str(form.get("token", "")),
+            str(form.get("api_key", "")),
+            str(form.get("tenant", "")),
+            str(form.get("flowmesh_token", "")),
         )
         # the service decides: a token or key it refuses never becomes a session
         probe = {**creds.automation_headers()}
@@ -134,6 +143,22 @@ async def login(request: Request) -> Response:
         )
         if response.status_code == 401:  # 403: signed in, just not allowed to list workflows
             raise auth.LoginError(f"automation refused: {error_text(response)}")
+        if creds.flowmesh_token:  # FlowMesh must know it and let it use this tenant
+            try:
+                await c.fm.check_token(creds.flowmesh_token, creds.tenant)
+            except ServiceError as exc:
+                if exc.status not in (401, 403):
+                    return render(
+                        request,
+                        "login.html",
+                        http_status=502,
+                        next=target,
+                        tenant=creds.tenant,
+                        error=f"flowmesh: cannot check the FlowMesh token ({exc.detail})",
+                    )
+                raise auth.LoginError(
+                    f"flowmesh_token: FlowMesh refused it: {exc.detail}"
+                ) from None
     except auth.LoginError as exc:
         return render(
             request,
@@ -149,7 +174,7 @@ async def login(request: Request) -> Response:
             "login.html",
             http_status=502,
             next=target,
-            tenant=creds.tenant,
+            tenant=creds.tenant if creds else "",
             error="automation: cannot be reached to check the credentials",
         )
     redirect = RedirectResponse(target, status_code=303)
@@ -202,11 +227,10 @@ async def receive_webhook(request: Request) -> Response:
 
 async def service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
-    status = exc.status if exc.status in (400, 401, 403, 404, 409, 422) else 502
     return render(
         request,
         "error.html",
-        http_status=status,
+        http_status=exc.page_status,
         heading=f"{exc.service} said no",
         message=str(exc),
     )

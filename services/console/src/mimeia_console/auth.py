@@ -1,10 +1,15 @@
 """Who is using the console and with which credentials.
 
 A session holds the user's own automation credentials (a JWT, or the internal
-key plus a tenant) in an encrypted, HttpOnly cookie; every call the console
-makes for the user carries them, so the services decide what is allowed.
-Under ``mimeia up`` a visitor from loopback is signed in with the internal key
-read from the automation service's state directory (development only).
+key plus a tenant) and, optionally, their FlowMesh token, in an encrypted,
+HttpOnly cookie; every call the console makes for the user carries them, so the
+services decide what is allowed. Under ``mimeia up`` a visitor from loopback is
+signed in with the internal key read from the automation service's state
+directory and uses the console's own FlowMesh token (development only).
+
+FlowMesh, for a signed-in user (:func:`flowmesh_access`): their own token for
+everything when they gave one; otherwise the console's token for reads only
+(``CONSOLE_FLOWMESH_SHARED_READS``) and every action refused.
 """
 
 from __future__ import annotations
@@ -16,15 +21,18 @@ import ipaddress
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from mimeia_console.clients.flowmesh_reads import Access
 from mimeia_console.settings import ConsoleSettings
 
 COOKIE = "console_session"
 TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+# sent as a gRPC metadata value: printable ASCII without spaces
+FLOWMESH_TOKEN_RE = re.compile(r"^[\x21-\x7e]{1,1024}$")
 
 
 class LoginError(ValueError):
@@ -34,10 +42,12 @@ class LoginError(ValueError):
 @dataclass(frozen=True)
 class Credentials:
     kind: Literal["jwt", "key"]
-    secret: str
+    secret: str = field(repr=False)
     tenant: str
     subject: str
     loopback: bool = False  # signed in automatically from loopback
+    # the user's own FlowMesh token (``flowmesh token create``), if they gave one
+    flowmesh_token: str | None = field(default=None, repr=False)
 
     def automation_headers(self) -> dict[str, str]:
         if self.kind == "jwt":
@@ -51,9 +61,7 @@ class Credentials:
     def with_tenant(self, tenant: str) -> Credentials:
         if not self.can_switch_tenant:
             raise LoginError("tenant: a token is for one tenant; sign in with another token")
-        return Credentials(
-            self.kind, self.secret, check_tenant(tenant), self.subject, self.loopback
-        )
+        return replace(self, tenant=check_tenant(tenant))
 
 
 def check_tenant(tenant: str) -> str:
@@ -77,8 +85,22 @@ def _jwt_claims(token: str) -> dict[str, object]:
     return claims
 
 
-def from_login_form(token: str, api_key: str, tenant: str) -> Credentials:
+def check_flowmesh_token(value: str) -> str | None:
+    """The FlowMesh token field: empty (none given) or one printable word."""
+    value = value.strip()
+    if not value:
+        return None
+    if not FLOWMESH_TOKEN_RE.match(value):
+        raise LoginError(
+            "flowmesh_token: one word of printable characters, at most 1024 "
+            "(as `flowmesh token create` prints it)"
+        )
+    return value
+
+
+def from_login_form(token: str, api_key: str, tenant: str, flowmesh_token: str = "") -> Credentials:
     token, api_key, tenant = token.strip(), api_key.strip(), tenant.strip()
+    fm_token = check_flowmesh_token(flowmesh_token)
     if token and api_key:
         raise LoginError("token: give a token or an internal key, not both")
     if token:
@@ -86,12 +108,35 @@ def from_login_form(token: str, api_key: str, tenant: str) -> Credentials:
         claimed = claims.get("tenant")
         if not isinstance(claimed, str):
             raise LoginError("token: has no 'tenant' claim")
-        return Credentials("jwt", token, check_tenant(claimed), str(claims.get("sub", "")))
+        return Credentials("jwt", token, check_tenant(claimed), str(claims.get("sub", "")),
+                           flowmesh_token=fm_token)  # fmt: skip
     if api_key:
         if not tenant:
             raise LoginError("tenant: required with an internal key")
-        return Credentials("key", api_key, check_tenant(tenant), "internal key")
+        return Credentials("key", api_key, check_tenant(tenant), "internal key",
+                           flowmesh_token=fm_token)  # fmt: skip
     raise LoginError("token: give a token, or an internal key and a tenant")
+
+
+def flowmesh_access(settings: ConsoleSettings, creds: Credentials | None) -> Access:
+    """Which FlowMesh token the calls made for ``creds`` carry, and what they may do.
+
+    * the user's own token, when they signed in with one: reads and actions;
+    * a loopback visitor under ``mimeia up`` (development only): the console's token;
+    * a user without one: the console's token for reads when
+      ``CONSOLE_FLOWMESH_SHARED_READS`` allows, never for actions;
+    * nobody signed in: nothing.
+    """
+    configured = settings.flowmesh_token.get_secret_value() if settings.flowmesh_token else None
+    if creds is None:
+        return Access(None, may_read=False, may_act=False)
+    if creds.flowmesh_token:
+        return Access(creds.flowmesh_token, may_read=True, may_act=True)
+    if creds.loopback and settings.env != "production":
+        return Access(configured, may_read=True, may_act=True)
+    if settings.flowmesh_shared_reads:
+        return Access(configured, may_read=True, may_act=False)
+    return Access(None, may_read=False, may_act=False)
 
 
 class SessionCodec:
@@ -111,6 +156,7 @@ class SessionCodec:
                 "t": creds.tenant,
                 "u": creds.subject,
                 "l": creds.loopback,
+                "f": creds.flowmesh_token,
             }
         )
         return self._fernet.encrypt(raw.encode()).decode()
@@ -119,7 +165,11 @@ class SessionCodec:
         try:
             raw = self._fernet.decrypt(value.encode(), ttl=self.max_age)
             data = json.loads(raw)
-            return Credentials(data["k"], data["s"], data["t"], data["u"], bool(data["l"]))
+            fm_token = data.get("f")
+            return Credentials(
+                data["k"], data["s"], data["t"], data["u"], bool(data["l"]),
+                fm_token if isinstance(fm_token, str) and fm_token else None,
+            )  # fmt: skip
         except (InvalidToken, ValueError, KeyError, TypeError):
             return None
 

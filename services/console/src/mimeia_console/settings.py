@@ -58,6 +58,9 @@ class ConsoleSettings(BaseSettings):
     # FlowMesh's gRPC address and the token the console uses there (None: open server)
     flowmesh_url: str = "127.0.0.1:50051"
     flowmesh_token: SecretStr | None = None
+    # a user signed in without a FlowMesh token of their own reads FlowMesh with the
+    # console's token (False: FlowMesh pages refuse them too); actions never use it
+    flowmesh_shared_reads: bool = True
     flowmesh_metrics_url: str = ""  # http://host:port/metrics when FlowMesh serves them
     # FlowMesh resources to show until the server can list them ("ns/name,...")
     flowmesh_streams: str = "console/orders"

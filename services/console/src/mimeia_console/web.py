@@ -117,9 +117,11 @@ def render(request: Request, template: str, http_status: int = 200, **context: A
         user=user,
         tenants=c.settings.tenant_choices(),
         csrf=c.codec.csrf_token(user) if user else "",
-        flash_ok=request.query_params.get("ok", ""),
-        flash_error=request.query_params.get("error", ""),
-        **context,
+        **{
+            "flash_ok": request.query_params.get("ok", ""),
+            "flash_error": request.query_params.get("error", ""),
+            **context,  # a page that shows a refusal itself passes flash_error
+        },
     )
     return HTMLResponse(html, status_code=http_status)
 

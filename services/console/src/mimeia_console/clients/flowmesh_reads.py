@@ -6,19 +6,37 @@ from the console's settings plus what a user opens by name; when the SDK gains
 A stream's consumer groups come from the server's ListConsumerGroups; a server
 without it (UNIMPLEMENTED) gets the configured group names asked one by one.
 Every call is scoped to the signed-in tenant.
+
+Whose token a call carries is the request's :data:`ACCESS` (the session
+middleware sets it from the signed-in user, see ``auth.flowmesh_access``): every
+token shares the one gRPC channel and is sent with its calls. Reads need
+``may_read``; actions (write, DLQ replay, replay sessions) need ``may_act``, so
+the console's own token never acts for a user who gave none. Outside a request
+(the health check, tests) calls read with the console's token and never act.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
 from flowmesh import FlowMesh
-from flowmesh.exceptions import FlowMeshError, FlowMeshNotFoundError
+from flowmesh.exceptions import (
+    FlowMeshAlreadyExistsError,
+    FlowMeshAuthError,
+    FlowMeshError,
+    FlowMeshFailedPreconditionError,
+    FlowMeshInvalidArgumentError,
+    FlowMeshNotFoundError,
+    FlowMeshPermissionDeniedError,
+)
 from flowmesh.types import Event, Job, Message, QueueStats, ReplaySession, Schema
 from mimeia_console.clients.http import ServiceError
 
@@ -28,6 +46,53 @@ KV_PAGE = 50
 MAX_PARTITIONS = 64
 MAX_LISTED = 50  # resources per kind a page reads details of
 MAX_GROUPS = 200  # consumer-group states (group x partition) a stream page shows
+MAX_TOKEN_CLIENTS = 256  # users' token clients kept (they share the one channel)
+# FlowMesh's refusals as the console's HTTP statuses (anything else: 0, a failure)
+_STATUS: tuple[tuple[type[FlowMeshError], int], ...] = (
+    (FlowMeshNotFoundError, 404),
+    (FlowMeshAuthError, 401),
+    (FlowMeshPermissionDeniedError, 403),
+    (FlowMeshInvalidArgumentError, 400),
+    (FlowMeshAlreadyExistsError, 409),
+    (FlowMeshFailedPreconditionError, 409),
+)
+
+
+@dataclass(frozen=True)
+class Access:
+    """The FlowMesh credentials of one request: the token its calls carry (None:
+    none) and whether it may read and act. The token is never shown nor logged."""
+
+    token: str | None = field(repr=False)
+    may_read: bool
+    may_act: bool
+
+
+ACCESS: ContextVar[Access | None] = ContextVar("console_flowmesh_access", default=None)
+
+
+class _TokenClient(FlowMesh):
+    """A FlowMesh client that sends its own token over another client's channel
+    (the SDK reaches the server only through ``_stubs()``)."""
+
+    def __init__(self, shared: FlowMesh, token: str | None) -> None:
+        super().__init__(
+            shared.endpoint,
+            auth_token=token,
+            timeout=shared.timeout,
+            connect_timeout=shared.connect_timeout,
+            retry_budget=shared.retry_budget,
+        )
+        self._shared = shared
+
+    def _stubs(self) -> Any:
+        return self._shared._stubs()
+
+    async def connect(self) -> None:
+        await self._shared.connect()
+
+    async def close(self) -> None:
+        """The channel is the shared client's to close."""
 
 
 @dataclass
@@ -126,6 +191,8 @@ class FlowMeshReads:
             endpoint=endpoint, auth_token=token, timeout=timeout, connect_timeout=min(timeout, 3.0)
         )
         self._connect_lock = asyncio.Lock()
+        self._token = token  # the console's own: reads outside a request
+        self._by_token: OrderedDict[str, FlowMesh] = OrderedDict()
         self.endpoint = endpoint
         self.timeout = timeout
         self.known_streams = list(streams)
@@ -137,20 +204,74 @@ class FlowMeshReads:
     async def close(self) -> None:
         await self._client.close()
 
-    async def _run(self, what: str, fn: Callable[[FlowMesh], Awaitable[T]]) -> T:
+    def _client_for(self, token: str | None) -> FlowMesh:
+        """The client that sends ``token`` (None: none), one per token, all sharing
+        the console's channel."""
+        if token == self._token:
+            return self._client
+        key = "" if token is None else hashlib.sha256(token.encode()).hexdigest()
+        client = self._by_token.get(key)
+        if client is None:
+            client = self._by_token[key] = _TokenClient(self._client, token)
+            while len(self._by_token) > MAX_TOKEN_CLIENTS:
+                self._by_token.popitem(last=False)
+        else:
+            self._by_token.move_to_end(key)
+        return client
+
+    def _current(self, what: str, act: str | None) -> FlowMesh:
+        """The client for this request's access; refused when it may not do this."""
+        access = ACCESS.get()
+        if access is None:  # the console itself, outside any request
+            if act is not None:
+                raise ServiceError("flowmesh", 403, f"{act}: only for a signed-in user")
+            return self._client
+        if act is not None and not access.may_act:
+            raise ServiceError("flowmesh", 403, f"sign in with a FlowMesh token to {act}")
+        if not access.may_read:
+            raise ServiceError("flowmesh", 403, f"sign in with a FlowMesh token to see {what}")
+        return self._client_for(access.token)
+
+    async def _run(
+        self, what: str, fn: Callable[[FlowMesh], Awaitable[T]], act: str | None = None
+    ) -> T:
+        """One FlowMesh call with this request's token; ``act``: what an action does
+        (in the words of "sign in with a FlowMesh token to ...")."""
+        client = self._current(what, act)
         try:
             async with self._connect_lock:
                 await self._client.connect()
-            return await asyncio.wait_for(fn(self._client), self.timeout + 1)
-        except FlowMeshNotFoundError as exc:
-            raise ServiceError("flowmesh", 404, f"{what}: {exc}") from None
+            return await asyncio.wait_for(fn(client), self.timeout + 1)
         except FlowMeshError as exc:
-            raise ServiceError("flowmesh", 0, f"{what}: {exc}") from None
+            status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 0)
+            raise ServiceError("flowmesh", status, f"{what}: {exc}") from None
         except TimeoutError:
             raise ServiceError("flowmesh", 0, f"{what}: did not answer in time") from None
 
+    async def check_token(self, token: str, tenant: str) -> None:
+        """Refuse (ServiceError, FlowMesh's words) a token FlowMesh does not know or
+        that may not use ``tenant``. A listing: it needs no particular permission."""
+        client = self._client_for(token)
+        try:
+            async with self._connect_lock:
+                await self._client.connect()
+            await asyncio.wait_for(client.streams.list(tenant), self.timeout + 1)
+        except FlowMeshError as exc:
+            status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 0)
+            raise ServiceError("flowmesh", status, str(exc)) from None
+        except TimeoutError:
+            raise ServiceError("flowmesh", 0, "did not answer in time") from None
+
     async def healthy(self) -> bool:
-        return await self._run("health", lambda c: c.readiness_check())
+        """Whether the server is ready (no token needed: the console's own client)."""
+        try:
+            async with self._connect_lock:
+                await self._client.connect()
+            return await asyncio.wait_for(self._client.readiness_check(), self.timeout + 1)
+        except FlowMeshError as exc:
+            raise ServiceError("flowmesh", 0, f"health: {exc}") from None
+        except TimeoutError:
+            raise ServiceError("flowmesh", 0, "health: did not answer in time") from None
 
     # -- what exists ---------------------------------------------------------
 
@@ -158,10 +279,11 @@ class FlowMeshReads:
         """The server's own list when the SDK has one (``client.streams.list()``...)."""
         part = {"stream": "streams", "queue": "queues", "kv": "kv"}[kind]
         method = "list_stores" if kind == "kv" else "list"
-        fn = getattr(getattr(self._client, part, None), method, None)
-        if fn is None:
+        if getattr(getattr(self._client, part, None), method, None) is None:
             return None
-        items = await self._run(f"{part}.{method}", lambda c: fn(tenant))
+        items = await self._run(
+            f"{part}.{method}", lambda c: getattr(getattr(c, part), method)(tenant)
+        )
         out = []
         for item in items:
             namespace = getattr(item, "namespace", None)
@@ -291,6 +413,7 @@ class FlowMeshReads:
             lambda c: c.stream.write(
                 tenant, namespace, name, [Event(payload=payload, headers=headers)]
             ),
+            act="write to streams",
         )
         return offsets[0]
 
@@ -311,6 +434,7 @@ class FlowMeshReads:
         job, _seq = await self._run(
             f"replay DLQ job {job_id}",
             lambda c: c.queue.replay_dlq_job(tenant, namespace, name, job_id),
+            act="replay DLQ jobs",
         )
         return job
 
@@ -352,11 +476,10 @@ class FlowMeshReads:
     async def replay_session(self, tenant: str, session_id: str) -> ReplaySession:
         session = await self._run("replay session", lambda c: c.replay.get(session_id))
         if session.stream.split("/", 1)[0] != tenant:
-            raise ServiceError("flowmesh", 0, f"replay session {session_id!r}: not found")
+            raise ServiceError("flowmesh", 404, f"replay session {session_id!r}: not found")
         return session
 
     async def replay_control(self, tenant: str, session_id: str, action: str) -> None:
-        await self.replay_session(tenant, session_id)  # the tenant's own, or refused
         controls = {
             "start": "start",
             "pause": "pause",
@@ -365,9 +488,13 @@ class FlowMeshReads:
             "delete": "delete",
         }
         if action not in controls:
-            raise ServiceError("flowmesh", 0, f"action: {action!r} is not a replay control")
+            raise ServiceError("flowmesh", 400, f"action: {action!r} is not a replay control")
+        self._current("replay", f"{action} replay sessions")  # may this user act at all
+        await self.replay_session(tenant, session_id)  # the tenant's own, or refused
         await self._run(
-            f"replay {action}", lambda c: getattr(c.replay, controls[action])(session_id)
+            f"replay {action}",
+            lambda c: getattr(c.replay, controls[action])(session_id),
+            act=f"{action} replay sessions",
         )
 
     async def replay_create(
@@ -378,4 +505,5 @@ class FlowMeshReads:
             lambda c: c.replay.create(
                 tenant, namespace, name, group, start_offset=start, end_offset=end
             ),
+            act="create replay sessions",
         )

@@ -18,6 +18,12 @@ class ServiceError(Exception):
         self.status = status
         self.detail = detail
 
+    @property
+    def page_status(self) -> int:
+        """The status of a page showing this refusal: the service's own when it is a
+        refusal (bad input, not signed in, not allowed, missing, conflict), else 502."""
+        return self.status if self.status in (400, 401, 403, 404, 409, 422) else 502
+
 
 def error_text(response: httpx.Response) -> str:
     """The API's own message: FastAPI's ``detail`` (with field problems), else the body."""

@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -173,14 +174,29 @@ async def stream_write(request: Request) -> Response:
     return back(url, ok=f"Written at offset {offset}")
 
 
-async def queue_page(request: Request) -> Response:
+def _refusal(refused: ServiceError | None, action: str) -> dict[str, Any]:
+    """What a page shows after FlowMesh (or the console) refused one of its actions:
+    FlowMesh's own words (the template escapes them), with the refusal's status."""
+    if refused is None:
+        return {}
+    return {
+        "flash_error": f"{action} refused: {refused.detail}",
+        "flash_ok": "",
+        "http_status": refused.page_status,
+    }
+
+
+async def queue_page(request: Request, refused: ServiceError | None = None) -> Response:
     fm = console(request).fm
     t = tenant(request)
     ns, name = _names(request)
     stats = await fm.queue_stats(t, ns, name)
     dlq = await fm.dlq(t, ns, name)
     shown = [(job, render_payload(job.payload)[0]) for job in dlq]
-    return render(request, "queue.html", ns=ns, name=name, stats=stats, dlq=shown)
+    return render(
+        request, "queue.html", ns=ns, name=name, stats=stats, dlq=shown,
+        **_refusal(refused, "replay"),
+    )  # fmt: skip
 
 
 async def dlq_replay(request: Request) -> Response:
@@ -191,7 +207,7 @@ async def dlq_replay(request: Request) -> Response:
     try:
         new_id = await console(request).fm.replay_dlq(tenant(request), ns, name, job_id)
     except ServiceError as exc:
-        return back(url, error=f"replay refused: {exc.detail}")
+        return await queue_page(request, refused=exc)
     return back(url, ok=f"Job {job_id} is back on the queue as {new_id}")
 
 
@@ -226,10 +242,16 @@ async def schemas_page(request: Request) -> Response:
     return render(request, "schemas.html", schemas=shown)
 
 
-async def replay_page(request: Request) -> Response:
+async def replay_page(
+    request: Request, refused: ServiceError | None = None, action: str = ""
+) -> Response:
     sessions = await console(request).fm.replay_sessions(tenant(request))
-    running = any(s.status in ("running", "active") for s in sessions)
-    return render(request, "replay.html", sessions=sessions[:200], running=running)
+    # a refusal is shown at the action's (POST) address: no self-refresh there
+    running = refused is None and any(s.status in ("running", "active") for s in sessions)
+    return render(
+        request, "replay.html", sessions=sessions[:200], running=running,
+        **_refusal(refused, action),
+    )  # fmt: skip
 
 
 async def replay_control(request: Request) -> Response:
@@ -238,7 +260,7 @@ async def replay_control(request: Request) -> Response:
     try:
         await console(request).fm.replay_control(tenant(request), session_id, action)
     except ServiceError as exc:
-        return back("/flowmesh/replay", error=f"{action} refused: {exc.detail}")
+        return await replay_page(request, refused=exc, action=action)
     return back("/flowmesh/replay", ok=f"Session {session_id[:8]}: {action} done")
 
 
@@ -260,7 +282,7 @@ async def replay_create(request: Request) -> Response:
             tenant(request), ns, name, group, start, end
         )
     except ServiceError as exc:
-        return back("/flowmesh/replay", error=f"create refused: {exc.detail}")
+        return await replay_page(request, refused=exc, action="create")
     return back("/flowmesh/replay", ok=f"Session {session.session_id} created")
 
 
