@@ -261,3 +261,25 @@ def test_an_email_retried_by_the_sweep_stays_in_the_request_trace(
     assert all(a.attributes["notification.channel"] == "email" for a in attempts)
     # the recipient is personal data: never in a span
     assert not any("ops@example.com" in str(v) for a in attempts for v in a.attributes.values())
+
+
+def test_migration_0410_adds_and_drops_the_traceparent_columns(sqlite_url: str) -> None:
+    from sqlalchemy import create_engine, inspect
+
+    from automation import migrate
+
+    def columns() -> dict[str, set[str]]:
+        engine = create_engine(sqlite_url)
+        try:
+            found = inspect(engine)
+            return {t: {c["name"] for c in found.get_columns(t)}
+                    for t in ("webhook_messages", "notifications")}  # fmt: skip
+        finally:
+            engine.dispose()
+
+    migrate.upgrade(sqlite_url)
+    assert all("traceparent" in names for names in columns().values())
+    migrate.downgrade(sqlite_url, "0400")
+    assert not any("traceparent" in names for names in columns().values())
+    migrate.upgrade(sqlite_url)
+    assert all("traceparent" in names for names in columns().values())
