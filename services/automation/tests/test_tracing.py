@@ -176,7 +176,10 @@ def test_one_trace_from_the_api_through_the_worker_to_the_webhook(
     _, hook_trace, hook_parent, _ = got.headers["traceparent"].split("-")
     assert hook_trace == TRACE_ID
     assert by_id[hook_parent].name == "POST" and by_id[hook_parent].kind == 3
-    assert by_id[by_id[hook_parent].parent_id].name == "run automation.webhooks.deliver_message"
+    # the POST sits in the delivery's attempt span, under the task the rule queued
+    attempt = by_id[by_id[hook_parent].parent_id]
+    assert attempt.name == "webhook.attempt" and attempt.attributes["attempt"] == 1
+    assert by_id[attempt.parent_id].name == "run automation.webhooks.deliver_message"
     step_headers = {k.lower(): v for k, v in recorder.hits[step_path][0]["headers"].items()}
     _, step_trace, step_parent, _ = step_headers["traceparent"].split("-")
     assert step_trace == TRACE_ID and by_id[by_id[step_parent].parent_id] == evaluate

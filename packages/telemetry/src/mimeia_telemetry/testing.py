@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
@@ -20,6 +21,16 @@ class Span:
     trace_id: str
     span_id: str
     parent_id: str
+    # the span's attributes (strings, ints, floats, bools) and its links as
+    # (trace id, span id) pairs
+    attributes: Mapping[str, object] = field(default_factory=dict, compare=False)
+    links: tuple[tuple[str, str], ...] = ()
+
+
+def _value(value: object) -> object:
+    kind = value.WhichOneof("value")  # type: ignore[attr-defined]
+    return getattr(value, kind) if kind in ("string_value", "int_value", "double_value",
+                                            "bool_value") else None  # fmt: skip
 
 
 class OtlpReceiver:
@@ -50,6 +61,8 @@ class OtlpReceiver:
                                 owner.spans.append(Span(
                                     attrs.get("service.name", ""), s.name, s.kind,
                                     s.trace_id.hex(), s.span_id.hex(), s.parent_span_id.hex(),
+                                    {a.key: _value(a.value) for a in s.attributes},
+                                    tuple((x.trace_id.hex(), x.span_id.hex()) for x in s.links),
                                 ))  # fmt: skip
                 reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)

@@ -4,8 +4,13 @@ Off unless ``OTEL_TRACES_EXPORTER`` names an exporter (``otlp``, ``console``) or
 OTLP endpoint (``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``)
 is set, and ``OTEL_SDK_DISABLED`` is not ``true``. When off (or when the ``otel``
 extra is not installed) every helper here is a no-op costing one global read:
-``span()`` returns a shared null context manager, ``inject()`` returns the headers
-unchanged, ``current_ids()`` returns ``(None, None)``.
+``span()`` and ``resume()`` return a shared null context manager, ``inject()``
+returns the headers unchanged, ``current_ids()`` returns ``(None, None)`` and
+``current_traceparent()`` None.
+
+Work that outlives its request (a queued delivery retried by a sweep an hour later)
+keeps the request's trace by storing ``current_traceparent()`` with the work and
+running each later attempt inside ``resume(stored, "....attempt")``.
 
 The SDK reads the rest itself: ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``,
 ``OTEL_TRACES_SAMPLER[_ARG]``, ``OTEL_EXPORTER_OTLP_[TRACES_]HEADERS`` / ``TIMEOUT``,
@@ -16,21 +21,26 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 __all__ = [
+    "TRACEPARENT_LENGTH",
     "attach",
     "client_span",
     "configure_tracing",
     "current_ids",
+    "current_traceparent",
     "detach",
     "extract",
     "flush",
     "inject",
+    "parse_traceparent",
     "record_error",
+    "resume",
     "set_http_status",
     "span",
     "tracing_enabled",
@@ -240,11 +250,88 @@ def current_ids() -> tuple[str | None, str | None]:
     return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
 
 
-def record_error(current: Any, exc: BaseException) -> None:
+# W3C trace context, version 00: the only version whose layout is fixed (55 characters)
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+TRACEPARENT_LENGTH = 55
+
+
+def current_traceparent() -> str | None:
+    """The current span as a W3C ``traceparent`` (``00-<trace id>-<span id>-<flags>``,
+    55 characters), to store with work that runs later; None when tracing is off or
+    no span is current."""
+    if not _on:
+        return None
+    from opentelemetry import trace
+
+    ctx = trace.get_current_span().get_span_context()
+    if not ctx.is_valid:
+        return None
+    return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
+
+
+def parse_traceparent(value: str | None) -> tuple[int, int, int] | None:
+    """``(trace id, span id, flags)`` of a version-00 ``traceparent``; None when it is
+    missing or malformed (wrong layout, upper-case hex, an all-zero id)."""
+    if not value:
+        return None
+    found = _TRACEPARENT.fullmatch(value)
+    if found is None:
+        return None
+    trace_id, span_id = int(found[1], 16), int(found[2], 16)
+    if not trace_id or not span_id:
+        return None
+    return trace_id, span_id, int(found[3], 16)
+
+
+def resume(
+    traceparent: str | None,
+    name: str,
+    *,
+    kind: str = "internal",
+    attributes: Mapping[str, Any] | None = None,
+    tracer: str = "mimeia",
+    **attrs: Any,
+) -> AbstractContextManager[Any]:
+    """A span in the trace ``traceparent`` names, for work stored earlier and run now
+    (yields the span; None when tracing is off or ``traceparent`` is None or malformed).
+
+    When the current span already belongs to that trace (the first attempt, run by the
+    task the request queued) the new span nests under the current one, keeping the
+    causal chain. Otherwise (a sweep, a replay: another trace or none) its parent is
+    the stored span, and it links to the current span so the two traces are one
+    click apart. ``attrs`` and ``attributes`` (for dotted names) become attributes.
+    """
+    if not _on:
+        return _NOOP
+    parsed = parse_traceparent(traceparent)
+    if parsed is None:
+        return _NOOP
+    from opentelemetry import trace
+
+    trace_id, span_id, flags = parsed
+    current = trace.get_current_span().get_span_context()
+    context = None
+    links = None
+    if not (current.is_valid and current.trace_id == trace_id):
+        stored = trace.SpanContext(
+            trace_id=trace_id, span_id=span_id, is_remote=True, trace_flags=trace.TraceFlags(flags)
+        )
+        context = trace.set_span_in_context(trace.NonRecordingSpan(stored))
+        links = [trace.Link(current)] if current.is_valid else None
+    clean = {k: v for k, v in {**(attributes or {}), **attrs}.items() if v is not None}
+    return _tracer(tracer).start_as_current_span(
+        name, context=context, kind=_kind(kind), attributes=clean, links=links
+    )
+
+
+def record_error(current: Any, exc: BaseException, *, details: bool = True) -> None:
+    """Mark a span failed with the exception's type; ``details=False`` keeps its message
+    and traceback out of the span (messages that may name a recipient)."""
     if current is not None:
         from opentelemetry.trace import Status, StatusCode
 
-        current.record_exception(exc)
+        if details:
+            current.record_exception(exc)
         current.set_status(Status(StatusCode.ERROR, type(exc).__name__))
 
 

@@ -28,6 +28,7 @@ from automation.notifications.models import Notification, NotificationTemplate
 from automation.notifications.sms import SmsError, SmsSender
 from automation.notifications.smtp import Attachment, Email, EmailDeliveryError, SmtpEmailSender
 from automation.notifications.templates import TemplateRenderer, default_renderer
+from mimeia_telemetry import tracing
 
 QUEUED, SENT, FAILED, RETRYING = "queued", "sent", "failed", "retrying"
 CHANNELS = ("email", "sms")
@@ -131,7 +132,7 @@ async def accept(
     max_attempts: int,
     now: datetime | None = None,
 ) -> tuple[list[Notification], bool]:
-    """Store one queued notification per recipient; (rows, created).
+    """Store one queued notification per recipient, with the current trace; (rows, created).
 
     With an idempotency key, a repeat returns the rows of the first request.
     """
@@ -153,7 +154,8 @@ async def accept(
             attachments=attachments, template_id=template_id, priority=request.priority,
             status=QUEUED, max_attempts=max_attempts, next_attempt_at=when,
             idempotency_key=request.idempotency_key,
-            request_id=request.request_id, created_at=when,
+            request_id=request.request_id, traceparent=tracing.current_traceparent(),
+            created_at=when,
         )
         for recipient in dict.fromkeys(request.to)  # each recipient once, in order
     ]  # fmt: skip
@@ -230,15 +232,21 @@ class NotificationDispatcher:
                 return FAILED
             await session.commit()
             permanent = False
-            try:
-                provider, message_id = await self._send(row)
-            except (EmailDeliveryError, SmsError) as exc:
-                error = str(exc)
-                permanent = isinstance(exc, EmailDeliveryError) and exc.permanent
-                permanent |= isinstance(exc, SmsError) and exc.message_problem
-                provider, message_id = None, None
-            except ValueError as exc:  # the stored message itself cannot be sent
-                error, permanent, provider, message_id = str(exc), True, None, None
+            # every attempt, first or swept, in the trace of the request that accepted it
+            attributes = {"notification.id": row.id, "notification.channel": row.channel}
+            with tracing.resume(row.traceparent, "notification.attempt", attributes=attributes,
+                                attempt=row.attempts + 1) as current:  # fmt: skip
+                try:
+                    provider, message_id = await self._send(row)
+                except (EmailDeliveryError, SmsError) as exc:
+                    error = str(exc)
+                    permanent = isinstance(exc, EmailDeliveryError) and exc.permanent
+                    permanent |= isinstance(exc, SmsError) and exc.message_problem
+                    provider, message_id = None, None
+                    tracing.record_error(current, exc, details=False)
+                except ValueError as exc:  # the stored message itself cannot be sent
+                    error, permanent, provider, message_id = str(exc), True, None, None
+                    tracing.record_error(current, exc, details=False)
             now = self.clock()
             row.attempts += 1
             row.lease_until = None

@@ -10,6 +10,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from automation.db import Base, JSONType, UTCDateTime, utcnow
+from mimeia_telemetry.tracing import TRACEPARENT_LENGTH
 
 
 def new_id() -> str:
@@ -67,6 +68,9 @@ class Notification(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(250), nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # the W3C traceparent of the span that accepted it (NULL when tracing was off):
+    # every attempt, including the sweep's retries, runs in that trace
+    traceparent: Mapped[str | None] = mapped_column(String(TRACEPARENT_LENGTH), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

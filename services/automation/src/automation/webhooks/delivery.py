@@ -38,6 +38,7 @@ from automation.webhooks.models import (
 )
 from automation.webhooks.responses import Verdict
 from automation.webhooks.sender import AttemptResult, OutgoingWebhook, WebhookSender
+from mimeia_telemetry import tracing
 
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
 ENDPOINT_DISABLED_EVENT = "webhook.endpoint.disabled"
@@ -98,7 +99,8 @@ async def create_message(
     endpoint_ids: Sequence[str] | None = None,
     now: datetime | None = None,
 ) -> NewMessage:
-    """Store a message and a due delivery for every enabled endpoint that wants it."""
+    """Store a message and a due delivery for every enabled endpoint that wants it,
+    with the current trace (every attempt of it runs there, see ``Dispatcher``)."""
     if idempotency_key is not None:
         earlier = await _by_idempotency_key(session, tenant_id, idempotency_key)
         if earlier is not None:
@@ -114,6 +116,7 @@ async def create_message(
     ]
     message = WebhookMessage(id=new_message_id(), tenant_id=tenant_id, event_type=event_type,
                              payload=payload, idempotency_key=idempotency_key,
+                             traceparent=tracing.current_traceparent(),
                              created_at=when)  # fmt: skip
     deliveries = [
         WebhookDelivery(id=new_id(), tenant_id=tenant_id, message_id=message.id,
@@ -209,6 +212,11 @@ class Dispatcher:
     with their messages and endpoints in one query), the HTTP requests in
     parallel with no transaction open, then one transaction that inserts every
     attempt and updates every delivery.
+
+    Each attempt runs in a ``webhook.attempt`` span resumed from the message's
+    stored ``traceparent``: the first try and every retry (from the task or the
+    sweep) sit in the trace of the request that created the message, and so does
+    the POST's client span and the ``traceparent`` the receiver gets.
     """
 
     def __init__(
@@ -267,7 +275,7 @@ class Dispatcher:
         for missing in set(ids) - found:  # deleted between claim and load
             batch.outcomes.append(AttemptOutcome(missing, FAILED, None))
         rows = await self._one_probe_per_open_circuit(rows, batch)
-        sends: list[tuple[WebhookDelivery, WebhookEndpoint, OutgoingWebhook]] = []
+        sends: list[tuple[WebhookDelivery, WebhookEndpoint, OutgoingWebhook, str | None]] = []
         for delivery, message, endpoint in rows:
             batch.endpoints.setdefault(endpoint.id, _EndpointState(endpoint))
             if not endpoint.enabled:
@@ -281,9 +289,9 @@ class Dispatcher:
                 url=endpoint.url, msg_id=message.id, body=message_body(message),
                 secrets=active_secrets(endpoint, self.clock()), headers=endpoint.headers or {},
                 idempotency_key=delivery.id,
-            )))  # fmt: skip
-        results = await asyncio.gather(*(self._send(w) for _, _, w in sends))
-        for (delivery, endpoint, _), result in zip(sends, results, strict=True):
+            ), message.traceparent))  # fmt: skip
+        results = await asyncio.gather(*(self._send(d, w, tp) for d, _, w, tp in sends))
+        for (delivery, endpoint, _, _), result in zip(sends, results, strict=True):
             batch.record(delivery, endpoint, result)
         async with self.database.session() as session:
             drained = await batch.write(session, self.breaker)
@@ -321,9 +329,20 @@ class Dispatcher:
             batch.release(delivery)
         return kept
 
-    async def _send(self, webhook: OutgoingWebhook) -> AttemptResult:
+    async def _send(
+        self, delivery: WebhookDelivery, webhook: OutgoingWebhook, traceparent: str | None
+    ) -> AttemptResult:
         async with self._slots:
-            return await self.sender.send(webhook)
+            attributes = {"webhook.message_id": webhook.msg_id, "webhook.delivery_id": delivery.id,
+                          "webhook.endpoint_id": delivery.endpoint_id}  # fmt: skip
+            with tracing.resume(traceparent, "webhook.attempt", attributes=attributes,
+                                attempt=delivery.attempts + 1) as current:  # fmt: skip
+                result = await self.sender.send(webhook)
+                if current is not None:
+                    current.set_attribute("webhook.verdict", result.classification.verdict.value)
+                    if result.status_code is not None:
+                        tracing.set_http_status(current, result.status_code)
+                return result
 
 
 class _EndpointState:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from automation.db import Base, JSONType, UTCDateTime, utcnow
 from automation.sealed import SealedSecretList, SealedText
+from mimeia_telemetry.tracing import TRACEPARENT_LENGTH
 
 
 def new_message_id() -> str:
@@ -69,6 +70,9 @@ class WebhookMessage(Base):
     event_type: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # the W3C traceparent of the span that created the message (NULL when tracing was
+    # off): every attempt, including the sweep's retries, runs in that trace
+    traceparent: Mapped[str | None] = mapped_column(String(TRACEPARENT_LENGTH), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
