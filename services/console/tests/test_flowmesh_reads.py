@@ -8,11 +8,19 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from html import unescape
 from pathlib import Path
+from typing import Any
 
+import grpc
 import httpx
 import pytest
 
 from flowmesh import FlowMesh
+from flowmesh.exceptions import FlowMeshError
+from flowmesh.server.app import open_store
+from flowmesh.server.auth import Authenticator
+from flowmesh.server.grpc_api import add_services
+from flowmesh.server.metrics import Metrics
+from flowmesh.server.ops import Operations, OpsContext
 from flowmesh.types import Event
 from mimeia.testing import free_port, run_server
 from mimeia_console.app import create_app
@@ -105,3 +113,60 @@ async def test_kv_pages_resume_from_a_cursor_and_show_each_key_once(
     # one ListKeys call a page, the last as the first (no re-reading from the start)
     assert list_keys_calls(flowmesh) - calls_before == len(timings)
     print(f"kv pages: first {timings[0] * 1000:.1f} ms, last {timings[-1] * 1000:.1f} ms")
+
+
+class WithoutListConsumerGroups(grpc.aio.ServerInterceptor):
+    """Leaves ListConsumerGroups unregistered, as on a server from before it: gRPC
+    itself answers UNIMPLEMENTED; every other RPC reaches the real services."""
+
+    async def intercept_service(self, continuation: Any, details: Any) -> Any:
+        if details.method.endswith("/ListConsumerGroups"):
+            return None
+        return await continuation(details)
+
+
+@pytest.fixture
+async def older_flowmesh(tmp_path: Path) -> AsyncIterator[str]:
+    """The real FlowMesh services (SQLite store) on a gRPC server without the
+    ListConsumerGroups RPC."""
+    store = open_store(f"sqlite:///{tmp_path / 'older.db'}")
+    await store.open()
+    metrics = Metrics()
+    ops = Operations.build(OpsContext(store, metrics=metrics))
+    auth = Authenticator(store=store)  # no tokens: open, as in development
+    await auth.refresh()
+    server = grpc.aio.server(interceptors=[WithoutListConsumerGroups()])
+    add_services(server, ops, auth, metrics)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        await server.stop(grace=None)
+        await store.close()
+
+
+async def test_without_list_consumer_groups_the_configured_groups_are_asked(
+    older_flowmesh: str,
+) -> None:
+    async with FlowMesh(endpoint=older_flowmesh, timeout=5) as client:
+        await client.stream.configure("acme", "ops", "orders", partitions=2)
+        await client.stream.write("acme", "ops", "orders", [Event(payload=b"x")] * 3, partition=0)
+        await client.stream.write("acme", "ops", "orders", [Event(payload=b"y")] * 2, partition=1)
+        await client.stream.commit_offset("acme", "ops", "orders", "audit", 0, 0)
+        await client.stream.commit_offset("acme", "ops", "orders", "audit", 1, 1)
+        await client.stream.commit_offset("acme", "ops", "orders", "billing", 0, 2)
+        with pytest.raises(FlowMeshError) as refused:
+            await client.stream.list_consumer_groups("acme", "ops", "orders")
+        assert refused.value.code.name == "UNIMPLEMENTED"
+    # "billing" is not configured, and this server cannot list it: only "audit" shows
+    reads = FlowMeshReads(older_flowmesh, None, 5.0, [], [], [], groups=["audit", "never"])
+    try:
+        info = await reads.stream_info("acme", "ops", "orders")
+    finally:
+        await reads.close()
+    assert info.latest == [2, 1]
+    assert [(g.group, g.partition, g.committed, g.latest, g.lag) for g in info.groups] == [
+        ("audit", 0, 0, 2, 2), ("audit", 1, 1, 1, 0),
+    ]  # fmt: skip
+    assert info.lag == 2
