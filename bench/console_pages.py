@@ -167,7 +167,7 @@ def run(args: argparse.Namespace, state: Path) -> None:
             base = f"http://127.0.0.1:{ports['console']}"
             last_offset = args.messages - 1
             pages = {
-                "home": ("/", "/workflows?limit=20"),
+                "home": ("/", "/executions/summary"),
                 "workflow + executions page 1": (f"/workflows/{wid}",
                                                  f"/workflows/{wid}/executions?limit=25"),
                 "executions, last page": (f"/workflows/{wid}?offset={args.executions - 25}",

@@ -8,7 +8,7 @@ from flowmesh import _convert as cv
 from flowmesh._part import Part
 from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.proto import flowmesh_pb2_grpc as pb_grpc
-from flowmesh.types import KVStoreInfo
+from flowmesh.types import KeyPage, KVStoreInfo
 
 
 class KVClient(Part):
@@ -51,26 +51,39 @@ class KVClient(Part):
         response = await self._call(self._stub.Exists, request, "kv.exists", idempotent=True)
         return bool(response.exists)
 
+    async def list_keys_page(
+        self,
+        tenant: str,
+        namespace: str,
+        store: str,
+        prefix: str = "",
+        page_size: int = 1000,
+        page_token: str = "",
+    ) -> KeyPage:
+        """One page of live keys starting with ``prefix``, in order, from where
+        ``page_token`` (a previous page's ``next_page_token``) left off: every page
+        costs the same, however deep. An extension of this server."""
+        request = pb.ListKeysRequest(
+            resource_path=cv.path(tenant, namespace, "kv", store),
+            prefix=prefix,
+            limit=page_size,
+            page_token=page_token,
+        )
+        response = await self._call(self._stub.ListKeys, request, "kv.list_keys", idempotent=True)
+        return KeyPage(keys=list(response.keys), next_page_token=response.next_page_token)
+
     async def iter_keys(
         self, tenant: str, namespace: str, store: str, prefix: str = "", page_size: int = 1000
     ) -> AsyncIterator[str]:
         """Every live key starting with ``prefix``, in order, fetched a page at a time."""
         token = ""
         while True:
-            request = pb.ListKeysRequest(
-                resource_path=cv.path(tenant, namespace, "kv", store),
-                prefix=prefix,
-                limit=page_size,
-                page_token=token,
-            )
-            response = await self._call(
-                self._stub.ListKeys, request, "kv.list_keys", idempotent=True
-            )
-            for key in response.keys:
+            page = await self.list_keys_page(tenant, namespace, store, prefix, page_size, token)
+            for key in page.keys:
                 yield key
-            if not response.next_page_token:
+            if not page.next_page_token:
                 return
-            token = response.next_page_token
+            token = page.next_page_token
 
     async def list_keys(
         self, tenant: str, namespace: str, store: str, prefix: str = ""

@@ -18,6 +18,7 @@ __all__ = [
     "Event",
     "Job",
     "KVStoreInfo",
+    "KeyPage",
     "Message",
     "QueueInfo",
     "QueueStats",
@@ -254,6 +255,16 @@ class QueueInfo(BaseModel):
     namespace: str
     name: str
     stats: QueueStats
+
+
+class KeyPage(BaseModel):
+    """One page of a KV key listing; pass ``next_page_token`` back for the next one
+    ("" on the last page)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    keys: list[str]
+    next_page_token: str = ""
 
 
 class KVStoreInfo(BaseModel):

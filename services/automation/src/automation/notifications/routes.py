@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,7 @@ from automation.notifications.models import Notification, NotificationTemplate
 from automation.notifications.schemas import (
     EmailIn,
     NotificationOut,
+    NotificationSummary,
     PreviewIn,
     PreviewOut,
     SendOut,
@@ -35,7 +36,13 @@ from automation.notifications.schemas import (
 from automation.notifications.smtp import Attachment
 from automation.notifications.tasks import TASK_SEND, queue_for_priority
 from automation.notifications.templates import TemplateError, default_renderer
-from automation.routers.common import get_owned, runtime_of, session_dependency
+from automation.routers.common import (
+    Since,
+    get_owned,
+    runtime_of,
+    session_dependency,
+    since_or_default,
+)
 
 NotificationsRead = Annotated[Principal, Depends(require("notifications:read"))]
 NotificationsWrite = Annotated[Principal, Depends(require("notifications:write"))]
@@ -298,6 +305,21 @@ async def list_notifications(
         stmt.order_by(Notification.created_at.desc()).limit(limit).offset(offset)
     )
     return list(rows)
+
+
+@router.get("/summary", response_model=NotificationSummary)
+async def notification_summary(
+    *, session: Session, since: Since = None, principal: NotificationsRead
+) -> NotificationSummary:
+    """Counts by status over the window: one aggregate over (tenant_id, created_at)."""
+    start = since_or_default(since)
+    rows = await session.execute(
+        select(Notification.status, func.count())
+        .where(Notification.tenant_id == principal.tenant_id, Notification.created_at >= start)
+        .group_by(Notification.status)
+    )
+    by_status = {str(status): int(count) for status, count in rows.all()}
+    return NotificationSummary(since=start, total=sum(by_status.values()), by_status=by_status)
 
 
 @router.get("/{notification_id}", response_model=NotificationOut)

@@ -146,3 +146,11 @@ class SendOut(BaseModel):
     status: str
     duplicate: bool
     notifications: list[NotificationOut]
+
+
+class NotificationSummary(BaseModel):
+    """The tenant's notifications created at or after ``since``, by status."""
+
+    since: datetime
+    total: int
+    by_status: dict[str, int]

@@ -14,6 +14,7 @@ def api_routers() -> list[APIRouter]:
     from automation.whatsapp.routes import router as whatsapp_router
 
     return [
+        executions.summary,
         executions.router,
         workflows.router,
         executions.hooks,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, TypeVar
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Query, Request
+from pydantic import AfterValidator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +16,29 @@ from automation.runtime import Runtime
 T = TypeVar("T")
 
 ID_PATTERN = r"^[0-9a-fA-F-]{36}$"
+SUMMARY_WINDOW = timedelta(hours=1)  # what a summary counts when no `since` is given
+
+
+def _not_in_future(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)  # a time without an offset is UTC
+    if value > datetime.now(UTC) + timedelta(minutes=5):
+        raise ValueError("is in the future")
+    return value
+
+
+# ``?since=`` of the summaries: an ISO 8601 time (UTC when it has no offset)
+Since = Annotated[
+    datetime | None,
+    AfterValidator(_not_in_future),
+    Query(description="count what was created at or after this time (default: an hour ago)"),
+]
+
+
+def since_or_default(since: datetime | None) -> datetime:
+    return since if since is not None else datetime.now(UTC) - SUMMARY_WINDOW
 
 
 def runtime_of(request: Request) -> Runtime:

@@ -11,17 +11,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from automation.auth import WorkflowsExecute, WorkflowsRead
 from automation.models import StepRun, Workflow, WorkflowExecution
-from automation.routers.common import get_owned, runtime_of, session_dependency
+from automation.routers.common import (
+    Since,
+    get_owned,
+    runtime_of,
+    session_dependency,
+    since_or_default,
+)
 from automation.workflows import engine
 from automation.workflows.schemas import (
     ExecuteRequest,
     ExecutionList,
     ExecutionOut,
+    ExecutionSummary,
+    FailedExecution,
     StepRunOut,
 )
 
 router = APIRouter(prefix="/workflows", tags=["workflow executions"])
 hooks = APIRouter(prefix="/hooks", tags=["workflow triggers"])
+summary = APIRouter(prefix="/executions", tags=["workflow executions"])
 
 Session = Annotated[AsyncSession, Depends(session_dependency)]
 MAX_HOOK_BODY = 1_000_000
@@ -172,6 +181,40 @@ async def rerun_execution(
     await engine.prepare_rerun(session, execution)
     engine.dispatch(runtime_of(request).task_sender, execution.id, execution.priority)
     return execution_out(execution, await _runs(session, execution))
+
+
+@summary.get("/summary", response_model=ExecutionSummary)
+async def execution_summary(
+    session: Session, principal: WorkflowsRead, since: Since = None
+) -> ExecutionSummary:
+    """Executions by status over every workflow of the tenant: one aggregate over the
+    (tenant_id, ...) index, plus the newest failures."""
+    start = since_or_default(since)
+    window = (
+        WorkflowExecution.tenant_id == principal.tenant_id,
+        WorkflowExecution.created_at >= start,
+    )
+    rows = await session.execute(
+        select(WorkflowExecution.status, func.count())
+        .where(*window)
+        .group_by(WorkflowExecution.status)
+    )
+    by_status = {str(status): int(count) for status, count in rows.all()}
+    failed = await session.execute(
+        select(WorkflowExecution, Workflow.name)
+        .join(Workflow, Workflow.id == WorkflowExecution.workflow_id)
+        .where(*window, WorkflowExecution.status == "failed")
+        .order_by(WorkflowExecution.created_at.desc(), WorkflowExecution.id)
+        .limit(5)
+    )
+    failures = [
+        FailedExecution(id=e.id, workflow_id=e.workflow_id, workflow_name=name,
+                        error=e.error, created_at=e.created_at)
+        for e, name in failed.all()
+    ]  # fmt: skip
+    return ExecutionSummary(
+        since=start, total=sum(by_status.values()), by_status=by_status, latest_failures=failures
+    )
 
 
 @hooks.post(

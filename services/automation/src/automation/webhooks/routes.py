@@ -6,13 +6,19 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from automation.auth import Principal, require
 from automation.db import utcnow
 from automation.netguard import InvalidWebhookURL, check_url
-from automation.routers.common import get_owned, runtime_of, session_dependency
+from automation.routers.common import (
+    Since,
+    get_owned,
+    runtime_of,
+    session_dependency,
+    since_or_default,
+)
 from automation.webhooks.config import WebhookSettings
 from automation.webhooks.delivery import active_secrets, create_message, replay
 from automation.webhooks.models import (
@@ -36,6 +42,7 @@ from automation.webhooks.schemas import (
     RotateSecret,
     SecretInfo,
     SecretOut,
+    WebhookSummary,
 )
 from automation.webhooks.signing import InvalidWebhookSecret, canonical_secret, generate_secret
 from automation.webhooks.tasks import TASK_DELIVER, TASK_SWEEP
@@ -114,6 +121,45 @@ async def create_endpoint(
     session.add(endpoint)
     await session.commit()
     return {**_endpoint_out(endpoint), "secret": endpoint.secret}
+
+
+def _count_where(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+@router.get("/summary", response_model=WebhookSummary)
+async def webhook_summary(
+    *, session: Session, since: Since = None, principal: WebhooksRead
+) -> WebhookSummary:
+    """Counts for a dashboard: one aggregate over the endpoints, one over the deliveries."""
+    start = since_or_default(since)
+    ep = WebhookEndpoint
+    endpoints, failing, disabled = (
+        await session.execute(
+            select(
+                func.count(),
+                _count_where(ep.enabled.is_(True) & ep.failing_since.is_not(None)),
+                _count_where(ep.enabled.is_(False)),
+            ).where(ep.tenant_id == principal.tenant_id)
+        )
+    ).one()
+    d = WebhookDelivery
+    rows = await session.execute(
+        select(d.status, func.count(), _count_where(d.attempts > 0))
+        .where(d.tenant_id == principal.tenant_id, d.created_at >= start)
+        .group_by(d.status)
+    )
+    deliveries: dict[str, int] = {}
+    retrying = 0
+    for status, count, attempted in rows.all():
+        deliveries[str(status)] = int(count)
+        if status == "pending":
+            retrying = int(attempted)
+    return WebhookSummary(
+        since=start, endpoints=int(endpoints), endpoints_failing=int(failing),
+        endpoints_disabled=int(disabled), deliveries=deliveries,
+        deliveries_failing=deliveries.get("failed", 0) + retrying,
+    )  # fmt: skip
 
 
 @router.get("/endpoints", response_model=list[EndpointOut])

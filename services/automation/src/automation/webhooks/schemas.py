@@ -193,3 +193,16 @@ class ReplayRequest(BaseModel):
 class ReplayResponse(BaseModel):
     replayed: int
     delivery_ids: list[str]
+
+
+class WebhookSummary(BaseModel):
+    """The tenant's endpoints now, and its deliveries created at or after ``since``."""
+
+    since: datetime
+    endpoints: int
+    endpoints_failing: int = Field(description="enabled endpoints whose last attempt failed")
+    endpoints_disabled: int
+    deliveries: dict[str, int] = Field(description="deliveries by status")
+    deliveries_failing: int = Field(
+        description="deliveries that gave up, or are waiting to retry after a failed attempt"
+    )

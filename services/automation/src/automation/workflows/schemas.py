@@ -131,3 +131,22 @@ class ExecutionList(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class FailedExecution(BaseModel):
+    id: str
+    workflow_id: str
+    workflow_name: str
+    error: str | None
+    created_at: datetime
+
+
+class ExecutionSummary(BaseModel):
+    """The tenant's executions created at or after ``since``, over every workflow."""
+
+    since: datetime
+    total: int
+    by_status: dict[str, int]
+    latest_failures: list[FailedExecution] = Field(
+        description="the newest failed executions in the window (at most 5)"
+    )

@@ -441,22 +441,16 @@ class FlowMeshReads:
     # -- KV ------------------------------------------------------------------
 
     async def kv_page(
-        self, tenant: str, namespace: str, store: str, prefix: str, after: str
-    ) -> tuple[list[str], bool]:
-        """A page of keys starting with ``prefix`` that sort after ``after``; and whether
-        more follow. Reads at most two server pages."""
-
-        async def read(c: FlowMesh) -> tuple[list[str], bool]:
-            keys: list[str] = []
-            async for key in c.kv.iter_keys(tenant, namespace, store, prefix, KV_PAGE + 1):
-                if after and key <= after:
-                    continue
-                keys.append(key)
-                if len(keys) > KV_PAGE:
-                    return keys[:KV_PAGE], True
-            return keys, False
-
-        return await self._run(f"kv {namespace}/{store}", read)
+        self, tenant: str, namespace: str, store: str, prefix: str, page_token: str
+    ) -> tuple[list[str], str]:
+        """A page of keys starting with ``prefix`` from ``page_token`` (the previous
+        page's; "" for the first), and the next page's token ("" on the last page).
+        One server call, whichever page: the server resumes from the token."""
+        page = await self._run(
+            f"kv {namespace}/{store}",
+            lambda c: c.kv.list_keys_page(tenant, namespace, store, prefix, KV_PAGE, page_token),
+        )
+        return page.keys[:KV_PAGE], page.next_page_token
 
     async def kv_get(self, tenant: str, namespace: str, store: str, key: str) -> bytes:
         return await self._run(

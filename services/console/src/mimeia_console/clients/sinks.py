@@ -29,13 +29,21 @@ async def sms(http: httpx.AsyncClient, base_url: str) -> list[dict[str, Any]]:
 
 
 async def slack(
-    http: httpx.AsyncClient, base_url: str, token: str, org: str, what: str
+    http: httpx.AsyncClient,
+    base_url: str,
+    token: str,
+    org: str,
+    what: str,
+    method: str = "GET",
+    body: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    body = await call(
+    """One call of slack-connect's admin API (``/v1/orgs/<org>/<what>``)."""
+    answer = await call(
         http,
         "slack-connect",
-        "GET",
+        method,
         f"{base_url.rstrip('/')}/v1/orgs/{org}/{what}",
         headers={"Authorization": f"Bearer {token}"},
+        **({"json": body} if body is not None else {}),
     )
-    return body if isinstance(body, dict) else {}
+    return answer if isinstance(answer, dict) else {}

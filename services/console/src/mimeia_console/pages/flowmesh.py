@@ -216,21 +216,31 @@ async def kv_page(request: Request) -> Response:
     t = tenant(request)
     ns, store = _names(request)
     prefix = request.query_params.get("prefix", "")[:512]
-    after = request.query_params.get("after", "")[:512]
+    page_token = request.query_params.get("page", "")[:1024]
     key = request.query_params.get("key")
-    keys, more = await fm.kv_page(t, ns, store, prefix, after)
+    try:
+        keys, next_token = await fm.kv_page(t, ns, store, prefix, page_token)
+    except ServiceError as exc:
+        if not page_token or exc.status == 404:
+            raise
+        # a token the server no longer takes (edited by hand): back to the first page
+        return back(with_query(f"/flowmesh/kv/{ns}/{store}", prefix=prefix),
+                    error=f"page: {exc.detail}")  # fmt: skip
     value: str | None = None
     if key is not None:
         value = render_payload(await fm.kv_get(t, ns, store, key[:512]))[0]
-    next_url = with_query("", prefix=prefix, after=keys[-1]) if more and keys else None
+    next_url = with_query("", prefix=prefix, page=next_token) if next_token else None
+    first_url = with_query(request.url.path, prefix=prefix) if page_token else None
     return render(
         request,
         "kv.html",
         ns=ns,
         store=store,
         prefix=prefix,
+        page_token=page_token,
         keys=keys,
         next_url=next_url,
+        first_url=first_url,
         key=key,
         value=value,
     )
