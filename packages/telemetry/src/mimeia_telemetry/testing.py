@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
@@ -20,6 +21,21 @@ class Span:
     trace_id: str
     span_id: str
     parent_id: str
+    status: int = 0  # 0 unset, 1 ok, 2 error
+    # the span's attributes as (key, value) pairs, values as the OTLP proto held them
+    attributes: tuple[tuple[str, Any], ...] = ()
+
+    def attribute(self, key: str) -> Any:
+        """The value of one attribute, or None."""
+        return next((v for k, v in self.attributes if k == key), None)
+
+
+_SCALARS = {"string_value", "bool_value", "int_value", "double_value"}
+
+
+def _value(any_value: Any) -> Any:
+    kind = any_value.WhichOneof("value")
+    return getattr(any_value, kind) if kind in _SCALARS else None
 
 
 class OtlpReceiver:
@@ -50,6 +66,8 @@ class OtlpReceiver:
                                 owner.spans.append(Span(
                                     attrs.get("service.name", ""), s.name, s.kind,
                                     s.trace_id.hex(), s.span_id.hex(), s.parent_span_id.hex(),
+                                    s.status.code,
+                                    tuple((a.key, _value(a.value)) for a in s.attributes),
                                 ))  # fmt: skip
                 reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
