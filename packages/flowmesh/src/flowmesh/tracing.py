@@ -27,6 +27,7 @@ from mimeia_telemetry import tracing
 __all__ = ["configure", "consume", "enabled"]
 
 _NOOP: AbstractContextManager[Any] = nullcontext()
+_TYPES = (Message, Job)
 
 
 def configure(service_name: str | None = None) -> bool:
@@ -54,7 +55,8 @@ def consume(
     exception leaving the block is recorded on the span and marks it failed.
     ``name`` replaces ``process <resource path>``; ``attributes`` are added.
     """
-    if not isinstance(message, (Message, Job)):  # a tuple: cheaper than a union here
+    # the exact types first: pydantic's isinstance is slow for an off path
+    if type(message) not in _TYPES and not isinstance(message, _TYPES):
         raise TypeError(
             f"message: expected a flowmesh Message or Job, got {type(message).__name__}"
         )
