@@ -13,6 +13,7 @@ The server lives in :mod:`flowmesh.server` (``flowmesh serve``).
 
 __version__ = "0.1.0"
 
+from flowmesh import tracing
 from flowmesh.client import FlowMesh
 from flowmesh.exceptions import (
     FlowMeshAlreadyExistsError,
@@ -74,4 +75,5 @@ __all__ = [
     "StreamClient",
     "StreamInfo",
     "__version__",
+    "tracing",
 ]

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
@@ -21,16 +22,23 @@ class Span:
     trace_id: str
     span_id: str
     parent_id: str
-    # the span's attributes (strings, ints, floats, bools) and its links as
-    # (trace id, span id) pairs
+    # the span's attributes (strings, ints, floats, bools), its links as
+    # (trace id, span id) pairs and its status code (0 unset, 1 ok, 2 error)
     attributes: Mapping[str, object] = field(default_factory=dict, compare=False)
     links: tuple[tuple[str, str], ...] = ()
+    status: int = 0
+
+    def attribute(self, key: str) -> Any:
+        """The value of one attribute, or None."""
+        return self.attributes.get(key)
 
 
-def _value(value: object) -> object:
-    kind = value.WhichOneof("value")  # type: ignore[attr-defined]
-    return getattr(value, kind) if kind in ("string_value", "int_value", "double_value",
-                                            "bool_value") else None  # fmt: skip
+_SCALARS = {"string_value", "bool_value", "int_value", "double_value"}
+
+
+def _value(any_value: Any) -> Any:
+    kind = any_value.WhichOneof("value")
+    return getattr(any_value, kind) if kind in _SCALARS else None
 
 
 class OtlpReceiver:
@@ -63,6 +71,7 @@ class OtlpReceiver:
                                     s.trace_id.hex(), s.span_id.hex(), s.parent_span_id.hex(),
                                     {a.key: _value(a.value) for a in s.attributes},
                                     tuple((x.trace_id.hex(), x.span_id.hex()) for x in s.links),
+                                    s.status.code,
                                 ))  # fmt: skip
                 reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)

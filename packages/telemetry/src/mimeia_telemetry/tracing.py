@@ -43,6 +43,7 @@ __all__ = [
     "resume",
     "set_http_status",
     "span",
+    "start_span",
     "tracing_enabled",
     "wanted",
 ]
@@ -203,12 +204,32 @@ def span(
     )
 
 
-def inject(headers: MutableMapping[str, str]) -> MutableMapping[str, str]:
-    """Write the current span's ``traceparent`` (and ``tracestate``) into ``headers``."""
-    if _on:
-        from opentelemetry import propagate
+def start_span(
+    name: str,
+    *,
+    kind: str = "internal",
+    attributes: Mapping[str, Any] | None = None,
+    parent: Mapping[str, str] | None = None,
+    tracer: str = "mimeia",
+) -> Any:
+    """A started span that is *not* made current (None when tracing is off), for work
+    that ends later, somewhere else (a callback); the caller ends it (``.end()``).
+    Its parent is the current span, or the carrier ``parent`` when given."""
+    if not _on:
+        return None
+    context = extract(parent) if parent is not None else None
+    clean = {k: v for k, v in (attributes or {}).items() if v is not None}
+    return _tracer(tracer).start_span(name, context=context, kind=_kind(kind), attributes=clean)
 
-        propagate.inject(headers)
+
+def inject(headers: MutableMapping[str, str], within: Any = None) -> MutableMapping[str, str]:
+    """Write the current span's ``traceparent`` (and ``tracestate``) into ``headers``;
+    ``within``: that span's instead (one from :func:`start_span`)."""
+    if _on:
+        from opentelemetry import propagate, trace
+
+        context = trace.set_span_in_context(within) if within is not None else None
+        propagate.inject(headers, context=context)
     return headers
 
 

@@ -24,6 +24,8 @@ from flowmesh.server.http_api.openapi import document
 from flowmesh.server.http_api.ws import websocket_endpoint
 from flowmesh.server.metrics import Metrics
 from flowmesh.server.ops import Operations
+from mimeia_telemetry import tracing
+from mimeia_telemetry.asgi import TraceMiddleware
 
 log = logging.getLogger("flowmesh.server")
 
@@ -86,6 +88,10 @@ def build_app(ops: Operations, auth: Authenticator, metrics: Metrics) -> Starlet
     app.state.auth = auth
     app.state.metrics = metrics
     app.state.openapi = document(routes)
+    if tracing.tracing_enabled():
+        # a server span per request continuing the caller's traceparent; with tracing
+        # off the app has no tracing layer at all
+        app.add_middleware(TraceMiddleware, skip=("/health", "/ready", "/metrics"))
     return app
 
 

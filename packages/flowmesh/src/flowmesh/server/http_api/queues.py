@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
+from flowmesh._tracing import stamp_headers
 from flowmesh.server.auth import Caller
 from flowmesh.server.errors import InvalidArgument, ServiceError
 from flowmesh.server.http_api.common import (
@@ -29,6 +30,7 @@ from flowmesh.server.http_api.common import (
 from flowmesh.server.http_api.streams import attach_schema
 from flowmesh.server.ops import NewJob, QueueInfo
 from flowmesh.server.store.records import QueueStats, Resource, RetryPolicy, StoredJob
+from mimeia_telemetry import tracing
 
 BASE = "/api/v1/queues/{tenant}/{namespace}/{name}"
 
@@ -125,6 +127,9 @@ async def enqueue(request: Request, caller: Caller) -> dict[str, Any]:
                 decoded.append(_new_job(item, f"jobs[{i}]."))
             except InvalidArgument as exc:
                 decoded.append(exc)
+        # the worker continues this request's trace (a caller's header wins)
+        if tracing.tracing_enabled():
+            stamp_headers([j.headers for j in decoded if isinstance(j, NewJob)])
         results = await ops.enqueue_batch(caller, queue, decoded)
         return success(results=[
             {"status": "error", "message": r.message} if isinstance(r, ServiceError)
@@ -132,7 +137,10 @@ async def enqueue(request: Request, caller: Caller) -> dict[str, Any]:
                   "duplicate": r.duplicate}
             for r in results
         ])  # fmt: skip
-    done = await ops.enqueue(caller, queue, _new_job(data, ""))
+    job = _new_job(data, "")
+    if tracing.tracing_enabled():
+        stamp_headers([job.headers])
+    done = await ops.enqueue(caller, queue, job)
     return success(job_id=done.job_id, seq=done.seq, duplicate=done.duplicate)
 
 

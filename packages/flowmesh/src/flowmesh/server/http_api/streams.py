@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
+from flowmesh._tracing import stamp_headers
 from flowmesh.server.auth import Caller
 from flowmesh.server.errors import InvalidArgument
 from flowmesh.server.http_api.common import (
@@ -26,6 +27,7 @@ from flowmesh.server.http_api.common import (
 )
 from flowmesh.server.ops import GroupState, StreamInfo, message_id
 from flowmesh.server.store.records import Resource, StoredMessage
+from mimeia_telemetry import tracing
 
 BASE = "/api/v1/streams/{tenant}/{namespace}/{name}"
 
@@ -95,10 +97,14 @@ async def write_events(request: Request, caller: Caller) -> dict[str, Any]:
     if not isinstance(events, list):
         raise InvalidArgument("events", "must be a list of {payload, headers} objects")
     partition = data.get("partition")
+    decoded = decode_events(events)
+    # the reader continues this request's trace (a caller's header wins)
+    if tracing.tracing_enabled():
+        stamp_headers([h for _, h in decoded])
     placed = await ops_of(request).streams.write(
         caller,
         stream,
-        decode_events(events),
+        decoded,
         None if partition is None else integer(partition, "partition"),
     )
     return success(offsets=[o for _, o in placed], partitions=[p for p, _ in placed])
