@@ -27,6 +27,7 @@ from flowmesh import (
     Event,
     FlowMesh,
     FlowMeshAuthError,
+    FlowMeshConnectionError,
     FlowMeshPermissionDeniedError,
     cli,
     token_cli,
@@ -238,3 +239,25 @@ def test_token_create_refuses_bad_input_naming_the_field(tmp_path: Path):
                                                                       "digit")  # fmt: skip
     missing = run("revoke", "fmt_000000000000_x")
     assert missing.returncode == 1 and "token_id: no token '000000000000'" in missing.stderr
+
+
+async def test_with_token_sends_another_token_over_the_same_connection(secured: Secured, ns: str):
+    reader = await secured.create("--namespace", ns, "--permission", "stream:read")
+    writer = await secured.create("--namespace", ns, "--permission", "stream:read",
+                                  "--permission", "stream:write")  # fmt: skip
+    async with FlowMesh(secured.grpc, auth_token=writer) as gateway:
+        as_reader = gateway.with_token(reader)
+        anonymous = gateway.with_token(None)
+        await eventually(lambda: gateway.stream.write(T, ns, "wt", [Event(payload=b"a")]))
+        # each view sends its own token, none opens a channel of its own
+        assert [m.payload for m in await eventually(
+            lambda: as_reader.stream.read(T, ns, "wt", offset=0))] == [b"a"]  # fmt: skip
+        assert as_reader._channel is None and anonymous._channel is None
+        with pytest.raises(FlowMeshPermissionDeniedError, match="permission 'stream:write'"):
+            await as_reader.stream.write(T, ns, "wt", [Event(payload=b"b")])
+        with pytest.raises(FlowMeshAuthError, match="missing bearer token"):
+            await anonymous.stream.read(T, ns, "wt", offset=0)
+        await as_reader.close()  # a view's close leaves the connection open
+        assert await gateway.stream.write(T, ns, "wt", [Event(payload=b"c")])
+    with pytest.raises(FlowMeshConnectionError, match="not connected"):
+        await as_reader.stream.read(T, ns, "wt", offset=0)

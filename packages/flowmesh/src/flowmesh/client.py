@@ -85,6 +85,7 @@ class FlowMesh:
         )
         self._channel: grpc.aio.Channel | None = None
         self._stub_set: Stubs | None = None
+        self._owner: FlowMesh | None = None  # set on clients made by with_token()
         self.stream = StreamClient(self)
         self.queue = QueueClient(self)
         self.kv = KVClient(self)
@@ -101,7 +102,28 @@ class FlowMesh:
         """The call metadata: the bearer token, or None without one."""
         return list(self._metadata) or None
 
+    def with_token(self, auth_token: str | None) -> FlowMesh:
+        """A client for the same server that sends ``auth_token`` (None: no token)
+        over this client's connection.
+
+        For a gateway acting for many users (each with a token of their own): no
+        channel per user. The new client's ``connect()`` connects this one, its
+        ``close()`` does nothing; close this client to close the connection.
+        """
+        other = FlowMesh(
+            self.endpoint,
+            auth_token,
+            timeout=self.timeout,
+            connect_timeout=self.connect_timeout,
+            tls=self._tls,
+            retry_budget=self.retry_budget,
+        )
+        other._owner = self._owner or self
+        return other
+
     def _stubs(self) -> Stubs:
+        if self._owner is not None:
+            return self._owner._stubs()
         if self._stub_set is None:
             raise FlowMeshConnectionError(
                 "not connected: call `await client.connect()` or use `async with FlowMesh(...)`"
@@ -110,6 +132,9 @@ class FlowMesh:
 
     async def connect(self) -> None:
         """Open the channel and wait until the server answers (or raise FlowMeshConnectionError)."""
+        if self._owner is not None:
+            await self._owner.connect()
+            return
         if self._channel is not None:
             return
         _, _, port = self.endpoint.rpartition(":")
@@ -140,6 +165,7 @@ class FlowMesh:
         self._stub_set = Stubs(channel)
 
     async def close(self) -> None:
+        """Close the connection (a client made by ``with_token()`` leaves it open)."""
         channel, self._channel, self._stub_set = self._channel, None, None
         if channel is not None:
             await channel.close()

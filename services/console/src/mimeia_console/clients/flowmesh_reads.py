@@ -71,30 +71,6 @@ class Access:
 ACCESS: ContextVar[Access | None] = ContextVar("console_flowmesh_access", default=None)
 
 
-class _TokenClient(FlowMesh):
-    """A FlowMesh client that sends its own token over another client's channel
-    (the SDK reaches the server only through ``_stubs()``)."""
-
-    def __init__(self, shared: FlowMesh, token: str | None) -> None:
-        super().__init__(
-            shared.endpoint,
-            auth_token=token,
-            timeout=shared.timeout,
-            connect_timeout=shared.connect_timeout,
-            retry_budget=shared.retry_budget,
-        )
-        self._shared = shared
-
-    def _stubs(self) -> Any:
-        return self._shared._stubs()
-
-    async def connect(self) -> None:
-        await self._shared.connect()
-
-    async def close(self) -> None:
-        """The channel is the shared client's to close."""
-
-
 @dataclass
 class GroupLag:
     group: str
@@ -212,7 +188,7 @@ class FlowMeshReads:
         key = "" if token is None else hashlib.sha256(token.encode()).hexdigest()
         client = self._by_token.get(key)
         if client is None:
-            client = self._by_token[key] = _TokenClient(self._client, token)
+            client = self._by_token[key] = self._client.with_token(token)
             while len(self._by_token) > MAX_TOKEN_CLIENTS:
                 self._by_token.popitem(last=False)
         else:
