@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mimeia_console import auth
+from mimeia_console.clients import sinks
 from mimeia_console.clients.flowmesh_reads import ACCESS, FlowMeshReads
 from mimeia_console.clients.http import ServiceError, error_text
 from mimeia_console.metrics import Sampler
@@ -133,6 +134,7 @@ async def login(request: Request) -> Response:
             str(form.get("api_key", "")),
             str(form.get("tenant", "")),
             str(form.get("flowmesh_token", "")),
+            str(form.get("slack_token", "")),
         )
         # the service decides: a token or key it refuses never becomes a session
         probe = {**creds.automation_headers()}
@@ -158,6 +160,24 @@ async def login(request: Request) -> Response:
                     )
                 raise auth.LoginError(
                     f"flowmesh_token: FlowMesh refused it: {exc.detail}"
+                ) from None
+        if creds.slack_token:  # slack-connect must take it (one read of the org's channels)
+            org = c.settings.slack_org or creds.tenant
+            try:
+                await sinks.slack(c.http, c.settings.slack_connect_url, creds.slack_token, org,
+                                  "channels")  # fmt: skip
+            except ServiceError as exc:
+                if exc.status not in (401, 403):
+                    return render(
+                        request,
+                        "login.html",
+                        http_status=502,
+                        next=target,
+                        tenant=creds.tenant,
+                        error=f"slack-connect: cannot check the Slack admin token ({exc.detail})",
+                    )
+                raise auth.LoginError(
+                    f"slack_token: slack-connect refused it: {exc.detail}"
                 ) from None
     except auth.LoginError as exc:
         return render(

@@ -1,15 +1,17 @@
 """Who is using the console and with which credentials.
 
 A session holds the user's own automation credentials (a JWT, or the internal
-key plus a tenant) and, optionally, their FlowMesh token, in an encrypted,
-HttpOnly cookie; every call the console makes for the user carries them, so the
-services decide what is allowed. Under ``mimeia up`` a visitor from loopback is
-signed in with the internal key read from the automation service's state
-directory and uses the console's own FlowMesh token (development only).
+key plus a tenant) and, optionally, their FlowMesh token and Slack admin token,
+in an encrypted, HttpOnly cookie; every call the console makes for the user
+carries them, so the services decide what is allowed. Under ``mimeia up`` a
+visitor from loopback is signed in with the internal key read from the
+automation service's state directory and uses the console's own FlowMesh and
+Slack tokens (development only).
 
-FlowMesh, for a signed-in user (:func:`flowmesh_access`): their own token for
-everything when they gave one; otherwise the console's token for reads only
-(``CONSOLE_FLOWMESH_SHARED_READS``) and every action refused.
+FlowMesh and slack-connect, for a signed-in user (:func:`flowmesh_access`,
+:func:`slack_access`, one rule): their own token for everything when they gave
+one; otherwise the console's token for reads only (``CONSOLE_FLOWMESH_SHARED_READS``,
+``CONSOLE_SLACK_SHARED_READS``) and every action refused.
 """
 
 from __future__ import annotations
@@ -26,13 +28,13 @@ from typing import Literal
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from mimeia_console.clients.flowmesh_reads import Access
+from mimeia_console.clients.access import Access
 from mimeia_console.settings import ConsoleSettings
 
 COOKIE = "console_session"
 TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
-# sent as a gRPC metadata value: printable ASCII without spaces
-FLOWMESH_TOKEN_RE = re.compile(r"^[\x21-\x7e]{1,1024}$")
+# sent as a gRPC metadata value or an HTTP bearer token: printable ASCII without spaces
+SERVICE_TOKEN_RE = re.compile(r"^[\x21-\x7e]{1,1024}$")
 
 
 class LoginError(ValueError):
@@ -48,6 +50,8 @@ class Credentials:
     loopback: bool = False  # signed in automatically from loopback
     # the user's own FlowMesh token (``flowmesh token create``), if they gave one
     flowmesh_token: str | None = field(default=None, repr=False)
+    # the user's own slack-connect admin token, if they gave one
+    slack_token: str | None = field(default=None, repr=False)
 
     def automation_headers(self) -> dict[str, str]:
         if self.kind == "jwt":
@@ -85,22 +89,29 @@ def _jwt_claims(token: str) -> dict[str, object]:
     return claims
 
 
-def check_flowmesh_token(value: str) -> str | None:
-    """The FlowMesh token field: empty (none given) or one printable word."""
+def check_service_token(value: str, name: str, hint: str) -> str | None:
+    """An optional service token field (``name``): empty (none given) or one printable word."""
     value = value.strip()
     if not value:
         return None
-    if not FLOWMESH_TOKEN_RE.match(value):
-        raise LoginError(
-            "flowmesh_token: one word of printable characters, at most 1024 "
-            "(as `flowmesh token create` prints it)"
-        )
+    if not SERVICE_TOKEN_RE.match(value):
+        raise LoginError(f"{name}: one word of printable characters, at most 1024 ({hint})")
     return value
 
 
-def from_login_form(token: str, api_key: str, tenant: str, flowmesh_token: str = "") -> Credentials:
+def check_flowmesh_token(value: str) -> str | None:
+    return check_service_token(value, "flowmesh_token", "as `flowmesh token create` prints it")
+
+
+def check_slack_token(value: str) -> str | None:
+    return check_service_token(value, "slack_token", "slack-connect's SLACK_CONNECT_ADMIN_TOKEN")
+
+
+def from_login_form(
+    token: str, api_key: str, tenant: str, flowmesh_token: str = "", slack_token: str = ""
+) -> Credentials:
     token, api_key, tenant = token.strip(), api_key.strip(), tenant.strip()
-    fm_token = check_flowmesh_token(flowmesh_token)
+    fm_token, sl_token = check_flowmesh_token(flowmesh_token), check_slack_token(slack_token)
     if token and api_key:
         raise LoginError("token: give a token or an internal key, not both")
     if token:
@@ -109,34 +120,53 @@ def from_login_form(token: str, api_key: str, tenant: str, flowmesh_token: str =
         if not isinstance(claimed, str):
             raise LoginError("token: has no 'tenant' claim")
         return Credentials("jwt", token, check_tenant(claimed), str(claims.get("sub", "")),
-                           flowmesh_token=fm_token)  # fmt: skip
+                           flowmesh_token=fm_token, slack_token=sl_token)  # fmt: skip
     if api_key:
         if not tenant:
             raise LoginError("tenant: required with an internal key")
         return Credentials("key", api_key, check_tenant(tenant), "internal key",
-                           flowmesh_token=fm_token)  # fmt: skip
+                           flowmesh_token=fm_token, slack_token=sl_token)  # fmt: skip
     raise LoginError("token: give a token, or an internal key and a tenant")
 
 
-def flowmesh_access(settings: ConsoleSettings, creds: Credentials | None) -> Access:
-    """Which FlowMesh token the calls made for ``creds`` carry, and what they may do.
+def _access(own: str | None, configured: str | None, creds: Credentials | None,
+            settings: ConsoleSettings, shared_reads: bool) -> Access:  # fmt: skip
+    """The one rule for a service with its own tokens (FlowMesh, slack-connect):
 
     * the user's own token, when they signed in with one: reads and actions;
     * a loopback visitor under ``mimeia up`` (development only): the console's token;
-    * a user without one: the console's token for reads when
-      ``CONSOLE_FLOWMESH_SHARED_READS`` allows, never for actions;
+    * a user without one: the console's token for reads when ``shared_reads``
+      allows, never for actions;
     * nobody signed in: nothing.
     """
-    configured = settings.flowmesh_token.get_secret_value() if settings.flowmesh_token else None
     if creds is None:
         return Access(None, may_read=False, may_act=False)
-    if creds.flowmesh_token:
-        return Access(creds.flowmesh_token, may_read=True, may_act=True)
+    if own:
+        return Access(own, may_read=True, may_act=True)
     if creds.loopback and settings.env != "production":
         return Access(configured, may_read=True, may_act=True)
-    if settings.flowmesh_shared_reads:
+    if shared_reads:
         return Access(configured, may_read=True, may_act=False)
     return Access(None, may_read=False, may_act=False)
+
+
+def flowmesh_access(settings: ConsoleSettings, creds: Credentials | None) -> Access:
+    """Which FlowMesh token the calls made for ``creds`` carry (None: an open
+    server), and what they may do (``CONSOLE_FLOWMESH_SHARED_READS``)."""
+    configured = settings.flowmesh_token.get_secret_value() if settings.flowmesh_token else None
+    own = creds.flowmesh_token if creds else None
+    return _access(own, configured, creds, settings, settings.flowmesh_shared_reads)
+
+
+def slack_access(settings: ConsoleSettings, creds: Credentials | None) -> Access:
+    """Which slack-connect admin token the calls made for ``creds`` carry, and what
+    they may do (``CONSOLE_SLACK_SHARED_READS``). slack-connect's admin API takes no
+    call without a token: when the console has none, only a user's own token works."""
+    token = settings.slack_admin_token
+    configured = token.get_secret_value() if token else None
+    own = creds.slack_token if creds else None
+    access = _access(own, configured, creds, settings, settings.slack_shared_reads)
+    return access if access.token else Access(None, may_read=False, may_act=False)
 
 
 class SessionCodec:
@@ -157,6 +187,7 @@ class SessionCodec:
                 "u": creds.subject,
                 "l": creds.loopback,
                 "f": creds.flowmesh_token,
+                "sl": creds.slack_token,
             }
         )
         return self._fernet.encrypt(raw.encode()).decode()
@@ -165,10 +196,11 @@ class SessionCodec:
         try:
             raw = self._fernet.decrypt(value.encode(), ttl=self.max_age)
             data = json.loads(raw)
-            fm_token = data.get("f")
+            fm_token, sl_token = data.get("f"), data.get("sl")
             return Credentials(
                 data["k"], data["s"], data["t"], data["u"], bool(data["l"]),
                 fm_token if isinstance(fm_token, str) and fm_token else None,
+                sl_token if isinstance(sl_token, str) and sl_token else None,
             )  # fmt: skip
         except (InvalidToken, ValueError, KeyError, TypeError):
             return None

@@ -70,9 +70,12 @@ class ConsoleSettings(BaseSettings):
     # the dev sinks' web APIs
     smtp_sink_url: str = "http://127.0.0.1:8025"
     sms_sink_url: str = "http://127.0.0.1:8026"
-    # slack-connect's admin API
+    # slack-connect's admin API and the console's admin token there
     slack_connect_url: str = "http://127.0.0.1:8676"
     slack_admin_token: SecretStr | None = None
+    # a user signed in without a Slack admin token of their own sees the Slack page
+    # with the console's token (False: it refuses them too); actions never use it
+    slack_shared_reads: bool = True
     slack_org: str = ""
     mesh_url: str = "http://127.0.0.1:8675"
     # more HTTP services for the health table ("name=http://host:port,...")

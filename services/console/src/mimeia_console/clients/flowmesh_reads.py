@@ -38,6 +38,7 @@ from flowmesh.exceptions import (
     FlowMeshPermissionDeniedError,
 )
 from flowmesh.types import Event, Job, Message, QueueStats, ReplaySession, Schema
+from mimeia_console.clients.access import Access
 from mimeia_console.clients.http import ServiceError
 
 T = TypeVar("T")
@@ -56,16 +57,6 @@ _STATUS: tuple[tuple[type[FlowMeshError], int], ...] = (
     (FlowMeshAlreadyExistsError, 409),
     (FlowMeshFailedPreconditionError, 409),
 )
-
-
-@dataclass(frozen=True)
-class Access:
-    """The FlowMesh credentials of one request: the token its calls carry (None:
-    none) and whether it may read and act. The token is never shown nor logged."""
-
-    token: str | None = field(repr=False)
-    may_read: bool
-    may_act: bool
 
 
 ACCESS: ContextVar[Access | None] = ContextVar("console_flowmesh_access", default=None)
@@ -202,10 +193,9 @@ class FlowMeshReads:
             if act is not None:
                 raise ServiceError("flowmesh", 403, f"{act}: only for a signed-in user")
             return self._client
-        if act is not None and not access.may_act:
-            raise ServiceError("flowmesh", 403, f"sign in with a FlowMesh token to {act}")
-        if not access.may_read:
-            raise ServiceError("flowmesh", 403, f"sign in with a FlowMesh token to see {what}")
+        refusal = access.refusal("a FlowMesh token", what, act)
+        if refusal is not None:
+            raise ServiceError("flowmesh", 403, refusal)
         return self._client_for(access.token)
 
     async def _run(
