@@ -306,7 +306,7 @@ def test_who_gets_which_slack_token(tmp_path: Path) -> None:
     closed = settings.model_copy(update={"slack_shared_reads": False})
     assert auth.slack_access(closed, plain) == auth.Access(None, False, False)
     unset = ConsoleSettings()  # no console token: only a user's own token works
-    assert auth.slack_access(unset, plain) == auth.Access(None, False, False)
+    assert auth.slack_access(unset, plain) == auth.Access(None, True, False)
     assert auth.slack_access(unset, user) == auth.Access("slack-mine", True, True)
     (tmp_path / "key").write_text("k3y")
     dev = ConsoleSettings(slack_admin_token="dev-token", loopback_key_file=tmp_path / "key")
@@ -320,3 +320,19 @@ def test_who_gets_which_slack_token(tmp_path: Path) -> None:
     codec = auth.SessionCodec("secret", 3600)
     moved = user.with_tenant("globex")
     assert codec.load(codec.dump(moved)) == moved and "slack-mine" not in repr(moved)
+
+
+async def test_without_any_admin_token_the_slack_page_says_so(tmp_path: Path) -> None:
+    """`mimeia up` without slack-connect: a loopback visitor sees why (200), no buttons."""
+    (tmp_path / "key").write_text("k3y")
+    app = create_app(ConsoleSettings(loopback_key_file=tmp_path / "key"))
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+            page = await client.get("/slack")
+    finally:
+        await app.state.console.fm.close()
+        await app.state.console.http.aclose()
+    assert page.status_code == 200
+    assert "CONSOLE_SLACK_ADMIN_TOKEN is not set; sign in with a Slack admin token" in page.text
+    assert "Sync messages now</button>" not in page.text

@@ -161,12 +161,12 @@ def flowmesh_access(settings: ConsoleSettings, creds: Credentials | None) -> Acc
 def slack_access(settings: ConsoleSettings, creds: Credentials | None) -> Access:
     """Which slack-connect admin token the calls made for ``creds`` carry, and what
     they may do (``CONSOLE_SLACK_SHARED_READS``). slack-connect's admin API takes no
-    call without a token: when the console has none, only a user's own token works."""
+    call without a token: an access allowed to use the console's token while the
+    console has none (token None) can call nothing (the Slack page says so)."""
     token = settings.slack_admin_token
     configured = token.get_secret_value() if token else None
     own = creds.slack_token if creds else None
-    access = _access(own, configured, creds, settings, settings.slack_shared_reads)
-    return access if access.token else Access(None, may_read=False, may_act=False)
+    return _access(own, configured, creds, settings, settings.slack_shared_reads)
 
 
 class SessionCodec:

@@ -40,11 +40,16 @@ def _org(request: Request, raw: str) -> str:
 
 def _token(request: Request, what: str, act: str | None = None) -> str:
     """The admin token this request's slack-connect calls carry; ServiceError (403,
-    "sign in with a Slack admin token to ...") when it may not see ``what`` or do ``act``."""
+    "sign in with a Slack admin token to ...") when it may not see ``what`` or do ``act``,
+    and (no status) when it would use the console's token and there is none."""
     access = auth.slack_access(console(request).settings, creds(request))
     refusal = access.refusal(CREDENTIAL, what, act)
-    if refusal is not None or access.token is None:
-        raise ServiceError("console", 403, refusal or f"sign in with {CREDENTIAL}")
+    if refusal is not None:
+        raise ServiceError("console", 403, refusal)
+    if access.token is None:
+        raise ServiceError(
+            "console", 0, f"CONSOLE_SLACK_ADMIN_TOKEN is not set; sign in with {CREDENTIAL}"
+        )
     return access.token
 
 
