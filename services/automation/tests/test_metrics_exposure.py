@@ -57,8 +57,8 @@ async def test_concurrent_scrapes_share_one_aggregate(scraped) -> None:
     assert all("automation_workflow_executions" in a.text or "automation_rule_executions"
                in a.text for a in answers)  # fmt: skip
     assert again.status_code == 200
-    # one computation (three GROUP BY queries, one per table) serves all 61 scrapes
-    assert len(aggregates) == 3
+    # one computation (five GROUP BY queries, one per table) serves all 61 scrapes
+    assert len(aggregates) == 5
 
 
 async def test_metrics_token_guards_the_route(settings: Settings) -> None:

@@ -285,7 +285,16 @@ def create_app(settings: ConsoleSettings | None = None) -> Starlette:
         "automation": settings.automation_url.rstrip("/") + "/metrics",
         "flowmesh": settings.flowmesh_metrics_url,
     }
-    sampler = Sampler(http, targets, settings.metrics_interval_seconds)
+    metrics_tokens = {
+        "automation": settings.automation_metrics_token,
+        "flowmesh": settings.flowmesh_metrics_token,
+    }
+    sampler = Sampler(
+        http,
+        targets,
+        settings.metrics_interval_seconds,
+        {k: v.get_secret_value() for k, v in metrics_tokens.items() if v is not None},
+    )
     state = Console(
         settings,
         http,

@@ -62,6 +62,10 @@ class ConsoleSettings(BaseSettings):
     # console's token (False: FlowMesh pages refuse them too); actions never use it
     flowmesh_shared_reads: bool = True
     flowmesh_metrics_url: str = ""  # http://host:port/metrics when FlowMesh serves them
+    # bearer tokens the charts' sampler sends to each /metrics (the automation service's
+    # METRICS_TOKEN; FlowMesh's when a proxy guards it); sent only there, never logged
+    automation_metrics_token: SecretStr | None = None
+    flowmesh_metrics_token: SecretStr | None = None
     # FlowMesh resources to show until the server can list them ("ns/name,...")
     flowmesh_streams: str = "console/orders"
     flowmesh_queues: str = "console/jobs"
@@ -94,7 +98,13 @@ class ConsoleSettings(BaseSettings):
     metrics_interval_seconds: float = Field(default=10.0, ge=1, le=3600)
 
     @field_validator(
-        "loopback_key_file", "session_secret", "flowmesh_token", "slack_admin_token", mode="before"
+        "loopback_key_file",
+        "session_secret",
+        "flowmesh_token",
+        "slack_admin_token",
+        "automation_metrics_token",
+        "flowmesh_metrics_token",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
