@@ -87,7 +87,7 @@ def _triple(
         ),
         sparkline(
             s.ratio(target, count, count, 100, num_where=failed, den_where=counted),
-            f"{label} failed",
+            f"{label}: share failed",
             "%",
         ),
     ]
@@ -163,7 +163,7 @@ def automation_charts(s: Sampler) -> tuple[list[Markup], list[Markup], list[Mark
         *_triple(
             s,
             "automation",
-            "Notifications sent",
+            "Notifications",
             "automation_notifications",
             "automation_notification_seconds",
             sent_or_failed,
