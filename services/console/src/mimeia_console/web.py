@@ -82,6 +82,14 @@ def _when(value: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _slack_ts(value: Any) -> str:
+    """A Slack ``ts`` ("1700000160.000100", Unix seconds) as :func:`_when` shows times."""
+    try:
+        return _when(datetime.fromtimestamp(float(value), UTC))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return "—"
+
+
 def build_env() -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -91,6 +99,7 @@ def build_env() -> Environment:
     )
     env.filters["pretty"] = _pretty
     env.filters["when"] = _when
+    env.filters["slack_ts"] = _slack_ts
     return env
 
 
