@@ -1,5 +1,6 @@
-"""Cancel through the console against a real automation service (API + embedded worker),
-and the one-time, sealed flash message every action's redirect carries."""
+"""Against a real automation service (API + embedded worker, on PostgreSQL): Cancel
+through the console, the one-time sealed flash message every action's redirect
+carries, and a notification's preview showing the message as it was sent."""
 
 from __future__ import annotations
 
@@ -26,8 +27,11 @@ FLASH = re.compile(r'<p class="flash (ok|error)" role="(?:status|alert)">(.*?)</
 
 
 @pytest.fixture(scope="module")
-def automation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """A real automation service with its embedded worker: (address, internal key)."""
+def automation(
+    tmp_path_factory: pytest.TempPathFactory, postgres_url: str
+) -> Iterator[tuple[str, str]]:
+    """A real automation service with its embedded worker on this run's PostgreSQL
+    database (no dev sinks): (address, internal key)."""
     tmp = tmp_path_factory.mktemp("cancel-auto")
     port = free_port()
     mp = pytest.MonkeyPatch()
@@ -35,6 +39,7 @@ def automation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
                  "JWT_SECRET_KEY", "FLOWMESH_URL"):  # fmt: skip
         mp.delenv(name, raising=False)
     mp.setenv("ENV", "development")
+    mp.setenv("DATABASE_URL", postgres_url)
     mp.setenv("SCHEDULER_INTERVAL_SECONDS", "0.5")
     argv = ["python", "-m", "automation", "--state-dir", str(tmp), "serve", "--with-worker",
             "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
@@ -49,8 +54,10 @@ def automation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
 async def console(automation: tuple[str, str], tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     url, key = automation
     (tmp_path / "internal_api_key").write_text(key)  # loopback sign-in with the real key
+    nowhere = f"http://127.0.0.1:{free_port()}"  # no dev sinks, as when deployed
     settings = ConsoleSettings(loopback_key_file=tmp_path / "internal_api_key",
-                               automation_url=url)  # fmt: skip
+                               automation_url=url, smtp_sink_url=nowhere,
+                               sms_sink_url=nowhere)  # fmt: skip
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
@@ -149,3 +156,41 @@ def test_a_flash_is_sealed_capped_and_expires() -> None:
     assert len(huge) < 4000
     ok, error = codec.load_flash(huge) or ("", "")
     assert ok == "" and error.startswith("é") and len(error.encode()) <= auth.FLASH_MAX_BYTES
+
+
+async def test_a_notification_preview_shows_what_was_sent_sanitized(
+    console: httpx.AsyncClient, automation: tuple[str, str]
+) -> None:
+    url, key = automation
+    headers = {"X-Internal-API-Key": key, "X-Tenant-ID": "default"}
+    name = f"receipt_{uuid.uuid4().hex[:6]}"
+    template = {"name": name, "channel": "email", "subject": "Receipt for {{ who }}",
+                "body": "Paid {{ amount }} by {{ who }}.",
+                "html_body": '<p onclick="x()">Paid <b>{{ amount }}</b></p>'
+                             '<script>alert(1)</script><img src="https://t.example">'}  # fmt: skip
+    async with httpx.AsyncClient(base_url=f"{url}/api/v1", headers=headers, timeout=10) as api:
+        made = await api.post("/notifications/templates", json=template)
+        assert made.status_code == 201, made.text
+        sent = await api.post("/notifications/email", json={
+            "to": ["ada@example.com"], "template_id": name,
+            "template_data": {"who": "Ada", "amount": "42.00 EUR"}})  # fmt: skip
+        assert sent.status_code == 202, sent.text
+        nid = sent.json()["notifications"][0]["id"]
+    page = await console.get(f"/notifications/{nid}")
+    assert page.status_code == 200
+    assert "<strong>Receipt for Ada</strong>" in page.text
+    assert "Paid 42.00 EUR by Ada." in page.text  # the text part, with the data it was sent with
+    assert "rendered with no data" not in page.text
+    assert f'sandbox src="/notifications/{nid}/preview"' in page.text
+    preview = await console.get(f"/notifications/{nid}/preview")
+    assert preview.status_code == 200
+    policy = preview.headers["content-security-policy"]
+    assert "sandbox" in policy and "img-src data:;" in policy  # no remote loads either
+    assert "Paid <b>42.00 EUR</b>" in preview.text
+    for gone in ("<script", "onclick", "alert(1)"):
+        assert gone not in preview.text
+    # another tenant's session reads nothing of it (automation decides)
+    console.cookies.set("console_tenant", "someone-else")
+    assert (await console.get(f"/notifications/{nid}")).status_code == 404
+    assert (await console.get(f"/notifications/{nid}/preview")).status_code == 404
+    console.cookies.clear()
