@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -110,6 +112,56 @@ def test_drawings_escape_every_label() -> None:
                           "finished_at": "2026-01-01T00:00:01Z"}]))  # fmt: skip
     assert "<script>" not in line and "1000 ms" in line
     assert "<script>" not in str(sparkline([(0, 1), (1, 2)], evil, evil))
+
+
+def test_timeline_runs_open_steps_to_now_and_draws_waits_and_retries() -> None:
+    """Step runs shaped as GET /api/v1/workflows/executions/{id} answers them."""
+    now = datetime(2026, 1, 1, 0, 0, 10, tzinfo=UTC)
+    evil = "<b>x</b>"
+    steps = [
+        {"step_id": "fetch", "type": "http_request", "status": "succeeded", "attempts": 1,
+         "started_at": "2026-01-01T00:00:00Z", "finished_at": "2026-01-01T00:00:02Z",
+         "next_attempt_at": None, "error": None, "duration_ms": 2000.0},
+        {"step_id": "slow", "type": "data_transform", "status": "running", "attempts": 1,
+         "started_at": "2026-01-01T00:00:02Z", "finished_at": None, "next_attempt_at": None},
+        {"step_id": "pause", "type": "delay", "status": "waiting", "attempts": 1,
+         "started_at": "2026-01-01T00:00:05Z", "finished_at": None,
+         "next_attempt_at": "2026-01-01T00:00:20Z", "error": None},
+        {"step_id": evil, "type": "http_request", "status": "waiting", "attempts": 2,
+         "started_at": "2026-01-01T00:00:01Z", "finished_at": None,
+         "next_attempt_at": "2026-01-01T00:00:15Z", "error": "HTTP 503 <i>busy</i>"},
+        {"step_id": "later", "type": "send_email", "status": "pending", "attempts": 0,
+         "started_at": None, "finished_at": None},
+    ]  # fmt: skip
+    drawn = str(timeline(steps, now=now))
+    bars = re.findall(r'<g class="bar".*?</g>', drawn, re.S)
+    assert len(bars) == 4  # the pending step has no bar, just its status
+    widths = [float(re.search(r'<rect x="[\d.]+" y="\d+" width="([\d.]+)"', b).group(1))
+              for b in bars]  # fmt: skip
+    # the axis runs to 00:00:20 (the latest wait's end) over 460 px: 23 px per second
+    assert widths[0] == pytest.approx(2 * 23, abs=0.2)
+    assert widths[1] == pytest.approx(8 * 23, abs=0.2)  # running: 00:02 to now (00:10)
+    assert "8000 ms so far" in bars[1]
+    # the delay waits from its start to its next attempt, hatched
+    wait = re.search(r'<rect class="wait" x="([\d.]+)" y="\d+" width="([\d.]+)"', bars[2])
+    assert wait and float(wait.group(2)) == pytest.approx(15 * 23, abs=0.2)
+    assert "waits until 00:00:20 UTC" in bars[2]
+    # a retried step: its attempts counted, the retry's time shown, the hatch from now on
+    retry = re.search(r'<rect class="wait" x="([\d.]+)" y="\d+" width="([\d.]+)"', bars[3])
+    assert retry and float(retry.group(1)) == pytest.approx(190 + 10 * 23, abs=0.2)
+    assert float(retry.group(2)) == pytest.approx(5 * 23, abs=0.2)
+    assert "retry (attempt 3) at 00:00:15 UTC" in bars[3] and "2 attempt(s)" in bars[3]
+    assert bars[3].count('class="attempt"') == 1
+    assert "<b>" not in drawn and "<i>" not in drawn and "&lt;b&gt;x&lt;/b&gt;" in drawn
+    assert all(b.count("<title>") >= 1 for b in bars) and 'class="now"' in drawn
+    # the execution's resume_at stands in for a waiting step without next_attempt_at
+    parked = [{**steps[2], "next_attempt_at": None}]
+    assert "waits until 00:00:30 UTC" in str(
+        timeline(parked, now=now, resume_at="2026-01-01T00:00:30Z")
+    )
+    # finished runs draw no "now" line and end where they ended
+    done = str(timeline(steps[:1], now=now))
+    assert 'class="now"' not in done and "2000 ms" in done
 
 
 def test_steps_without_depends_on_follow_the_one_before() -> None:

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -138,9 +139,17 @@ async def test_slack_page_fetches_allows_syncs_and_shows_refusals(
     )
     await _runs_done(slack_stack, org, 3)
     synced = await console.get("/slack", params={"org": org})
-    row = re.search(rf"<tr><td><code>{GENERAL}</code></td><td>yes</td><td>([^<]*)</td>",
+    row = re.search(rf"<tr><td><code>{GENERAL}</code></td><td>yes</td>"
+                    r'<td class="last-sync"><time datetime="([^"]+)"[^>]*>([^<]*)</time></td>'
+                    r'<td class="cursor">([^<]*) <code>([^<]*)</code></td>',
                     synced.text)  # fmt: skip
-    assert row and row.group(1) == "1700000160.000100"  # the cursor after the sync
+    assert row, synced.text
+    # when the sync wrote the channel (slack-connect's clock), as a time and as sent
+    synced_at = datetime.fromisoformat(row.group(1))
+    assert abs((datetime.now(UTC) - synced_at).total_seconds()) < 120
+    assert row.group(2) == synced_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    # the cursor after the sync: its time and the raw Slack ts
+    assert row.groups()[2:] == ("2023-11-14 22:16:00", "1700000160.000100")
     stored = re.search(rf"<code>{GENERAL}</code>.*?<code>(\{{.*?\}})</code>", synced.text, re.S)
     assert stored and '"sent": 10' in stored.group(1)  # messages stored
     assert 'aria-label="Remove from allowlist: #general"' in synced.text
@@ -284,7 +293,8 @@ async def test_slack_actions_carry_the_users_own_admin_token(
             assert kept is not None and kept.slack_token == slack_stack.admin_token
             added = await press(client, "/slack/allowlist", channel=GENERAL, change="add")
             assert added.status_code == 303
-            assert "added+to+the+allowlist+%281+allowed%29" in added.headers["location"]
+            shown = await client.get(added.headers["location"])  # the message, once
+            assert "added to the allowlist (1 allowed)" in shown.text
             assert await _allowlisted(slack_stack, org) == [GENERAL]
             pages.append((await client.get("/login")).text)
     finally:

@@ -123,7 +123,9 @@ async def test_oldest_for_subtracts_the_overlap_and_stops_at_zero(store: SyncSto
 
 async def test_status_reports_cursors_counts_and_dropped(store: SyncStore) -> None:
     await store.set_allowlist("o", ["C1", "C3"])
+    store.clock = lambda: 1_800_000_000.25
     await store.advance("o", "C1", "1700000100.000000", {"received": 2, "sent": 2})
+    store.clock = lambda: 1_800_000_060.5
     await store.advance("o", "C2", "1700000200.000000", {"received": 1})
     await store.count_dropped("o", "C9", 4)
     await store.count_dropped("o", "C9", 1)
@@ -134,21 +136,43 @@ async def test_status_reports_cursors_counts_and_dropped(store: SyncStore) -> No
             "C1": {
                 "allowlisted": True,
                 "cursor": "1700000100.000000",
+                "last_synced_at": "2027-01-15T08:00:00.250000+00:00",
                 "next_oldest": "1700000070.000000",
                 "counts": {"received": 2, "sent": 2},
             },
             "C2": {
                 "allowlisted": False,
                 "cursor": "1700000200.000000",
+                "last_synced_at": "2027-01-15T08:01:00.500000+00:00",
                 "next_oldest": "1700000170.000000",
                 "counts": {"received": 1},
             },
-            "C3": {"allowlisted": True, "cursor": None, "next_oldest": "0", "counts": {}},
+            "C3": {
+                "allowlisted": True,
+                "cursor": None,
+                "last_synced_at": None,
+                "next_oldest": "0",
+                "counts": {},
+            },
         },
         "dropped_not_allowlisted": {"C9": 5},
         "dropped_total": 5,
     }
     assert (await store.status("empty-org"))["dropped_total"] == 0
+
+
+async def test_last_synced_at_is_the_latest_sync_of_each_channel(replicas: Replicas) -> None:
+    first, second = replicas(), replicas()
+    first.clock = lambda: 1_800_000_100.0
+    second.clock = lambda: 1_800_000_050.0  # a replica whose sync finished earlier
+    await first.advance("o", "C1", "1700000001.000000", {"sent": 1})
+    await second.advance("o", "C1", "1700000002.000000", {"sent": 1})
+    await second.advance("o", "C2", None, {"received": 0})  # written, nothing new
+    assert await first.synced_at("o") == {"C1": 1_800_000_100.0, "C2": 1_800_000_050.0}
+    report = await second.status("o")
+    assert report["channels"]["C1"]["last_synced_at"] == "2027-01-15T08:01:40+00:00"
+    assert report["channels"]["C1"]["cursor"] == "1700000002.000000"
+    assert await first.synced_at("other-org") == {}
 
 
 async def test_state_outlives_the_store_object(replicas: Replicas) -> None:

@@ -238,6 +238,30 @@ async def test_tenant_isolation(
     assert (await client.get("/api/v1/notifications", headers=other)).json() == []
 
 
+async def test_a_notification_shows_the_message_as_rendered_to_its_tenant_only(
+    client: httpx.AsyncClient, auth: dict[str, str],
+    internal_headers: Callable[[str], dict[str, str]], notification_env: NotificationSettings,
+) -> None:  # fmt: skip
+    await _templates(client, auth)
+    data = {"user_name": "Ada <script>", "app_name": "Mimeia"}
+    mail = {"to": ["ada@example.com"], "template_id": "welcome_email", "template_data": data}
+    [eid] = _ids(await client.post("/api/v1/notifications/email", json=mail, headers=auth))
+    sms = {"to": ["+1234567890"], "template_id": "verification_sms",
+           "template_data": {"code": "424242"}}  # fmt: skip
+    [sid] = _ids(await client.post("/api/v1/notifications/sms", json=sms, headers=auth))
+    detail = (await client.get(f"/api/v1/notifications/{eid}", headers=auth)).json()
+    assert detail["subject"] == "Welcome to Mimeia, Ada <script>!"
+    assert detail["body"] == "Hi Ada <script>, welcome to Mimeia."
+    assert detail["html_body"] == "<p>Hi <b>Ada &lt;script&gt;</b></p>"  # autoescaped
+    text = (await client.get(f"/api/v1/notifications/{sid}", headers=auth)).json()
+    assert (text["body"], text["html_body"]) == ("Code: 424242", None)
+    # lists stay lean; another tenant sees nothing
+    listed = (await client.get("/api/v1/notifications", headers=auth)).json()
+    assert listed and all("body" not in n for n in listed)
+    other = internal_headers("tenant-other-rendered")
+    assert (await client.get(f"/api/v1/notifications/{eid}", headers=other)).status_code == 404
+
+
 @pytest.mark.parametrize(
     "path, body, field",
     [("email", {"to": [], "body": "x"}, "to"),

@@ -27,6 +27,7 @@ from mimeia_console.pages import all_routes
 from mimeia_console.receiver import Receiver
 from mimeia_console.settings import ConsoleSettings
 from mimeia_console.web import (
+    FLASH,
     HERE,
     Console,
     back,
@@ -107,9 +108,11 @@ class Sessions:
 
         # every FlowMesh call made for this request carries the user's own token
         access = ACCESS.set(auth.flowmesh_access(c.settings, creds))
+        flash = FLASH.set((c.codec, request.url.scheme == "https"))
         try:
             await self.app(scope, receive, with_headers)
         finally:
+            FLASH.reset(flash)
             ACCESS.reset(access)
 
 

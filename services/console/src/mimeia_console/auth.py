@@ -32,6 +32,9 @@ from mimeia_console.clients.access import Access
 from mimeia_console.settings import ConsoleSettings
 
 COOKIE = "console_session"
+FLASH_COOKIE = "console_flash"
+FLASH_MAX_AGE = 120  # seconds: shown on the page the action redirects to, or never
+FLASH_MAX_BYTES = 2400  # before encryption: the cookie stays well under 4 KB
 TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 # sent as a gRPC metadata value or an HTTP bearer token: printable ASCII without spaces
 SERVICE_TOKEN_RE = re.compile(r"^[\x21-\x7e]{1,1024}$")
@@ -176,6 +179,8 @@ class SessionCodec:
         key = base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest())
         self._fernet = Fernet(key)
         self._csrf_key = hashlib.sha256(b"csrf:" + secret.encode()).digest()
+        flash_key = hashlib.sha256(b"flash:" + secret.encode()).digest()
+        self._flash = Fernet(base64.urlsafe_b64encode(flash_key))
         self.max_age = int(max_age_seconds)
 
     def dump(self, creds: Credentials) -> str:
@@ -204,6 +209,27 @@ class SessionCodec:
             )  # fmt: skip
         except (InvalidToken, ValueError, KeyError, TypeError):
             return None
+
+    def dump_flash(self, ok: str, error: str) -> str:
+        """An action's outcome as a cookie value only this console can have written
+        (encrypted and authenticated with its own key, short-lived)."""
+        ok, error = ok[:500], error[:1000]
+        while True:
+            raw = json.dumps({"o": ok, "e": error}, ensure_ascii=False).encode()
+            if len(raw) <= FLASH_MAX_BYTES:
+                return self._flash.encrypt(raw).decode()
+            ok, error = ok[: len(ok) * 3 // 4], error[: len(error) * 3 // 4]
+
+    def load_flash(self, value: str) -> tuple[str, str] | None:
+        """(ok, error) from :meth:`dump_flash`'s value; None when forged, altered or old."""
+        try:
+            data = json.loads(self._flash.decrypt(value.encode(), ttl=FLASH_MAX_AGE))
+            ok, error = data["o"], data["e"]
+        except (InvalidToken, ValueError, KeyError, TypeError):
+            return None
+        if not isinstance(ok, str) or not isinstance(error, str):
+            return None
+        return ok, error
 
     def csrf_token(self, creds: Credentials, day: int | None = None) -> str:
         """A per-session form token (bound to the credentials, the tenant and the day)."""

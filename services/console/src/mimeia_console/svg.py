@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -161,46 +161,139 @@ def _ts(value: Any) -> datetime | None:
         return None
 
 
-def timeline(steps: Sequence[dict[str, Any]]) -> Markup:
-    """A bar per step run from its start to its end (or now), on one time axis."""
-    spans = [(s, _ts(s.get("started_at")), _ts(s.get("finished_at"))) for s in steps]
-    starts = [a for _, a, _ in spans if a]
+def _fmt_ms(seconds: float) -> str:
+    ms = seconds * 1000
+    if ms < 10_000:
+        return f"{ms:.0f} ms"
+    if seconds < 600:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def _clock(moment: datetime) -> str:
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).strftime("%H:%M:%S")
+
+
+OPEN_STATUSES = ("running", "waiting", "pending")
+
+
+def timeline(
+    steps: Sequence[dict[str, Any]],
+    now: datetime | None = None,
+    resume_at: Any = None,
+) -> Markup:
+    """A bar per step run from its start to its end, on one time axis.
+
+    A step still running or waiting has no end yet: its bar runs to ``now``. A
+    parked step (a ``delay`` or the pause before a retry, ``next_attempt_at``,
+    else the execution's ``resume_at``) gets a hatched segment up to the moment it
+    goes on; a step tried more than once is labelled with its attempt count and,
+    when a retry is due, when. Every bar carries a ``<title>`` saying all of it."""
+    now = now or datetime.now(UTC)
+    parked_until = _ts(resume_at)
+    rows = []
+    for step in steps:
+        start = _ts(step.get("started_at"))
+        end = _ts(step.get("finished_at"))
+        status = str(step.get("status", ""))
+        wait_until = _ts(step.get("next_attempt_at"))
+        if status == "waiting" and wait_until is None:
+            wait_until = parked_until
+        if start is not None and end is None and status in OPEN_STATUSES:
+            end = max(now, start)
+        rows.append((step, status, start, end, wait_until if status == "waiting" else None))
+    starts = [r[2] for r in rows if r[2] is not None]
     if not starts:
         return Markup("<p>No step has started yet.</p>")
     t0 = min(starts)
-    ends = [b or a for _, a, b in spans if a]
-    total = max((e - t0).total_seconds() for e in ends if e) or 0.001
-    row, label_w, bar_w = 26, 190, 460
-    height = row * len(spans) + 24
+    moments = [m for r in rows for m in (r[2], r[3], r[4]) if m is not None]
+    total = max((m - t0).total_seconds() for m in moments) or 0.001
+    live = any(r[1] in OPEN_STATUSES and r[2] is not None for r in rows)
+    row, label_w, bar_w, tail = 26, 190, 460, 170
+    height = row * len(rows) + 24
+    width_all = label_w + bar_w + tail
+
+    def at(moment: datetime) -> float:
+        return label_w + (moment - t0).total_seconds() / total * bar_w
+
     parts = [
         f'<svg class="timeline" role="img" aria-label="step timeline" '
-        f'viewBox="0 0 {label_w + bar_w + 90} {height}" width="{label_w + bar_w + 90}" '
-        f'height="{height}">'
+        f'viewBox="0 0 {width_all} {height}" width="{width_all}" height="{height}">',
+        '<defs><pattern id="wait-hatch" patternUnits="userSpaceOnUse" width="6" height="6" '
+        'patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff8c5"/>'
+        '<line x1="0" y1="0" x2="0" y2="6" stroke="#bf8700" stroke-width="3"/></pattern></defs>',
     ]
-    for i, (step, start, end) in enumerate(spans):
+    for i, (step, status, start, end, wait_until) in enumerate(rows):
         y = i * row + 4
-        status = str(step.get("status", ""))
         color = STATUS_COLORS.get(status, "#8c959f")
         sid = str(step.get("step_id", ""))
+        kind = str(step.get("type", ""))
         attempts = int(step.get("attempts") or 0)
-        label = f"{sid}" + (f" x{attempts}" if attempts > 1 else "")
+        label = sid + (f" x{attempts}" if attempts > 1 else "")
         parts.append(f'<text x="0" y="{y + 15}">{escape(_cut(label, 26))}</text>')
         if start is None:
             parts.append(f'<text x="{label_w}" y="{y + 15}" fill="#57606a">{escape(status)}</text>')
             continue
-        x = label_w + (start - t0).total_seconds() / total * bar_w
+        x = at(start)
         dur = ((end or start) - start).total_seconds()
         width = max(3.0, dur / total * bar_w)
-        tip = f"{sid}: {status}, {dur * 1000:.0f} ms, {attempts} attempt(s)"
+        tip = [f"{sid} ({kind}): {status}" if kind else f"{sid}: {status}",
+               f"{_fmt_ms(dur)}" + (" so far" if status in OPEN_STATUSES else ""),
+               f"{attempts} attempt(s)"]  # fmt: skip
+        note = _fmt_ms(dur)
+        wait_part = ""
+        if wait_until is not None:
+            retry = kind != "delay" and (attempts >= 1 and bool(step.get("error")))
+            if retry:
+                what = f"retry (attempt {attempts + 1}) at {_clock(wait_until)} UTC"
+                # the pause starts after the last failed attempt; its start is unknown,
+                # so the hatch covers from now to the retry
+                w_from = min(max(now, start), wait_until)
+            else:
+                what = f"waits until {_clock(wait_until)} UTC"
+                w_from = start
+            tip.append(what)
+            note = what
+            wx = at(w_from)
+            ww = max(3.0, at(wait_until) - wx)
+            wait_part = (
+                f'<rect class="wait" x="{wx:.1f}" y="{y + 3}" width="{ww:.1f}" height="16" '
+                f'fill="url(#wait-hatch)" stroke="#bf8700" stroke-width="1">'
+                f"<title>{escape(sid + ': ' + what)}</title></rect>"
+            )
+        elif attempts > 1:
+            note = f"{_fmt_ms(dur)}, {attempts} attempts"
+        if step.get("error"):
+            tip.append(f"last error: {_cut(str(step.get('error')), 200)}")
         parts.append(
+            f'<g class="bar" data-status="{escape(status)}"><title>{escape("; ".join(tip))}</title>'
             f'<rect x="{x:.1f}" y="{y + 3}" width="{width:.1f}" height="16" rx="3" '
-            f'fill="{color}"><title>{escape(tip)}</title></rect>'
-            f'<text x="{x + width + 6:.1f}" y="{y + 15}" fill="#57606a">{dur * 1000:.0f} ms</text>'
+            f'fill="{color}"/>'
+        )
+        # one tick per attempt at the bar's start (the API keeps no per-attempt times)
+        for k in range(1, attempts if attempts > 1 else 0):
+            tx = x + 2 + 3 * k
+            if tx < x + width:
+                parts.append(
+                    f'<line class="attempt" x1="{tx:.1f}" y1="{y + 3}" x2="{tx:.1f}" '
+                    f'y2="{y + 19}" stroke="#fff" stroke-width="1"/>'
+                )
+        parts.append(wait_part)
+        right = max(x + width, at(wait_until) if wait_until else 0.0)
+        parts.append(
+            f'<text x="{right + 6:.1f}" y="{y + 15}" fill="#57606a">'
+            f"{escape(_cut(note, 30))}</text></g>"
+        )
+    if live:
+        nx = at(now)
+        parts.append(
+            f'<line class="now" x1="{nx:.1f}" y1="0" x2="{nx:.1f}" y2="{height - 18}" '
+            f'stroke="#0969da" stroke-dasharray="3 3"><title>now</title></line>'
         )
     parts.append(
         f'<text x="{label_w}" y="{height - 4}" fill="#57606a">0</text>'
         f'<text x="{label_w + bar_w - 40}" y="{height - 4}" fill="#57606a">'
-        f"{total * 1000:.0f} ms</text></svg>"
+        f"{escape(_fmt_ms(total))}</text></svg>"
     )
     return Markup(  # noqa: S704 (built from escape()d text and numbers)
         "".join(parts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
-from mimeia_console.auth import Credentials, SessionCodec
+from mimeia_console.auth import FLASH_COOKIE, FLASH_MAX_AGE, Credentials, SessionCodec
 from mimeia_console.clients.automation import Automation
 from mimeia_console.clients.flowmesh_reads import FlowMeshReads
 from mimeia_console.metrics import Sampler
@@ -40,6 +41,11 @@ NAV = [
     ("/slack", "Slack"),
     ("/charts", "Charts"),
 ]
+
+
+# this request's session codec and whether it came over https (set by the app's
+# middleware): what :func:`back` seals an action's outcome with
+FLASH: ContextVar[tuple[SessionCodec, bool] | None] = ContextVar("console_flash", default=None)
 
 
 @dataclass
@@ -76,6 +82,14 @@ def _when(value: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _slack_ts(value: Any) -> str:
+    """A Slack ``ts`` ("1700000160.000100", Unix seconds) as :func:`_when` shows times."""
+    try:
+        return _when(datetime.fromtimestamp(float(value), UTC))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return "—"
+
+
 def build_env() -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -85,6 +99,7 @@ def build_env() -> Environment:
     )
     env.filters["pretty"] = _pretty
     env.filters["when"] = _when
+    env.filters["slack_ts"] = _slack_ts
     return env
 
 
@@ -110,6 +125,8 @@ def tenant(request: Request) -> str:
 def render(request: Request, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
     c = console(request)
     user: Credentials | None = getattr(request.state, "creds", None)
+    sealed = request.cookies.get(FLASH_COOKIE)
+    flash_ok, flash_error = (c.codec.load_flash(sealed) if sealed else None) or ("", "")
     html = c.env.get_template(template).render(
         request=request,
         nav=NAV,
@@ -118,12 +135,16 @@ def render(request: Request, template: str, http_status: int = 200, **context: A
         tenants=c.settings.tenant_choices(),
         csrf=c.codec.csrf_token(user) if user else "",
         **{
-            "flash_ok": request.query_params.get("ok", ""),
-            "flash_error": request.query_params.get("error", ""),
+            # only what this console sealed in the flash cookie (never the URL's text)
+            "flash_ok": flash_ok,
+            "flash_error": flash_error,
             **context,  # a page that shows a refusal itself passes flash_error
         },
     )
-    return HTMLResponse(html, status_code=http_status)
+    response = HTMLResponse(html, status_code=http_status)
+    if sealed is not None:  # shown once
+        response.delete_cookie(FLASH_COOKIE, httponly=True, samesite="lax")
+    return response
 
 
 def with_query(url: str, **params: Any) -> str:
@@ -134,8 +155,16 @@ def with_query(url: str, **params: Any) -> str:
 
 
 def back(url: str, ok: str = "", error: str = "") -> RedirectResponse:
-    """After an action: back to ``url`` with the outcome shown there."""
-    return RedirectResponse(with_query(url, ok=ok[:500], error=error[:1000]), status_code=303)
+    """After an action: back to ``url`` with the outcome shown there, once. The message
+    travels in a sealed cookie (see :data:`FLASH`), never in the URL, so nobody can
+    put their own words on the console's pages with a crafted link."""
+    response = RedirectResponse(url, status_code=303)
+    sealing = FLASH.get()
+    if sealing is not None and (ok or error):
+        codec, secure = sealing
+        response.set_cookie(FLASH_COOKIE, codec.dump_flash(ok, error), max_age=FLASH_MAX_AGE,
+                            httponly=True, samesite="lax", secure=secure)  # fmt: skip
+    return response
 
 
 def safe_next(value: str, default: str = "/") -> str:

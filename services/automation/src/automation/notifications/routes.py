@@ -23,6 +23,7 @@ from automation.notifications.delivery import (
 from automation.notifications.models import Notification, NotificationTemplate
 from automation.notifications.schemas import (
     EmailIn,
+    NotificationDetail,
     NotificationOut,
     NotificationSummary,
     PreviewIn,
@@ -322,7 +323,7 @@ async def notification_summary(
     return NotificationSummary(since=start, total=sum(by_status.values()), by_status=by_status)
 
 
-@router.get("/{notification_id}", response_model=NotificationOut)
+@router.get("/{notification_id}", response_model=NotificationDetail)
 async def get_notification(
     *, notification_id: str, session: Session, principal: NotificationsRead
 ) -> Notification:

@@ -142,6 +142,15 @@ class NotificationOut(BaseModel):
     sent_at: datetime | None
 
 
+class NotificationDetail(NotificationOut):
+    """One notification with the message as it was rendered when accepted: what was
+    (or will be) sent, so a reader sees it without a sink that kept a copy. The
+    renderer caps each field (``MAX_RENDERED_CHARS``), so nothing stored is unbounded."""
+
+    body: str
+    html_body: str | None
+
+
 class SendOut(BaseModel):
     status: str
     duplicate: bool

@@ -6,11 +6,12 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from mimeia_console.clients import sinks
 from mimeia_console.clients.http import ServiceError
+from mimeia_console.pages.sinks import PREVIEW_CSP, sanitize
 from mimeia_console.web import automation, back, checked_form, console, int_param, pager, render
 
 PAGE = 25
@@ -110,7 +111,9 @@ async def notification_detail(request: Request) -> Response:
     c = console(request)
     api = automation(request)
     note = await api.get(f"/notifications/{request.path_params['notification_id']}")
-    # the rendered message, where a dev sink kept it; else the template's own preview
+    # what was sent: the message as automation rendered and stored it when it was
+    # accepted (its detail carries body/html_body); a dev sink's copy is linked too
+    rendered = "body" in note or "html_body" in note
     mail_id: int | None = None
     sms_body: str | None = None
     template_preview: dict[str, Any] | None = None
@@ -121,14 +124,15 @@ async def notification_detail(request: Request) -> Response:
                 if m.get("message_id") == provider_id:
                     mail_id = int(m["id"])
                     break
-        elif note.get("channel") == "sms" and provider_id:
+        elif note.get("channel") == "sms" and provider_id and not rendered:
             for m in await sinks.sms(c.http, c.settings.sms_sink_url):
                 if m.get("sid") == provider_id:
                     sms_body = str(m.get("body", ""))
                     break
     except ServiceError:
-        pass  # no sink (a deployed platform): fall back to the template
-    if mail_id is None and sms_body is None and note.get("template_id"):
+        pass  # no sink (a deployed platform)
+    if not rendered and mail_id is None and sms_body is None and note.get("template_id"):
+        # an automation that does not return the rendered message: the template's own
         try:
             template_preview = await api.post(
                 f"/notifications/templates/{note['template_id']}/preview", {"template_data": {}}
@@ -139,10 +143,20 @@ async def notification_detail(request: Request) -> Response:
         request,
         "notification.html",
         note=note,
+        rendered=rendered,
         mail_id=mail_id,
         sms_body=sms_body,
         template_preview=template_preview,
     )
+
+
+async def notification_preview(request: Request) -> Response:
+    """The sent HTML body, sanitized, as its own document for the page's sandboxed frame."""
+    note = await automation(request).get(f"/notifications/{request.path_params['notification_id']}")
+    html = note.get("html_body")
+    body = sanitize(str(html)) if html else "<p><em>(no HTML part)</em></p>"
+    document = f'<!doctype html><meta charset="utf-8"><base target="_blank">{body}'
+    return HTMLResponse(document, headers={"Content-Security-Policy": PREVIEW_CSP})
 
 
 ROUTES = [
@@ -154,4 +168,5 @@ ROUTES = [
     ),
     Route("/notifications", notifications, methods=["GET"]),
     Route("/notifications/{notification_id}", notification_detail, methods=["GET"]),
+    Route("/notifications/{notification_id}/preview", notification_preview, methods=["GET"]),
 ]

@@ -80,7 +80,7 @@ async def execution_detail(request: Request) -> Response:
         execution=execution,
         workflow=workflow,
         failed=failed_step(execution),
-        timeline=svg.timeline(steps),
+        timeline=svg.timeline(steps, resume_at=execution.get("resume_at")),
         graph=graph,
         started_by=started_by,
         in_progress=execution.get("status") in ("pending", "running"),

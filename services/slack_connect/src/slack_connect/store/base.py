@@ -7,8 +7,10 @@ status report looks) live here once, so Redis and SQLite cannot drift apart.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, get_args
 
@@ -49,6 +51,7 @@ class SyncStore(ABC):
 
     def __init__(self, overlap_seconds: float) -> None:
         self.overlap = Decimal(str(overlap_seconds))
+        self.clock: Callable[[], float] = time.time  # when a sync wrote a channel
 
     # -- shared rules ----------------------------------------------------
 
@@ -74,10 +77,12 @@ class SyncStore(ABC):
     async def advance(
         self, org: str, channel: str, newest: str | None, counts: dict[str, int]
     ) -> None:
-        """Add to the channel's counters and move its cursor forward (never back)."""
+        """Add to the channel's counters, move its cursor forward (never back) and
+        note when this sync wrote the channel (``last_synced_at`` in :meth:`status`)."""
         if newest is not None:
             ts_key(newest)  # refuse a malformed ts before anything is written
         await self._add_counts(org, channel, {k: v for k, v in counts.items() if v})
+        await self._mark_synced(org, channel, self.clock())
         if newest is None:
             return
         cursor = await self._raise_cursor(org, channel, newest)
@@ -87,11 +92,16 @@ class SyncStore(ABC):
         cursors = await self.cursors(org)
         allow = await self.allowlist(org)
         dropped = await self.dropped(org)
+        synced = await self.synced_at(org)
         channels: dict[str, Any] = {}
         for channel in sorted(allow | set(cursors)):
+            at = synced.get(channel)
             channels[channel] = {
                 "allowlisted": channel in allow,
                 "cursor": cursors.get(channel),
+                "last_synced_at": (
+                    None if at is None else datetime.fromtimestamp(at, UTC).isoformat()
+                ),
                 "next_oldest": self.oldest_for(cursors.get(channel)),
                 "counts": await self.counts(org, channel),
             }
@@ -146,6 +156,14 @@ class SyncStore(ABC):
     @abstractmethod
     async def _raise_cursor(self, org: str, channel: str, newest: str) -> str:
         """Atomically set the cursor to ``newest`` if :meth:`is_newer`; return the cursor."""
+
+    @abstractmethod
+    async def synced_at(self, org: str) -> dict[str, float]:
+        """When a sync last wrote each channel (Unix seconds)."""
+
+    @abstractmethod
+    async def _mark_synced(self, org: str, channel: str, at: float) -> None:
+        """Record that a sync wrote ``channel`` at ``at`` (the later time wins)."""
 
     @abstractmethod
     async def _forget_seen_below(self, org: str, channel: str, floor: float) -> None: ...

@@ -17,6 +17,15 @@ from slack_connect.store.base import SyncStore, check_raw_kind, ts_score
 
 __all__ = ["RedisSyncStore"]
 
+# HSET only when the new time is later than the stored one
+_MARK_SYNCED = """
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if not stored or tonumber(stored) < tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+return 0
+"""
+
 
 class RedisSyncStore(SyncStore):
     """``client`` must decode responses (``decode_responses=True``)."""
@@ -120,6 +129,13 @@ class RedisSyncStore(SyncStore):
                     return newest
                 except aioredis.WatchError:
                     continue
+
+    async def synced_at(self, org: str) -> dict[str, float]:
+        return {k: float(v) for k, v in (await self._hash(self._key(org, "synced"))).items()}
+
+    async def _mark_synced(self, org: str, channel: str, at: float) -> None:
+        # the later time wins, also between replicas (one script, run atomically)
+        await self._redis.eval(_MARK_SYNCED, 1, self._key(org, "synced"), channel, repr(at))
 
     async def _forget_seen_below(self, org: str, channel: str, floor: float) -> None:
         await self._redis.zremrangebyscore(self._key(org, "seen", channel), "-inf", floor)

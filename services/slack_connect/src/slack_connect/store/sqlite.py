@@ -45,6 +45,10 @@ CREATE TABLE IF NOT EXISTS counters (
     org TEXT NOT NULL, channel TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,
     PRIMARY KEY (org, channel, name)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS synced (
+    org TEXT NOT NULL, channel TEXT NOT NULL, at REAL NOT NULL,
+    PRIMARY KEY (org, channel)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dropped (
     org TEXT NOT NULL, channel TEXT NOT NULL, value INTEGER NOT NULL,
     PRIMARY KEY (org, channel)
@@ -60,6 +64,8 @@ _ADD_COUNT = """INSERT INTO counters VALUES (?, ?, ?, ?)
 ON CONFLICT (org, channel, name) DO UPDATE SET value = value + excluded.value"""
 _SET_CURSOR = """INSERT INTO cursors VALUES (?, ?, ?)
 ON CONFLICT (org, channel) DO UPDATE SET ts = excluded.ts"""
+_MARK_SYNCED = """INSERT INTO synced VALUES (?, ?, ?)
+ON CONFLICT (org, channel) DO UPDATE SET at = MAX(at, excluded.at)"""
 
 _BUSY_TIMEOUT_SECONDS = 30.0
 
@@ -186,6 +192,13 @@ class SqliteSyncStore(SyncStore):
             return newest
 
         return await self._write(compare_and_set)
+
+    async def synced_at(self, org: str) -> dict[str, float]:
+        rows = await self._rows("SELECT channel, at FROM synced WHERE org = ?", (org,))
+        return {channel: float(at) for channel, at in rows}
+
+    async def _mark_synced(self, org: str, channel: str, at: float) -> None:
+        await self._write_rows(_MARK_SYNCED, [(org, channel, at)])
 
     async def _forget_seen_below(self, org: str, channel: str, floor: float) -> None:
         sql = "DELETE FROM seen WHERE org = ? AND channel = ? AND score <= ?"
