@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+import re
+from collections.abc import Awaitable, Callable, Collection, MutableMapping
 from typing import Any
 
 from mimeia_telemetry import tracing
@@ -14,7 +15,14 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-__all__ = ["TraceMiddleware"]
+__all__ = ["SECRET_PARAMS", "TraceMiddleware", "redacted_path"]
+
+# Path parameters whose values are secrets (an inbound-webhook URL's token): spans and
+# access logs show ``***`` for them.
+SECRET_PARAMS: frozenset[str] = frozenset({"token", "secret"})
+HIDDEN = "***"
+
+_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[A-Za-z_]+)?\}")
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -42,12 +50,46 @@ def _route(scope: Scope) -> str | None:
     return str(template)
 
 
-class TraceMiddleware:
-    """Outermost middleware: ``GET /api/v1/things/{id}`` spans, kind server."""
+def redacted_path(scope: Scope, secret_params: Collection[str] = SECRET_PARAMS) -> str:
+    """The request path with the values of ``secret_params`` replaced by ``***``.
 
-    def __init__(self, app: ASGIApp, *, skip: tuple[str, ...] = ("/health", "/metrics")) -> None:
+    Route-aware: once the framework has matched a route (``scope["route"]`` and
+    ``scope["path_params"]``, as Starlette/FastAPI leave them, 405 answers included),
+    the path is rebuilt from the route template, each secret parameter hidden, the
+    others as sent. Before routing, or with no secret parameter, the path as sent."""
+    path = str(scope.get("path", ""))
+    params = scope.get("path_params") or {}
+    if not any(name in secret_params for name in params):
+        return path
+    template = _route(scope)
+    if template is None:
+        return path
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in secret_params:
+            return HIDDEN
+        return str(params.get(name, match.group(0)))
+
+    return _PARAM.sub(fill, template)
+
+
+class TraceMiddleware:
+    """Outermost middleware: ``GET /api/v1/things/{id}`` spans, kind server.
+
+    ``url.path`` holds the path with the values of ``secret_params`` (path parameter
+    names) shown as ``***``; see :func:`redacted_path`."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        skip: tuple[str, ...] = ("/health", "/metrics"),
+        secret_params: Collection[str] = SECRET_PARAMS,
+    ) -> None:
         self.app = app
         self.skip = skip
+        self.secret_params = frozenset(secret_params)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not tracing._on or scope["type"] != "http" or scope.get("path", "") in self.skip:
@@ -56,7 +98,7 @@ class TraceMiddleware:
         method = scope.get("method", "GET")
         attributes = {
             "http.request.method": method,
-            "url.path": scope.get("path"),
+            # url.path is set once the route is known (secrets hidden), never raw here
             "url.scheme": scope.get("scheme"),
         }
         with tracing.span(
@@ -75,6 +117,8 @@ class TraceMiddleware:
             try:
                 await self.app(scope, receive, send_traced)
             finally:
+                # routed by now: a secret in the path (a webhook token) becomes ***
+                current.set_attribute("url.path", redacted_path(scope, self.secret_params))
                 route = _route(scope)
                 if route:
                     current.set_attribute("http.route", route)

@@ -21,7 +21,7 @@ from automation.middleware import (
 from automation.routers import health, wompi
 from automation.runtime import Runtime
 from automation.settings import Settings, get_settings
-from mimeia_telemetry.asgi import TraceMiddleware
+from mimeia_telemetry.asgi import TraceMiddleware, redacted_path
 from mimeia_telemetry.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         request_id = getattr(request.state, "request_id", None)
         if dbfaults.is_connection_error(exc):
             return _unavailable(request, exc)
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s %s", request.method, redacted_path(request.scope))
         return JSONResponse(
             {"detail": "internal error", "request_id": request_id},
             status_code=500,
@@ -133,8 +133,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     """503 with Retry-After: the database is restarting or unreachable, and the same
     request will work once it is back (nothing was done)."""
-    log.warning("database unavailable on %s %s: %s: %s", request.method, request.url.path,
-                type(exc).__name__, str(exc)[:200])  # fmt: skip
+    log.warning("database unavailable on %s %s: %s: %s", request.method,
+                redacted_path(request.scope), type(exc).__name__, str(exc)[:200])  # fmt: skip
     return JSONResponse(
         {"detail": "service temporarily unavailable: the database is not answering",
          "request_id": getattr(request.state, "request_id", None)},

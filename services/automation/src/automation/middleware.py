@@ -20,6 +20,7 @@ from automation.auth import principal_from_headers
 from automation.logs import accept_request_id, request_id_var
 from automation.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from automation.settings import Settings
+from mimeia_telemetry.asgi import redacted_path
 
 log = logging.getLogger("automation.access")
 
@@ -83,7 +84,9 @@ class RequestContextMiddleware:
             route = _route_label(scope)
             HTTP_REQUESTS.labels(scope["method"], route, str(status_code)).inc()
             HTTP_LATENCY.labels(scope["method"], route).observe(elapsed)
-            log.info("%s %s %s %.1fms", scope["method"], scope["path"], status_code, elapsed * 1000)
+            # the path with secrets (an inbound-webhook token) shown as ***
+            path = redacted_path(scope)
+            log.info("%s %s %s %.1fms", scope["method"], path, status_code, elapsed * 1000)
             request_id_var.reset(token)
 
 

@@ -40,7 +40,11 @@ class Workflow(Base):
     steps: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    webhook_token: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # Only the SHA-256 of the inbound-webhook URL token ("sha256:<hex>"), never the
+    # token (automation.workflows.tokens); the column keeps its old name.
+    webhook_token_hash: Mapped[str | None] = mapped_column(
+        "webhook_token", String(100), nullable=True
+    )
     event_type: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

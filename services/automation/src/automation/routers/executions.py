@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
@@ -18,7 +17,7 @@ from automation.routers.common import (
     session_dependency,
     since_or_default,
 )
-from automation.workflows import engine
+from automation.workflows import engine, tokens
 from automation.workflows.schemas import (
     ExecuteRequest,
     ExecutionList,
@@ -233,10 +232,10 @@ async def workflow_webhook(
     """Start a webhook-triggered workflow. The URL's token is the secret; the JSON
     body becomes the execution's input."""
     workflow = await session.get(Workflow, workflow_id) if len(workflow_id) <= 36 else None
-    expected = (workflow.webhook_token or "") if workflow else ""
-    # Compare even when the workflow is unknown, so timing says nothing about which.
-    valid = hmac.compare_digest(token.encode(), (expected or "x" * 43).encode())
-    if workflow is None or workflow.trigger_type != "webhook" or not expected or not valid:
+    # Only the token's hash is stored; compared in constant time, and even when the
+    # workflow is unknown, so timing says nothing about which.
+    valid = tokens.token_matches(token, workflow.webhook_token_hash if workflow else None)
+    if workflow is None or workflow.trigger_type != "webhook" or not valid:
         raise HTTPException(404, detail="no such webhook")
     body = ExecuteRequest(
         input_data=payload or {},

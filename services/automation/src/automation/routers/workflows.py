@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +14,7 @@ from automation.models import Workflow
 from automation.problems import InvalidDefinition
 from automation.routers.common import get_owned, session_dependency
 from automation.schedule import next_fire
+from automation.workflows import tokens
 from automation.workflows.definition import workflow_problems
 from automation.workflows.schemas import (
     StepSpec,
@@ -29,14 +29,19 @@ router = APIRouter(prefix="/workflows", tags=["workflows"])
 Session = Annotated[AsyncSession, Depends(session_dependency)]
 
 
-def workflow_out(workflow: Workflow, request: Request) -> WorkflowOut:
-    webhook_url = None
-    if workflow.trigger_type == "webhook" and workflow.webhook_token:
-        webhook_url = str(
-            request.url_for(
-                "workflow_webhook", workflow_id=workflow.id, token=workflow.webhook_token
-            )
+def workflow_out(workflow: Workflow, request: Request, token: str | None = None) -> WorkflowOut:
+    """The workflow as answered. ``token`` is given only by the request that issued it
+    (create, an update that made it webhook-triggered, a rotation): only then does
+    ``webhook_url`` carry it; every other answer has the ``***`` hint."""
+    webhook_url = webhook_url_hint = None
+    if workflow.trigger_type == "webhook" and workflow.webhook_token_hash:
+        webhook_url_hint = str(
+            request.url_for("workflow_webhook", workflow_id=workflow.id, token=tokens.HIDDEN)
         )
+        if token is not None:
+            webhook_url = str(
+                request.url_for("workflow_webhook", workflow_id=workflow.id, token=token)
+            )
     return WorkflowOut(
         id=workflow.id,
         name=workflow.name,
@@ -47,23 +52,35 @@ def workflow_out(workflow: Workflow, request: Request) -> WorkflowOut:
         enabled=workflow.enabled,
         version=workflow.version,
         webhook_url=webhook_url,
+        webhook_url_hint=webhook_url_hint,
         next_run_at=workflow.next_run_at,
         created_at=workflow.created_at,
         updated_at=workflow.updated_at,
     )
 
 
-def _apply_trigger(workflow: Workflow) -> None:
-    """Derived columns of the trigger: the cron's next run, the webhook token, the event."""
+def _issue_token(workflow: Workflow) -> str:
+    """A new webhook token for ``workflow``: its hash is stored, the token returned
+    to be shown once."""
+    token = tokens.new_token()
+    workflow.webhook_token_hash = tokens.token_hash(token)
+    return token
+
+
+def _apply_trigger(workflow: Workflow) -> str | None:
+    """Derived columns of the trigger: the cron's next run, the webhook token, the event.
+    Returns the webhook token when one was issued now."""
     config = workflow.trigger_config
     workflow.next_run_at = None
     workflow.event_type = None
+    issued = None
     if workflow.trigger_type == "schedule" and workflow.enabled:
         workflow.next_run_at = next_fire(config["cron"], utcnow(), config.get("timezone"))
-    if workflow.trigger_type == "webhook" and not workflow.webhook_token:
-        workflow.webhook_token = secrets.token_urlsafe(32)
+    if workflow.trigger_type == "webhook" and not workflow.webhook_token_hash:
+        issued = _issue_token(workflow)
     if workflow.trigger_type == "event":
         workflow.event_type = str(config["event_type"]).strip()
+    return issued
 
 
 def _validate(trigger_type: str, trigger_config: dict[str, Any], steps: list[StepSpec]) -> None:
@@ -110,10 +127,10 @@ async def create_workflow(
         steps=[s.model_dump(mode="json") for s in body.steps],
         enabled=body.enabled,
     )
-    _apply_trigger(workflow)
+    token = _apply_trigger(workflow)
     session.add(workflow)
     await session.commit()
-    return workflow_out(workflow, request)
+    return workflow_out(workflow, request, token)
 
 
 @router.get("/{workflow_id}", response_model=WorkflowOut)
@@ -150,9 +167,30 @@ async def update_workflow(
     workflow.trigger_config = trigger_config
     workflow.steps = [s.model_dump(mode="json") for s in steps]
     workflow.version += 1
-    _apply_trigger(workflow)
+    token = _apply_trigger(workflow)
     await session.commit()
-    return workflow_out(workflow, request)
+    return workflow_out(workflow, request, token)
+
+
+@router.post("/{workflow_id}/webhook-token", response_model=WorkflowOut)
+async def rotate_webhook_token(
+    workflow_id: str,
+    request: Request,
+    session: Session,
+    principal: WorkflowsWrite,
+) -> WorkflowOut:
+    """Issue a new webhook URL; the old one stops working at once. The answer's
+    ``webhook_url`` is the only place the new token is ever shown."""
+    workflow = await get_owned(session, Workflow, workflow_id, principal.tenant_id, "workflow")
+    if workflow.trigger_type != "webhook":
+        raise HTTPException(
+            409,
+            detail=f"trigger_type: the workflow is {workflow.trigger_type!r}-triggered; "
+            "only 'webhook' workflows have a webhook token",
+        )
+    token = _issue_token(workflow)
+    await session.commit()
+    return workflow_out(workflow, request, token)
 
 
 @router.delete("/{workflow_id}", status_code=204)

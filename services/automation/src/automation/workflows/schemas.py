@@ -74,7 +74,11 @@ class WorkflowOut(BaseModel):
     steps: list[dict[str, Any]]
     enabled: bool
     version: int
+    # The inbound-webhook URL with its token: only in the answer that issued the token
+    # (create, the update that made the workflow webhook-triggered, POST
+    # .../webhook-token); null everywhere else, where webhook_url_hint has "***" for it.
     webhook_url: str | None = None
+    webhook_url_hint: str | None = None
     next_run_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
