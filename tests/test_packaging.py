@@ -301,6 +301,9 @@ def test_every_wheel_carries_its_metadata(dist: str, wheels: dict[str, Path]) ->
     assert "License-Expression: MIT" in meta
     assert "Project-URL: Source, " in meta and "Project-URL: Issues, " in meta
     assert "Classifier: Typing :: Typed" in meta
+    assert "Classifier: Programming Language :: Python :: 3\n" in meta, dist
+    assert "\nClassifier: Operating System :: " in meta, dist
+    assert "Requires-Python: >=3.11" in meta, dist
     assert "Description-Content-Type: text/markdown" in meta
     assert len(meta.split("\n\n", 1)[1]) > 200, f"{dist}: README missing or empty"
     assert "Requires-Dist: mimeia\n" not in meta and "Requires-Dist: mimeia;" not in meta

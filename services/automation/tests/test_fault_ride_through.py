@@ -24,10 +24,11 @@ import pytest
 
 from automation import migrate
 from automation.app import create_app
-from automation.pgcluster import PrivatePostgres
 from automation.runtime import Runtime
 from automation.settings import Settings
 from mimeia.testing import run_server
+
+from .pgcluster import PrivatePostgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

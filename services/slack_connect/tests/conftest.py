@@ -4,7 +4,8 @@ emulator and the slack-connect service, wired to each other on free ports."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,46 +89,64 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
     return make_keys(tmp_path_factory.mktemp("keys"))
 
 
+StackRunner = Callable[..., AbstractContextManager[Stack]]
+
+
 @pytest.fixture(scope="session")
-def stack(
+def run_stack(
     tmp_path_factory: pytest.TempPathFactory, keys: Keys, redis_url: str, redis_prefix: str
-) -> Iterator[Stack]:
-    state = tmp_path_factory.mktemp("stack")
-    secret_file = state / "incoming_secret"
-    secret_file.write_text(INCOMING_SECRET)
-    service_port, emulator_port = free_port(), free_port()
-    service_url = f"http://127.0.0.1:{service_port}"
-    emulator_url = f"http://127.0.0.1:{emulator_port}"
-    trigger_url = f"http://localhost:{emulator_port}"  # another host name, like zeus.*
-    emulator_argv = [
-        "python",
-        "-m",
-        "slack_connect.cli",
-        "paragon-emulator",
-        "--port",
-        str(emulator_port),
-        "--project-id",
-        PROJECT_ID,
-        "--public-key-file",
-        str(keys.public_file),
-        "--audience",
-        AUDIENCE,
-        "--data-dir",
-        str(DATA_DIR),
-        "--callback-url",
-        service_url,
-        "--incoming-secret-file",
-        str(secret_file),
-    ]
-    for kind, workflow_id in WORKFLOWS.items():
-        emulator_argv += ["--workflow", f"{kind}={workflow_id}"]
-    prefix = f"{redis_prefix}:slack"
-    with run_flowmesh(state) as flowmesh, run_receiver(flowmesh) as mesh_url:
-        env = service_env(emulator_url, trigger_url, keys, mesh_url, redis_url, prefix)
-        service_argv = ["python", "-m", "slack_connect.cli", "serve", "--port", str(service_port)]
-        with run_server(emulator_argv), run_server(service_argv, env=env):
-            yield Stack(service_url, emulator_url, trigger_url, flowmesh, mesh_url, keys, prefix,
-                        env)  # fmt: skip
+) -> StackRunner:
+    """``with run_stack(name, extra_env) as stack``: a stack of its own, the service
+    started with ``extra_env`` added (for tests that need other settings)."""
+
+    @contextmanager
+    def run(name: str = "stack", extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+        state = tmp_path_factory.mktemp(name)
+        secret_file = state / "incoming_secret"
+        secret_file.write_text(INCOMING_SECRET)
+        service_port, emulator_port = free_port(), free_port()
+        service_url = f"http://127.0.0.1:{service_port}"
+        emulator_url = f"http://127.0.0.1:{emulator_port}"
+        trigger_url = f"http://localhost:{emulator_port}"  # another host name, like zeus.*
+        emulator_argv = [
+            "python",
+            "-m",
+            "slack_connect.cli",
+            "paragon-emulator",
+            "--port",
+            str(emulator_port),
+            "--project-id",
+            PROJECT_ID,
+            "--public-key-file",
+            str(keys.public_file),
+            "--audience",
+            AUDIENCE,
+            "--data-dir",
+            str(DATA_DIR),
+            "--callback-url",
+            service_url,
+            "--incoming-secret-file",
+            str(secret_file),
+        ]
+        for kind, workflow_id in WORKFLOWS.items():
+            emulator_argv += ["--workflow", f"{kind}={workflow_id}"]
+        prefix = f"{redis_prefix}:slack" if name == "stack" else f"{redis_prefix}:slack-{name}"
+        with run_flowmesh(state) as flowmesh, run_receiver(flowmesh) as mesh_url:
+            env = service_env(emulator_url, trigger_url, keys, mesh_url, redis_url, prefix)
+            env.update(extra_env or {})
+            service_argv = ["python", "-m", "slack_connect.cli", "serve", "--port",
+                            str(service_port)]  # fmt: skip
+            with run_server(emulator_argv), run_server(service_argv, env=env):
+                yield Stack(service_url, emulator_url, trigger_url, flowmesh, mesh_url, keys,
+                            prefix, env)  # fmt: skip
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def stack(run_stack: StackRunner) -> Iterator[Stack]:
+    with run_stack() as running:
+        yield running
 
 
 def service_env(emulator_url: str, trigger_url: str, keys: Keys, mesh_url: str, redis_url: str,

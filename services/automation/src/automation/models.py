@@ -72,6 +72,9 @@ class WorkflowExecution(Base):
     definition: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # W3C traceparent of the span that started the run: every step, resumed later
+    # or by another worker, runs in that trace
+    traceparent: Mapped[str | None] = mapped_column(String(55), nullable=True)
     lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     resume_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

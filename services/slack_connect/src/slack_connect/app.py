@@ -175,6 +175,8 @@ class Services:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()  # type: ignore[call-arg]
+    # tracing first, so everything built below (Paragon and mesh clients) sees it
+    configure_tracing("slack-connect")  # OTEL_* decide; off by default
     services = Services(settings)
 
     @asynccontextmanager
@@ -184,7 +186,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await services.aclose()
 
-    configure_tracing("slack-connect")  # OTEL_* decide; off by default
     # our TraceMiddleware makes the server span (one per request, full route)
     app = FastAPI(
         title="slack-connect",

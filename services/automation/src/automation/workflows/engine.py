@@ -39,6 +39,7 @@ from automation.steps.builtin import delay_seconds
 from automation.workflows import store
 from automation.workflows.definition import BRANCHING_TYPES, dependencies
 from automation.workflows.store import ACTIVE, ExecutionState, StepState
+from mimeia_telemetry import tracing
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -72,6 +73,8 @@ async def create_execution(
         context=context or {},
         definition=workflow.steps,
         request_id=request_id,
+        # the request's (or rule run's) trace, kept by every step of the run
+        traceparent=tracing.current_traceparent(),
         status="pending",
     )
     session.add(execution)
@@ -477,6 +480,25 @@ class ExecutionRunner:
             await self._db(lambda conn: store.write_steps(conn, steps))
 
     async def _run_step(
+        self,
+        execution: ExecutionState,
+        run: StepState,
+        spec: dict[str, Any],
+        by_id: dict[str, StepState],
+    ) -> None:
+        # In the trace that started the execution: under the current span when this
+        # run is part of it (the task the request queued), else (a resume by the
+        # scheduler, another worker) under the stored span, linked to the current one.
+        with tracing.resume(
+            execution.traceparent,
+            "workflow.step",
+            step=run.step_id,
+            attempt=run.attempts + 1,
+            attributes={"step.type": spec["type"]},
+        ):
+            await self._step(execution, run, spec, by_id)
+
+    async def _step(
         self,
         execution: ExecutionState,
         run: StepState,

@@ -62,6 +62,7 @@ class ExecutionState:
     context: dict[str, Any]
     definition: list[dict[str, Any]]
     request_id: str | None
+    traceparent: str | None
 
 
 @dataclass(slots=True)
@@ -160,7 +161,7 @@ WITH claimed AS (
       AND (lease_until IS NULL OR lease_until < :now)
       AND (resume_at IS NULL OR resume_at <= :due)
     RETURNING id, tenant_id, workflow_id, priority, trigger, input, context, definition,
-              request_id
+              request_id, traceparent
 )
 SELECT c.*, (
     SELECT coalesce(json_agg(json_build_array(

@@ -7,7 +7,7 @@ workflow would: it reads the emulated workspace and POSTs Slack-shaped data
 to the service's incoming routes with the org's shared secret.
 
 Test controls live under ``/_emulator`` (credential status, injected faults,
-workflow runs).
+workflow runs, each with the ``traceparent`` its trigger carried).
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ class _Run:
     status: str = "running"
     posts: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    traceparent: str | None = None  # the trigger request's header, for tracing tests
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -239,7 +240,8 @@ def create_emulator(config: EmulatorConfig) -> Starlette:
             return _error(400, "body is not JSON")
         if not isinstance(params, dict):
             return _error(400, "body must be a JSON object")
-        run = _Run(uuid.uuid4().hex, workflow_id, kind, sub, params)
+        run = _Run(uuid.uuid4().hex, workflow_id, kind, sub, params,
+                   traceparent=request.headers.get("traceparent"))  # fmt: skip
         runs[run.run_id] = run
         task = asyncio.create_task(run_workflow(run))
         background.add(task)
