@@ -5,32 +5,39 @@ signed in over loopback. Pages are walked by their own Next links (no JavaScript
 from __future__ import annotations
 
 import re
+import smtplib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
 from html import unescape
 from pathlib import Path
 
 import httpx
 import pytest
 
+from automation.sinks.sms import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
 from mimeia.testing import free_port, run_server
 from mimeia_console.app import create_app
 from mimeia_console.settings import ConsoleSettings
 
 pytestmark = pytest.mark.integration
 TENANT = "pager"
+SINK_CALLS: list[tuple[str, int]] = []
 
 
 @dataclass
 class Servers:
     automation: str
     key_file: Path
+    smtp: int  # SMTP port of the mail sink
+    mail: str  # its web API
+    sms: str
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     tmp = tmp_path_factory.mktemp("paging")
-    port = free_port()
+    port, smtp, mail, sms = free_port(), free_port(), free_port(), free_port()
     mp = pytest.MonkeyPatch()
     for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "INTERNAL_API_KEY",
                  "JWT_SECRET_KEY", "FLOWMESH_URL"):  # fmt: skip
@@ -38,9 +45,13 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     mp.setenv("ENV", "development")
     auto_argv = ["python", "-m", "automation", "--state-dir", str(tmp / "automation"), "serve",
                  "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    smtp_argv = ["python", "-m", "automation.sinks.smtp", "--port", str(smtp),
+                 "--web-port", str(mail)]  # fmt: skip
+    sms_argv = ["python", "-m", "automation.sinks.sms", "--port", str(sms)]
     try:
-        with run_server(auto_argv):
-            yield Servers(f"http://127.0.0.1:{port}", tmp / "automation" / "internal_api_key")
+        with run_server(auto_argv), run_server(smtp_argv), run_server(sms_argv):
+            yield Servers(f"http://127.0.0.1:{port}", tmp / "automation" / "internal_api_key",
+                          smtp, f"http://127.0.0.1:{mail}", f"http://127.0.0.1:{sms}")  # fmt: skip
     finally:
         mp.undo()
 
@@ -48,8 +59,18 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
 @pytest.fixture
 async def console(servers: Servers) -> AsyncIterator[httpx.AsyncClient]:
     settings = ConsoleSettings(loopback_key_file=servers.key_file, default_tenant=TENANT,
-                               automation_url=servers.automation)  # fmt: skip
+                               automation_url=servers.automation, smtp_sink_url=servers.mail,
+                               sms_sink_url=servers.sms)  # fmt: skip
     app = create_app(settings)
+    SINK_CALLS.clear()
+
+    async def seen(response: httpx.Response) -> None:  # what the console asked the sinks
+        if response.url.port in (int(servers.mail.rsplit(":", 1)[1]),
+                                 int(servers.sms.rsplit(":", 1)[1])):  # fmt: skip
+            await response.aread()
+            SINK_CALLS.append((str(response.url), len(response.content)))
+
+    app.state.console.http.event_hooks["response"].append(seen)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
         yield client
@@ -90,3 +111,80 @@ async def test_webhook_endpoints_are_walked_page_by_page_each_seen_once(
         pages += 1
         url = _next(page.text.split("<h2>Messages</h2>")[0])
     assert pages == 5 and len(seen) == len(set(seen)) == 120 and set(seen) == made
+
+
+def _send_mail(servers: Servers, count: int) -> None:
+    with smtplib.SMTP("127.0.0.1", servers.smtp, timeout=10) as smtp:
+        for i in range(count):
+            mail = EmailMessage()
+            mail["From"], mail["To"] = "shop@example.com", f"buyer{i}@example.com"
+            mail["Subject"], mail["Message-ID"] = f"order {i:03d}", f"<m{i}@example.com>"
+            mail.set_content("x" * 2000 + f" body {i}")
+            if i == count - 1:
+                mail.add_attachment(b"<script>alert(1)</script>", maintype="text",
+                                    subtype="html", filename="../evil page.html")  # fmt: skip
+            smtp.send_message(mail)
+
+
+async def test_mail_pages_fetch_only_their_page_and_details_fetch_one_message(
+    servers: Servers, console: httpx.AsyncClient
+) -> None:
+    httpx.delete(f"{servers.mail}/api/messages", timeout=5)
+    _send_mail(servers, 300)
+    # the first call shape still answers with every message and its bodies
+    everything = httpx.get(f"{servers.mail}/api/messages", timeout=10).json()
+    assert everything["total"] == 300
+    assert everything["messages"][0]["text"].rstrip().endswith("body 299")
+    bad = httpx.get(f"{servers.mail}/api/messages", params={"limit": 500}, timeout=5)
+    assert bad.status_code == 400 and bad.json()["detail"].startswith("limit:")
+
+    subjects: list[str] = []
+    url: str | None = "/mail"
+    while url is not None:
+        SINK_CALLS.clear()
+        page = await console.get(url if url.startswith("/") else f"/mail{url}")
+        assert page.status_code == 200, page.text
+        subjects += re.findall(r">order (\d{3})</a>", page.text)
+        # one call to the sink, for 25 summaries without bodies (not 300 with 2 kB each)
+        assert len(SINK_CALLS) == 1 and "limit=25" in SINK_CALLS[0][0], SINK_CALLS
+        assert SINK_CALLS[0][1] < 25 * 1000, SINK_CALLS
+        url = _next(page.text)
+    assert subjects == [f"{i:03d}" for i in range(299, -1, -1)]
+    assert "276-300 of 300" in page.text
+
+    found = await console.get("/mail", params={"q": "buyer123@"})
+    assert re.findall(r">order (\d{3})</a>", found.text) == ["123"]
+
+    newest = int(everything["messages"][0]["id"])
+    SINK_CALLS.clear()
+    detail = await console.get(f"/mail/{newest}")
+    assert detail.status_code == 200 and "body 299" in detail.text
+    assert all("/api/messages?" not in u for u, _ in SINK_CALLS), SINK_CALLS  # no listing
+    link = f"/mail/{newest}/attachments/0"
+    assert f'href="{link}"' in detail.text
+    download = await console.get(link)
+    assert download.status_code == 200 and download.content == b"<script>alert(1)</script>"
+    assert download.headers["content-type"] == "application/octet-stream"
+    assert download.headers["content-disposition"] == 'attachment; filename="evil_page.html"'
+    assert download.headers["x-content-type-options"] == "nosniff"
+    assert (await console.get(f"/mail/{newest}/attachments/1")).status_code == 404
+    assert (await console.get("/mail/999999")).status_code == 404
+
+
+async def test_sms_pages_come_from_the_sink_a_page_at_a_time(
+    servers: Servers, console: httpx.AsyncClient
+) -> None:
+    httpx.delete(f"{servers.sms}/api/messages", timeout=5)
+    auth = (DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN)
+    url = f"{servers.sms}/2010-04-01/Accounts/{DEFAULT_ACCOUNT_SID}/Messages.json"
+    with httpx.Client(auth=auth, timeout=5) as http:
+        sids = [http.post(url, data={"To": f"+1555010{i:04d}", "From": "+15550000000",
+                                     "Body": f"code {i:02d} " + "y" * 300}).json()["sid"]
+                for i in range(30)]  # fmt: skip
+    first = await console.get("/sms")
+    assert first.text.count("<pre>code ") == 25 and "1-25 of 30" in first.text
+    assert SINK_CALLS[-1][1] < 25 * 400, SINK_CALLS  # bodies cut short in the list
+    second = await console.get(f"/sms{_next(first.text)}")
+    assert [f"{i:02d}" for i in range(4, -1, -1)] == re.findall(r"<pre>code (\d\d)", second.text)
+    whole = httpx.get(f"{servers.sms}/api/messages/{sids[0]}", timeout=5).json()
+    assert whole["body"].endswith("y" * 300)

@@ -138,15 +138,11 @@ async def notification_detail(request: Request) -> Response:
     provider_id = note.get("provider_message_id")
     try:
         if note.get("channel") == "email" and provider_id:
-            for m in await sinks.mail(c.http, c.settings.smtp_sink_url):
-                if m.get("message_id") == provider_id:
-                    mail_id = int(m["id"])
-                    break
+            found = await sinks.mail_by_message_id(c.http, c.settings.smtp_sink_url, provider_id)
+            mail_id = int(found["id"]) if found else None
         elif note.get("channel") == "sms" and provider_id:
-            for m in await sinks.sms(c.http, c.settings.sms_sink_url):
-                if m.get("sid") == provider_id:
-                    sms_body = str(m.get("body", ""))
-                    break
+            sms = await sinks.sms_message(c.http, c.settings.sms_sink_url, str(provider_id))
+            sms_body = str(sms.get("body", ""))
     except ServiceError:
         pass  # no sink (a deployed platform): fall back to the template
     if mail_id is None and sms_body is None and note.get("template_id"):
