@@ -16,6 +16,8 @@ import httpx
 import pytest
 
 from automation.sinks.sms import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
+from flowmesh import Event, FlowMesh
+from flowmesh.types import RetryPolicy
 from mimeia.testing import free_port, run_server
 from mimeia_console.app import create_app
 from mimeia_console.settings import ConsoleSettings
@@ -32,12 +34,13 @@ class Servers:
     smtp: int  # SMTP port of the mail sink
     mail: str  # its web API
     sms: str
+    flowmesh: str  # host:port
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     tmp = tmp_path_factory.mktemp("paging")
-    port, smtp, mail, sms = free_port(), free_port(), free_port(), free_port()
+    port, smtp, mail, sms, fm = (free_port() for _ in range(5))
     mp = pytest.MonkeyPatch()
     for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "INTERNAL_API_KEY",
                  "JWT_SECRET_KEY", "FLOWMESH_URL"):  # fmt: skip
@@ -48,10 +51,14 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     smtp_argv = ["python", "-m", "automation.sinks.smtp", "--port", str(smtp),
                  "--web-port", str(mail)]  # fmt: skip
     sms_argv = ["python", "-m", "automation.sinks.sms", "--port", str(sms)]
+    fm_argv = ["python", "-m", "flowmesh", "serve", "--port", str(fm),
+               "--store", f"sqlite:///{tmp}/flowmesh.db"]  # fmt: skip
     try:
-        with run_server(auto_argv), run_server(smtp_argv), run_server(sms_argv):
+        with (run_server(auto_argv), run_server(smtp_argv), run_server(sms_argv),
+              run_server(fm_argv)):  # fmt: skip
             yield Servers(f"http://127.0.0.1:{port}", tmp / "automation" / "internal_api_key",
-                          smtp, f"http://127.0.0.1:{mail}", f"http://127.0.0.1:{sms}")  # fmt: skip
+                          smtp, f"http://127.0.0.1:{mail}", f"http://127.0.0.1:{sms}",
+                          f"127.0.0.1:{fm}")  # fmt: skip
     finally:
         mp.undo()
 
@@ -60,7 +67,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
 async def console(servers: Servers) -> AsyncIterator[httpx.AsyncClient]:
     settings = ConsoleSettings(loopback_key_file=servers.key_file, default_tenant=TENANT,
                                automation_url=servers.automation, smtp_sink_url=servers.mail,
-                               sms_sink_url=servers.sms)  # fmt: skip
+                               sms_sink_url=servers.sms, flowmesh_url=servers.flowmesh)  # fmt: skip
     app = create_app(settings)
     SINK_CALLS.clear()
 
@@ -188,3 +195,46 @@ async def test_sms_pages_come_from_the_sink_a_page_at_a_time(
     assert [f"{i:02d}" for i in range(4, -1, -1)] == re.findall(r"<pre>code (\d\d)", second.text)
     whole = httpx.get(f"{servers.sms}/api/messages/{sids[0]}", timeout=5).json()
     assert whole["body"].endswith("y" * 300)
+
+
+async def _walk(console: httpx.AsyncClient, path: str, pattern: str, cut: str = "") -> list[str]:
+    """Every match of ``pattern`` on the pages reached from ``path`` by Next links
+    (only the part of each page before ``cut``, for a page with several lists)."""
+    found: list[str] = []
+    url: str | None = path
+    while url is not None:
+        page = await console.get(url if url.startswith("/") else f"{path}{url}")
+        assert page.status_code == 200, page.text
+        text = page.text.split(cut)[0] if cut else page.text
+        found += re.findall(pattern, text)
+        url = _next(text)
+    return found
+
+
+async def test_flowmesh_lists_page_and_replay_sessions_stay_with_their_tenant(
+    servers: Servers, console: httpx.AsyncClient
+) -> None:
+    async with FlowMesh(endpoint=servers.flowmesh, timeout=10) as fm:
+        for i in range(30):
+            await fm.stream.configure(TENANT, "ops", f"s{i:02d}", partitions=1)
+        queue = "jobs"
+        await fm.queue.set_retry_policy(TENANT, "ops", queue, RetryPolicy(max_attempts=1))
+        for i in range(55):
+            await fm.queue.enqueue(TENANT, "ops", queue, f'{{"n": {i}}}'.encode())
+            job = await fm.queue.reserve(TENANT, "ops", queue)
+            assert job is not None
+            await fm.queue.nack(TENANT, "ops", queue, job.id, error="no")
+        dead = {j.id for j in await fm.queue.list_dlq_jobs(TENANT, "ops", queue, 1000)}
+        for who in (TENANT, "other"):
+            await fm.stream.write(who, "ops", "orders", [Event(payload=b"x")])
+            await fm.replay.create(who, "ops", "orders", "_replay_console", start_offset=0)
+
+    streams = await _walk(console, "/flowmesh", r'href="/flowmesh/streams/ops/(s\d\d)"',
+                          cut="<h2>Queues</h2>")  # fmt: skip
+    assert streams == [f"s{i:02d}" for i in range(30)]
+    jobs = await _walk(console, f"/flowmesh/queues/ops/{queue}", r"/dlq/([^/]+)/replay")
+    assert len(jobs) == len(set(jobs)) == 55 and set(jobs) == dead
+
+    replay = await console.get("/flowmesh/replay")
+    shown = re.findall(r"<td>([a-z]+)/ops/(?:stream/)?orders\[", replay.text)
+    assert shown == [TENANT]  # tenant "other"'s session is not listed
