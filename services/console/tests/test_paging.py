@@ -18,9 +18,12 @@ import pytest
 from automation.sinks.sms import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
 from flowmesh import Event, FlowMesh
 from flowmesh.types import RetryPolicy
+from mimeia import Address, discover_services
 from mimeia.testing import free_port, run_server
 from mimeia_console.app import create_app
 from mimeia_console.settings import ConsoleSettings
+from slack_connect.auth import INCOMING_SECRET_HEADER, org_incoming_secret
+from slack_connect.devstack import ensure_dev_material
 
 pytestmark = pytest.mark.integration
 TENANT = "pager"
@@ -203,7 +206,7 @@ async def _walk(console: httpx.AsyncClient, path: str, pattern: str, cut: str = 
     found: list[str] = []
     url: str | None = path
     while url is not None:
-        page = await console.get(url if url.startswith("/") else f"{path}{url}")
+        page = await console.get(url if url.startswith("/") else path.split("?")[0] + url)
         assert page.status_code == 200, page.text
         text = page.text.split(cut)[0] if cut else page.text
         found += re.findall(pattern, text)
@@ -238,3 +241,34 @@ async def test_flowmesh_lists_page_and_replay_sessions_stay_with_their_tenant(
     replay = await console.get("/flowmesh/replay")
     shown = re.findall(r"<td>([a-z]+)/ops/(?:stream/)?orders\[", replay.text)
     assert shown == [TENANT]  # tenant "other"'s session is not listed
+
+
+async def test_slack_channels_are_paged_by_slack_connect(tmp_path: Path) -> None:
+    spec = {s.name: s for s in discover_services()}["slack-connect"]
+    address = Address("127.0.0.1", free_port())
+    org, base = "acme", f"http://{address}"
+    with run_server(spec.argv({"slack-connect": address}, str(tmp_path))):
+        material = ensure_dev_material(tmp_path)
+        made = [{"id": f"C{i:04d}", "name": f"room-{i}"} for i in range(130)]
+        answer = httpx.post(f"{base}/v1/orgs/{org}/incoming/channels",
+                            json={"ok": True, "channels": made}, timeout=10,
+                            headers={INCOMING_SECRET_HEADER: org_incoming_secret(
+                                material.incoming_secret, org)})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        (tmp_path / "key").write_text("k3y")
+        settings = ConsoleSettings(loopback_key_file=tmp_path / "key", slack_connect_url=base,
+                                   slack_admin_token=material.admin_token)  # fmt: skip
+        app = create_app(settings)
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        calls: list[str] = []
+
+        async def seen(response: httpx.Response) -> None:
+            calls.append(str(response.url))
+
+        app.state.console.http.event_hooks["response"].append(seen)
+        async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+            ids = await _walk(client, f"/slack?org={org}", r"<code>(C\d{4})</code>")
+        await app.state.console.fm.close()
+    assert ids == [c["id"] for c in made]
+    listed = [u for u in calls if "/channels" in u]
+    assert len(listed) == 2 and all("limit=100" in u for u in listed), listed
