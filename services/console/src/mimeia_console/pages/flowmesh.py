@@ -7,7 +7,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 
 from markupsafe import Markup
 from starlette.exceptions import HTTPException
@@ -34,6 +34,7 @@ from mimeia_console.web import (
 )
 
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
+T = TypeVar("T")
 PAGE = 25
 TAIL_POLL_SECONDS = 0.25
 TAIL_MAX_SECONDS = 15 * 60
@@ -52,6 +53,22 @@ def _names(request: Request, kind: str = "name") -> tuple[str, str]:
     )
 
 
+def _found(
+    names: list[tuple[str, str]], answers: list[T | BaseException], kind: str, missing: list[str]
+) -> list[tuple[str, str, T]]:
+    """The answers read concurrently for a page's resources, with their names: one that
+    no longer exists (404) goes to ``missing``; any other failure is raised."""
+    out: list[tuple[str, str, T]] = []
+    for (ns, name), answer in zip(names, answers, strict=True):
+        if isinstance(answer, ServiceError) and answer.status == 404:
+            missing.append(f"{kind} {ns}/{name}")
+        elif isinstance(answer, BaseException):
+            raise answer
+        else:
+            out.append((ns, name, answer))
+    return out
+
+
 async def overview(request: Request) -> Response:
     fm = console(request).fm
     t = tenant(request)
@@ -68,23 +85,17 @@ async def overview(request: Request) -> Response:
         names, total = await fm.names_page("stream", t, offsets["streams"], PAGE)
         pagers["streams"] = pager(request, offsets["streams"], PAGE, len(names), total,
                                   param="streams_offset")  # fmt: skip
-        for ns, name in names:
-            try:
-                streams.append(await fm.stream_info(t, ns, name))
-            except ServiceError as exc:
-                if exc.status != 404:
-                    raise
-                missing.append(f"stream {ns}/{name}")
+        infos = await asyncio.gather(
+            *(fm.stream_info(t, ns, name) for ns, name in names), return_exceptions=True
+        )
+        streams = [info for _, _, info in _found(names, infos, "stream", missing)]
         names, total = await fm.names_page("queue", t, offsets["queues"], PAGE)
         pagers["queues"] = pager(request, offsets["queues"], PAGE, len(names), total,
                                  param="queues_offset")  # fmt: skip
-        for ns, name in names:
-            try:
-                queues.append(QueueInfo(ns, name, await fm.queue_stats(t, ns, name)))
-            except ServiceError as exc:
-                if exc.status != 404:
-                    raise
-                missing.append(f"queue {ns}/{name}")
+        stats = await asyncio.gather(
+            *(fm.queue_stats(t, ns, name) for ns, name in names), return_exceptions=True
+        )
+        queues = [QueueInfo(*found) for found in _found(names, stats, "queue", missing)]
         stores, total = await fm.names_page("kv", t, offsets["kv"], PAGE)
         pagers["kv"] = pager(request, offsets["kv"], PAGE, len(stores), total, param="kv_offset")
     except ServiceError as exc:
