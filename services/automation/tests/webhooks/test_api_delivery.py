@@ -150,8 +150,11 @@ async def test_retries_follow_the_schedule_with_the_same_id(
     message_id = sent.json()["message_id"]
     waits: list[float] = []
     async with WebhookSender(hook_settings.address_policy(), timeout=3) as sender:
+        # the first wait is 60 s, not the default 5 s: the clock is real time plus a skip,
+        # and a loaded machine can spend 5 real seconds between two run_due calls
+        schedule = RetrySchedule((0, 60, 300, 1800, 7200), jitter=0)
         dispatcher = Dispatcher(runtime.database, sender, hook_settings, clock=clock,
-                                schedule=RetrySchedule(jitter=0))  # fmt: skip
+                                schedule=schedule)  # fmt: skip
         for _ in range(4):
             (outcome,) = await dispatcher.run_due(message_id=message_id)
             # nothing is due before the scheduled time
@@ -160,10 +163,10 @@ async def test_retries_follow_the_schedule_with_the_same_id(
                 break
             waits.append(round((outcome.next_attempt_at - clock.now).total_seconds()))
             clock.advance_to(outcome.next_attempt_at)
-    # 5 s after the 500; the 503's Retry-After (120 s) is shorter than the 300 s step
-    assert waits == [5, 300, 1800]
+    # 60 s after the 500; the 503's Retry-After (120 s) is shorter than the 300 s step
+    assert waits == [60, 300, 1800]
     assert outcome.status == "succeeded"
-    assert clock.skipped.total_seconds() == pytest.approx(2105, abs=2)
+    assert clock.skipped.total_seconds() == pytest.approx(2160, abs=2)
     assert {r.headers["webhook-id"] for r in receiver.received} == {message_id}
     for got in receiver.received:
         Webhook(str(endpoint["secret"])).verify(got.body, got.headers)
