@@ -136,7 +136,8 @@ def test_mimeia_up_runs_slack_connect_on_sqlite_without_redis(tmp_path: Path) ->
     with run_server(argv, env={"SLACK_CONNECT_REDIS_URL": dead_redis}):
         material = ensure_dev_material(tmp_path)
         incoming = {INCOMING_SECRET_HEADER: org_incoming_secret(material.incoming_secret, org)}
-        channels = {"ok": True, "channels": [{"id": "C0567MFSJH2", "name": "general"}]}
+        channels = {"ok": True, "channels": [{"id": "C0567MFSJH2", "name": "general"},
+                                             {"id": "C0ZZ", "name": "zz"}]}  # fmt: skip
         answer = httpx.post(f"{base}/v1/orgs/{org}/incoming/channels", json=channels,
                             headers=incoming, timeout=10)  # fmt: skip
         assert answer.status_code == 200, answer.text
@@ -146,7 +147,13 @@ def test_mimeia_up_runs_slack_connect_on_sqlite_without_redis(tmp_path: Path) ->
         assert answer.json()["dropped_not_allowlisted"] == 1  # not allowlisted yet
         admin = {"Authorization": f"Bearer {material.admin_token}"}
         listing = httpx.get(f"{base}/v1/orgs/{org}/channels", headers=admin, timeout=10)
-        assert [c["id"] for c in listing.json()["channels"]] == ["C0567MFSJH2"]
+        assert [c["id"] for c in listing.json()["channels"]] == ["C0567MFSJH2", "C0ZZ"]
+        second = httpx.get(f"{base}/v1/orgs/{org}/channels", params={"limit": 1, "offset": 1},
+                           headers=admin, timeout=10).json()  # fmt: skip
+        assert [c["id"] for c in second["channels"]] == ["C0ZZ"] and second["total"] == 2
+        too_many = httpx.get(f"{base}/v1/orgs/{org}/channels", params={"limit": 501},
+                             headers=admin, timeout=10)  # fmt: skip
+        assert too_many.status_code == 422 and "limit" in too_many.text
 
     async def read_back() -> tuple[dict[str, str], dict[str, int]]:
         store = open_store(store_url, redis_prefix="", overlap_seconds=60)
@@ -156,5 +163,5 @@ def test_mimeia_up_runs_slack_connect_on_sqlite_without_redis(tmp_path: Path) ->
             await store.aclose()
 
     raw, dropped = asyncio.run(read_back())
-    assert list(raw) == ["C0567MFSJH2"]
+    assert sorted(raw) == ["C0567MFSJH2", "C0ZZ"]
     assert dropped == {"C0567MFSJH2": 1}

@@ -46,6 +46,19 @@ def store(replicas: Replicas) -> SyncStore:
     return replicas()
 
 
+async def test_raw_items_come_a_page_at_a_time_in_id_order(store: SyncStore) -> None:
+    items = {f"C{i:03d}": f'{{"id": "C{i:03d}"}}' for i in range(120)}
+    await store.put_raw("org-p", "channels", items)
+    seen: list[str] = []
+    for offset in range(0, 150, 50):
+        page, total = await store.raw_page("org-p", "channels", offset, 50)
+        assert total == 120 and len(page) == min(50, 120 - offset)
+        seen += [k for k, _ in page]
+    assert seen == sorted(items)
+    first, _ = await store.raw_page("org-p", "channels", 0, 1)
+    assert first == [("C000", items["C000"])]
+
+
 async def test_raw_items_round_trip_per_org_and_kind(store: SyncStore) -> None:
     await store.put_raw("org-a", "channels", {"C1": '{"id": "C1"}', "C2": '{"id": "C2"}'})
     await store.put_raw("org-a", "channels", {"C2": '{"id": "C2", "name": "new"}'})

@@ -168,7 +168,7 @@ async def login(request: Request) -> Response:
             org = c.settings.slack_org or creds.tenant
             try:
                 await sinks.slack(c.http, c.settings.slack_connect_url, creds.slack_token, org,
-                                  "channels")  # fmt: skip
+                                  "channels?limit=1")  # fmt: skip
             except ServiceError as exc:
                 if exc.status not in (401, 403):
                     return render(

@@ -62,8 +62,8 @@ async def check_all(
         _http(http, "automation", s.automation_url, "/health", "/workflows"),
         _flowmesh(fm),
         _http(http, "mesh", s.mesh_url, "/healthz", "/flowmesh"),
-        _http(http, "smtp-sink", s.smtp_sink_url, "/api/messages", "/mail"),
-        _http(http, "sms-sink", s.sms_sink_url, "/api/messages", "/sms"),
+        _http(http, "smtp-sink", s.smtp_sink_url, "/api/messages?limit=1", "/mail"),
+        _http(http, "sms-sink", s.sms_sink_url, "/api/messages?limit=1", "/sms"),
         _http(http, "slack-connect", s.slack_connect_url, "/healthz", "/slack"),
         *(_http(http, name, url, "/", "") for name, url in s.others()),
     ]

@@ -196,18 +196,27 @@ def int_param(request: Request, name: str, default: int, low: int = 0, high: int
     return value
 
 
-def pager(request: Request, offset: int, limit: int, shown: int, total: int | None) -> Markup:
-    """Previous / next links that keep the page's other query parameters."""
+def pager(
+    request: Request,
+    offset: int,
+    limit: int,
+    shown: int,
+    total: int | None,
+    *,
+    param: str = "offset",
+) -> Markup:
+    """Previous / next links that keep the page's other query parameters (``param``
+    names the offset, for a page with more than one paged list)."""
     params = dict(request.query_params)
     params.pop("ok", None)
     params.pop("error", None)
     links = []
     if offset > 0:
-        prev = {**params, "offset": str(max(0, offset - limit))}
+        prev = {**params, param: str(max(0, offset - limit))}
         links.append(f'<a rel="prev" href="?{urlencode(prev)}">← newer</a>')
     more = (offset + shown < total) if total is not None else shown >= limit
     if more:
-        nxt = {**params, "offset": str(offset + limit)}
+        nxt = {**params, param: str(offset + limit)}
         links.append(f'<a rel="next" href="?{urlencode(nxt)}">older →</a>')
     count = f"{offset + 1}-{offset + shown}" if shown else "none"
     of = f" of {total}" if total is not None else ""

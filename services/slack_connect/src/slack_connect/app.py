@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Path, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -230,8 +230,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # -- admin ------------------------------------------------------------
 
     @app.get("/v1/orgs/{org_id}/channels")
-    async def list_channels(org: Admin) -> dict[str, Any]:
-        raw = await services.store.get_raw(org, "channels")
+    async def list_channels(
+        org: Admin,
+        limit: Annotated[int | None, Query(ge=1, le=500)] = None,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    ) -> dict[str, Any]:
+        """The org's channels in id order with the total; ``limit`` (1-500) and
+        ``offset`` give one page (without ``limit``: every channel)."""
+        if limit is None:
+            items = sorted((await services.store.get_raw(org, "channels")).items())
+            items, total = items[offset:], len(items)
+        else:
+            items, total = await services.store.raw_page(org, "channels", offset, limit)
         allow = await services.store.allowlist(org)
         fields = {"id", "name", "is_private", "is_archived", "num_members"}
         channels = [
@@ -239,9 +249,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 **SlackChannel.model_validate_json(v).model_dump(include=fields),
                 "allowlisted": k in allow,
             }
-            for k, v in sorted(raw.items())
+            for k, v in items
         ]
-        return {"channels": channels}
+        return {"channels": channels, "total": total, "offset": offset, "limit": limit}
 
     @app.put("/v1/orgs/{org_id}/allowlist")
     async def set_allowlist(org: Admin, body: AllowlistRequest) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
@@ -44,6 +46,50 @@ def page(
         f"<p>{len(rows)} message(s)</p>"
         f"<table><tr>{head}</tr>{body}</table></body></html>"
     )
+
+
+MAX_PAGE = 200
+PAGE_PARAMS = ("limit", "offset")
+
+
+class BadParam(ValueError):
+    """A query parameter the API refuses; the message names it."""
+
+
+def bad_param(exc: BadParam) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=400)
+
+
+def page_params(request: Request, default: int = 50) -> tuple[int, int]:
+    """``limit`` (1-200) and ``offset`` (0 or more) of a list request."""
+    values = []
+    for name, low, high, fallback in (("limit", 1, MAX_PAGE, default),
+                                      ("offset", 0, 10**9, 0)):  # fmt: skip
+        raw = request.query_params.get(name, "")
+        if raw == "":
+            values.append(fallback)
+            continue
+        try:
+            value = int(raw)
+        except ValueError:
+            raise BadParam(f"{name}: must be a whole number") from None
+        if not low <= value <= high:
+            raise BadParam(f"{name}: must be between {low} and {high}")
+        values.append(value)
+    return values[0], values[1]
+
+
+def paged(
+    request: Request, items: Sequence[dict[str, object]], keys: Iterable[str]
+) -> JSONResponse:
+    """One page of ``items`` (newest first), each cut down to ``keys``, with the total."""
+    try:
+        limit, offset = page_params(request)
+    except BadParam as exc:
+        return bad_param(exc)
+    wanted = tuple(keys)
+    page = [{k: m.get(k) for k in wanted} for m in items[offset : offset + limit]]
+    return JSONResponse({"total": len(items), "offset": offset, "limit": limit, "messages": page})
 
 
 def host_name(header: str) -> str:

@@ -4,7 +4,10 @@
 fields, Basic auth and error bodies as Twilio (codes 20003 authenticate,
 21602 body required, 21603 from required, 21604 to required, 21211 invalid
 to, 21617 body too long); messages are kept in memory (newest 1000) and listed
-at ``/`` (HTML) and ``/api/messages`` (JSON).
+at ``/`` (HTML) and ``/api/messages`` (JSON, all of them);
+``/api/messages?limit=&offset=`` (and ``q`` to search number and text) gives one
+page of summaries (the body cut to 160 characters) with the total, and
+``/api/messages/{sid}`` one whole message.
 
 Run: ``python -m automation.sinks.sms --port 8026``.
 """
@@ -30,7 +33,11 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from automation.notifications.sms import E164, MAX_SMS_CHARS
-from automation.sinks._web import page, web_server
+from automation.sinks._web import PAGE_PARAMS, page, paged, web_server
+
+SUMMARY_KEYS = ("sid", "to", "from", "messaging_service_sid", "status", "num_segments",
+                "date_created", "body", "body_length")  # fmt: skip
+PREVIEW_CHARS = 160
 
 DEFAULT_ACCOUNT_SID = "AC" + "0" * 32
 DEFAULT_AUTH_TOKEN = "sink-auth-token"  # noqa: S105 (the sink's published development token)
@@ -71,6 +78,7 @@ class SmsSink:
                 Route(_API + "/Messages/{sid}.json", self.fetch, methods=["GET"]),
                 Route("/api/messages", self.list_json, methods=["GET"]),
                 Route("/api/messages", self.clear, methods=["DELETE"]),
+                Route("/api/messages/{sid}", self.one, methods=["GET"]),
                 Route("/", self.index, methods=["GET"]),
             ]
         )
@@ -137,7 +145,25 @@ class SmsSink:
         return _error(404, 20404, "The requested resource was not found")
 
     async def list_json(self, request: Request) -> Response:
-        return JSONResponse({"messages": list(reversed(self.messages))})
+        newest_first = list(reversed(self.messages))
+        params = request.query_params
+        if not any(name in params for name in (*PAGE_PARAMS, "q")):
+            return JSONResponse({"messages": newest_first})  # the first call shape
+        query = params.get("q", "").strip().lower()[:200]
+        if query:
+            newest_first = [m for m in newest_first
+                            if query in m["to"].lower() or query in m["body"].lower()]  # fmt: skip
+        summaries = [
+            {**m, "body": m["body"][:PREVIEW_CHARS], "body_length": len(m["body"])}
+            for m in newest_first
+        ]
+        return paged(request, summaries, SUMMARY_KEYS)
+
+    async def one(self, request: Request) -> Response:
+        for message in self.messages:
+            if message["sid"] == request.path_params["sid"]:
+                return JSONResponse(message)
+        return JSONResponse({"detail": "no such message"}, status_code=404)
 
     async def clear(self, request: Request) -> Response:
         self.messages.clear()

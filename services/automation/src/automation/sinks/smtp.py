@@ -2,8 +2,12 @@
 
 It accepts every message, keeps the newest 1000 in memory and shows them at
 ``http://HOST:WEB_PORT/`` (HTML) and ``/api/messages`` (JSON, with the text
-and HTML bodies and attachment names); ``/api/messages/{id}/raw`` returns
-the message as received. The role MailHog plays in other setups.
+and HTML bodies and attachment names). ``/api/messages?limit=&offset=`` (also
+``q`` to search, ``message_id`` for one Message-ID header) gives one page of
+summaries without bodies and the total; ``/api/messages/{id}`` one message
+with its bodies, ``/api/messages/{id}/raw`` the message as received and
+``/api/messages/{id}/attachments/{n}`` the n-th attachment's bytes (as a
+download). The role MailHog plays in other setups.
 
 Run: ``python -m automation.sinks.smtp --port 1025 --web-port 8025``.
 """
@@ -27,7 +31,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from automation.sinks._web import page, web_server
+from automation.sinks._web import PAGE_PARAMS, page, paged, web_server
+
+SUMMARY_KEYS = ("id", "received_at", "mail_from", "rcpt_to", "from", "to", "subject",
+                "message_id", "attachments", "size")  # fmt: skip
+SEARCHED = ("subject", "to", "from", "text")
 
 
 def _summary(message_id: int, envelope: Envelope, raw: bytes) -> dict[str, Any]:
@@ -51,6 +59,22 @@ def _summary(message_id: int, envelope: Envelope, raw: bytes) -> dict[str, Any]:
     }
 
 
+def _matches(message: dict[str, Any], query: str, fields: tuple[str, ...]) -> bool:
+    return any(query in str(message.get(f) or "").lower() for f in fields)
+
+
+def download_headers(filename: str | None, n: int) -> dict[str, str]:
+    """Headers that make a browser save these bytes, never show them (ASCII name)."""
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_"
+                   for c in (filename or ""))[:100].strip("._") or f"attachment-{n}"  # fmt: skip
+    return {
+        "Content-Type": "application/octet-stream",
+        "Content-Disposition": f'attachment; filename="{safe}"',
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    }
+
+
 def _attachment(part: EmailMessage) -> dict[str, Any]:
     payload = part.get_payload(decode=True)
     size = len(payload) if isinstance(payload, bytes) else 0
@@ -69,7 +93,11 @@ class SmtpSink:
                 Route("/", self.index, methods=["GET"]),
                 Route("/api/messages", self.list_json, methods=["GET"]),
                 Route("/api/messages", self.clear, methods=["DELETE"]),
+                Route("/api/messages/{id:int}", self.one, methods=["GET"]),
                 Route("/api/messages/{id:int}/raw", self.raw, methods=["GET"]),
+                Route(
+                    "/api/messages/{id:int}/attachments/{n:int}", self.attachment, methods=["GET"]
+                ),
             ]
         )
 
@@ -94,7 +122,44 @@ class SmtpSink:
 
     async def list_json(self, request: Request) -> Response:
         newest_first = list(reversed(self.messages))
-        return JSONResponse({"total": len(newest_first), "messages": newest_first})
+        params = request.query_params
+        if not any(name in params for name in (*PAGE_PARAMS, "q", "message_id")):
+            # the first call shape: every message with its bodies
+            return JSONResponse({"total": len(newest_first), "messages": newest_first})
+        query = params.get("q", "").strip().lower()[:200]
+        if query:
+            newest_first = [m for m in newest_first if _matches(m, query, SEARCHED)]
+        if "message_id" in params:
+            newest_first = [m for m in newest_first if m["message_id"] == params["message_id"]]
+        return paged(request, newest_first, SUMMARY_KEYS)
+
+    def _find(self, message_id: int) -> dict[str, Any] | None:
+        return next((m for m in self.messages if m["id"] == message_id), None)
+
+    async def one(self, request: Request) -> Response:
+        message = self._find(request.path_params["id"])
+        if message is None:
+            return JSONResponse({"detail": "no such message"}, status_code=404)
+        return JSONResponse(message)
+
+    async def attachment(self, request: Request) -> Response:
+        """The n-th attachment (from 0) as a download that no browser renders: its
+        bytes as application/octet-stream, Content-Disposition attachment, nosniff."""
+        raw = self._raw.get(request.path_params["id"])
+        if raw is None:
+            return JSONResponse({"detail": "no such message"}, status_code=404)
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        parts = list(parsed.iter_attachments())
+        n = request.path_params["n"]
+        if n >= len(parts):
+            return JSONResponse({"detail": f"n: the message has {len(parts)} attachment(s)"},
+                                status_code=404)  # fmt: skip
+        part = parts[n]
+        assert isinstance(part, EmailMessage)
+        payload = part.get_payload(decode=True)
+        body = payload if isinstance(payload, bytes) else b""
+        return Response(body, headers=download_headers(part.get_filename(), n))
 
     async def raw(self, request: Request) -> Response:
         raw = self._raw.get(request.path_params["id"])

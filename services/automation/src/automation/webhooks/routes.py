@@ -56,6 +56,7 @@ Session = Annotated[AsyncSession, Depends(session_dependency)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+AttemptLimit = Annotated[int, Query(ge=1, le=200)]
 
 
 def webhook_settings(request: Request) -> WebhookSettings:
@@ -371,14 +372,21 @@ async def get_message(
 
 @router.get("/messages/{message_id}/attempts", response_model=list[AttemptOut])
 async def message_attempts(
-    *, message_id: str, session: Session, principal: WebhooksRead
+    *,
+    message_id: str,
+    session: Session,
+    limit: AttemptLimit = 50,
+    offset: Offset = 0,
+    principal: WebhooksRead,
 ) -> list[WebhookAttempt]:
+    """The message's attempts, oldest first, ``limit`` (at most 200) at a time."""
     await get_owned(session, WebhookMessage, message_id, principal.tenant_id, "message")
     rows = await session.scalars(
         select(WebhookAttempt)
         .where(WebhookAttempt.tenant_id == principal.tenant_id,
                WebhookAttempt.message_id == message_id)
-        .order_by(WebhookAttempt.created_at, WebhookAttempt.attempt_number)
+        .order_by(WebhookAttempt.created_at, WebhookAttempt.attempt_number, WebhookAttempt.id)
+        .limit(limit).offset(offset)
     )  # fmt: skip
     return list(rows)
 

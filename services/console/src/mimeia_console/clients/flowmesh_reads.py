@@ -45,7 +45,8 @@ T = TypeVar("T")
 RECENT_PAGE = 20
 KV_PAGE = 50
 MAX_PARTITIONS = 64
-MAX_LISTED = 50  # resources per kind a page reads details of
+MAX_LISTED = 50  # resources per kind the home page reads details of
+MAX_DLQ = 1000  # the most dead jobs ListDLQJobs returns
 MAX_GROUPS = 200  # consumer-group states (group x partition) a stream page shows
 MAX_TOKEN_CLIENTS = 256  # users' token clients kept (they share the one channel)
 # FlowMesh's refusals as the console's HTTP statuses (anything else: 0, a failure)
@@ -265,6 +266,18 @@ class FlowMeshReads:
                     self._partitions[(tenant, namespace, name)] = partitions
         return out
 
+    async def names_page(
+        self, kind: str, tenant: str, offset: int, limit: int
+    ) -> tuple[list[tuple[str, str]], int]:
+        """One page of the tenant's streams, queues or KV stores (``kind``: stream,
+        queue, kv) in name order, and how many there are. FlowMesh's listings have no
+        paging of their own: the names come in one call, and only this page's
+        resources are read any further by the caller."""
+        known = {"stream": self.known_streams, "queue": self.known_queues, "kv": self.known_kv}
+        listed = await self._listed(kind, tenant)
+        names = sorted(listed if listed is not None else known[kind])
+        return names[offset : offset + limit], len(names)
+
     async def stream_names(self, tenant: str) -> list[tuple[str, str]]:
         listed = await self._listed("stream", tenant)
         return (listed if listed is not None else self.known_streams)[:MAX_LISTED]
@@ -396,6 +409,18 @@ class FlowMeshReads:
             lambda c: c.queue.list_dlq_jobs(tenant, namespace, name, limit),
         )
 
+    async def dlq_page(
+        self, tenant: str, namespace: str, name: str, offset: int, limit: int
+    ) -> tuple[list[Job], bool]:
+        """Dead jobs ``offset`` to ``offset + limit`` (oldest first) and whether more
+        follow. ListDLQJobs has a count but no cursor: it is asked for this page's
+        end plus one (never more than its 1000), so later pages cost more."""
+        if offset >= MAX_DLQ:
+            return [], False
+        wanted = min(offset + limit + 1, MAX_DLQ)
+        jobs = await self.dlq(tenant, namespace, name, wanted)
+        return jobs[offset : offset + limit], len(jobs) > offset + limit
+
     async def replay_dlq(self, tenant: str, namespace: str, name: str, job_id: str) -> str:
         job, _seq = await self._run(
             f"replay DLQ job {job_id}",
@@ -432,6 +457,13 @@ class FlowMeshReads:
         sessions = await self._run("replay sessions", lambda c: c.replay.list_sessions())
         # an open server lists every tenant's sessions: show only this tenant's
         return [s for s in sessions if s.stream.split("/", 1)[0] == tenant]
+
+    async def replay_sessions_page(
+        self, tenant: str, offset: int, limit: int
+    ) -> tuple[list[ReplaySession], int]:
+        """One page of the tenant's replay sessions (only its own) and how many."""
+        sessions = await self.replay_sessions(tenant)
+        return sessions[offset : offset + limit], len(sessions)
 
     async def replay_session(self, tenant: str, session_id: str) -> ReplaySession:
         session = await self._run("replay session", lambda c: c.replay.get(session_id))

@@ -15,6 +15,7 @@ from mimeia_console.pages.sinks import PREVIEW_CSP, sanitize
 from mimeia_console.web import automation, back, checked_form, console, int_param, pager, render
 
 PAGE = 25
+ATTEMPTS_PAGE = 50  # the automation API gives at most 200 a call
 DELIVERY_STATUSES = ("", "pending", "succeeded", "failed")
 NOTIFICATION_STATUSES = ("", "queued", "sent", "failed", "retrying")
 
@@ -22,8 +23,9 @@ NOTIFICATION_STATUSES = ("", "queued", "sent", "failed", "retrying")
 async def webhooks(request: Request) -> Response:
     api = automation(request)
     offset = int_param(request, "offset", 0)
+    endpoint_offset = int_param(request, "endpoints_offset", 0)
     event_type = request.query_params.get("event_type", "").strip()[:200]
-    endpoints = await api.get("/webhooks/endpoints", limit=100)
+    endpoints = await api.get("/webhooks/endpoints", limit=PAGE, offset=endpoint_offset)
     messages = await api.get(
         "/webhooks/messages", event_type=event_type or None, limit=PAGE, offset=offset
     )
@@ -33,6 +35,9 @@ async def webhooks(request: Request) -> Response:
         endpoints=endpoints,
         messages=messages,
         event_type=event_type,
+        endpoints_pager=pager(
+            request, endpoint_offset, PAGE, len(endpoints), None, param="endpoints_offset"
+        ),
         pager=pager(request, offset, PAGE, len(messages), None),
     )
 
@@ -64,14 +69,30 @@ async def endpoint_detail(request: Request) -> Response:
 async def message_detail(request: Request) -> Response:
     api = automation(request)
     mid = request.path_params["message_id"]
+    offset = int_param(request, "attempts_offset", 0)
     message = await api.get(f"/webhooks/messages/{mid}")
-    attempts = await api.get(f"/webhooks/messages/{mid}/attempts")
+    attempts = await api.get(
+        f"/webhooks/messages/{mid}/attempts", limit=ATTEMPTS_PAGE, offset=offset
+    )
     by_delivery: dict[str, list[dict[str, Any]]] = {}
     for attempt in attempts:
         by_delivery.setdefault(str(attempt.get("delivery_id")), []).append(attempt)
-    in_progress = any(d.get("status") == "pending" for d in message.get("deliveries", []))
+    deliveries = message.get("deliveries", [])
+    in_progress = any(d.get("status") == "pending" for d in deliveries)
+    # each delivery counts its own attempts: their sum is how many there are in all
+    # (when a full page says there are more than that, the pager trusts the page)
+    counted = sum(int(d.get("attempts") or 0) for d in deliveries)
+    seen = offset + len(attempts)
+    total = counted if counted > seen or len(attempts) < ATTEMPTS_PAGE else None
     return render(
-        request, "message.html", message=message, by_delivery=by_delivery, in_progress=in_progress
+        request,
+        "message.html",
+        message=message,
+        by_delivery=by_delivery,
+        in_progress=in_progress,
+        attempts_pager=pager(
+            request, offset, ATTEMPTS_PAGE, len(attempts), total, param="attempts_offset"
+        ),
     )
 
 
@@ -120,15 +141,11 @@ async def notification_detail(request: Request) -> Response:
     provider_id = note.get("provider_message_id")
     try:
         if note.get("channel") == "email" and provider_id:
-            for m in await sinks.mail(c.http, c.settings.smtp_sink_url):
-                if m.get("message_id") == provider_id:
-                    mail_id = int(m["id"])
-                    break
+            found = await sinks.mail_by_message_id(c.http, c.settings.smtp_sink_url, provider_id)
+            mail_id = int(found["id"]) if found else None
         elif note.get("channel") == "sms" and provider_id and not rendered:
-            for m in await sinks.sms(c.http, c.settings.sms_sink_url):
-                if m.get("sid") == provider_id:
-                    sms_body = str(m.get("body", ""))
-                    break
+            sms = await sinks.sms_message(c.http, c.settings.sms_sink_url, str(provider_id))
+            sms_body = str(sms.get("body", ""))
     except ServiceError:
         pass  # no sink (a deployed platform)
     if not rendered and mail_id is None and sms_body is None and note.get("template_id"):

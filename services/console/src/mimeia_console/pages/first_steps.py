@@ -177,9 +177,11 @@ async def what_happened(request: Request, api: Automation, event_id: str) -> dic
     note = out["notification"]
     if note and note.get("provider_message_id"):
         try:
-            for m in await sinks.mail(c.http, c.settings.smtp_sink_url):
-                if m.get("message_id") == note["provider_message_id"]:
-                    out["mail_id"] = m["id"]
+            found = await sinks.mail_by_message_id(
+                c.http, c.settings.smtp_sink_url, note["provider_message_id"]
+            )
+            if found:
+                out["mail_id"] = found["id"]
         except ServiceError:
             pass
     execution = out["execution"]

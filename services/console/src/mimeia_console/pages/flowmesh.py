@@ -7,22 +7,35 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 
+from markupsafe import Markup
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from mimeia_console.clients.flowmesh_reads import (
+    MAX_DLQ,
     QueueInfo,
     StreamInfo,
     render_payload,
 )
 from mimeia_console.clients.http import ServiceError
-from mimeia_console.web import back, checked_form, console, int_param, render, tenant, with_query
+from mimeia_console.web import (
+    back,
+    checked_form,
+    console,
+    int_param,
+    pager,
+    render,
+    tenant,
+    with_query,
+)
 
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
+T = TypeVar("T")
+PAGE = 25
 TAIL_POLL_SECONDS = 0.25
 TAIL_MAX_SECONDS = 15 * 60
 
@@ -40,6 +53,22 @@ def _names(request: Request, kind: str = "name") -> tuple[str, str]:
     )
 
 
+def _found(
+    names: list[tuple[str, str]], answers: list[T | BaseException], kind: str, missing: list[str]
+) -> list[tuple[str, str, T]]:
+    """The answers read concurrently for a page's resources, with their names: one that
+    no longer exists (404) goes to ``missing``; any other failure is raised."""
+    out: list[tuple[str, str, T]] = []
+    for (ns, name), answer in zip(names, answers, strict=True):
+        if isinstance(answer, ServiceError) and answer.status == 404:
+            missing.append(f"{kind} {ns}/{name}")
+        elif isinstance(answer, BaseException):
+            raise answer
+        else:
+            out.append((ns, name, answer))
+    return out
+
+
 async def overview(request: Request) -> Response:
     fm = console(request).fm
     t = tenant(request)
@@ -48,22 +77,27 @@ async def overview(request: Request) -> Response:
     queues: list[QueueInfo] = []
     stores: list[tuple[str, str]] = []
     missing: list[str] = []
+    offsets = {
+        kind: int_param(request, f"{kind}_offset", 0) for kind in ("streams", "queues", "kv")
+    }
+    pagers = {kind: Markup() for kind in ("streams", "queues", "kv")}
     try:
-        for ns, name in await fm.stream_names(t):
-            try:
-                streams.append(await fm.stream_info(t, ns, name))
-            except ServiceError as exc:
-                if exc.status != 404:
-                    raise
-                missing.append(f"stream {ns}/{name}")
-        for ns, name in await fm.queue_names(t):
-            try:
-                queues.append(QueueInfo(ns, name, await fm.queue_stats(t, ns, name)))
-            except ServiceError as exc:
-                if exc.status != 404:
-                    raise
-                missing.append(f"queue {ns}/{name}")
-        stores = await fm.kv_names(t)
+        names, total = await fm.names_page("stream", t, offsets["streams"], PAGE)
+        pagers["streams"] = pager(request, offsets["streams"], PAGE, len(names), total,
+                                  param="streams_offset")  # fmt: skip
+        infos = await asyncio.gather(
+            *(fm.stream_info(t, ns, name) for ns, name in names), return_exceptions=True
+        )
+        streams = [info for _, _, info in _found(names, infos, "stream", missing)]
+        names, total = await fm.names_page("queue", t, offsets["queues"], PAGE)
+        pagers["queues"] = pager(request, offsets["queues"], PAGE, len(names), total,
+                                 param="queues_offset")  # fmt: skip
+        stats = await asyncio.gather(
+            *(fm.queue_stats(t, ns, name) for ns, name in names), return_exceptions=True
+        )
+        queues = [QueueInfo(*found) for found in _found(names, stats, "queue", missing)]
+        stores, total = await fm.names_page("kv", t, offsets["kv"], PAGE)
+        pagers["kv"] = pager(request, offsets["kv"], PAGE, len(stores), total, param="kv_offset")
     except ServiceError as exc:
         errors.append(exc)
     return render(
@@ -74,6 +108,7 @@ async def overview(request: Request) -> Response:
         stores=stores,
         errors=errors,
         missing=missing,
+        pagers=pagers,
     )
 
 
@@ -190,11 +225,15 @@ async def queue_page(request: Request, refused: ServiceError | None = None) -> R
     fm = console(request).fm
     t = tenant(request)
     ns, name = _names(request)
+    offset = int_param(request, "offset", 0, 0, MAX_DLQ)
     stats = await fm.queue_stats(t, ns, name)
-    dlq = await fm.dlq(t, ns, name)
+    dlq, more = await fm.dlq_page(t, ns, name, offset, PAGE)
     shown = [(job, render_payload(job.payload)[0]) for job in dlq]
+    total = None if more else offset + len(dlq)
     return render(
         request, "queue.html", ns=ns, name=name, stats=stats, dlq=shown,
+        dlq_pager=pager(request, offset, PAGE, len(dlq), total),
+        dlq_capped=offset + PAGE >= MAX_DLQ and stats.dlq_jobs > MAX_DLQ, max_dlq=MAX_DLQ,
         **_refusal(refused, "replay"),
     )  # fmt: skip
 
@@ -247,19 +286,26 @@ async def kv_page(request: Request) -> Response:
 
 
 async def schemas_page(request: Request) -> Response:
-    schemas = await console(request).fm.schemas(tenant(request))
-    shown = [(s, render_payload(s.definition)[0]) for s in schemas[:200]]
-    return render(request, "schemas.html", schemas=shown)
+    offset = int_param(request, "offset", 0)
+    schemas = await console(request).fm.schemas(tenant(request))  # ListSchemas has no paging
+    page = schemas[offset : offset + PAGE]
+    shown = [(s, render_payload(s.definition)[0]) for s in page]
+    return render(
+        request, "schemas.html", schemas=shown,
+        pager=pager(request, offset, PAGE, len(page), len(schemas)),
+    )  # fmt: skip
 
 
 async def replay_page(
     request: Request, refused: ServiceError | None = None, action: str = ""
 ) -> Response:
-    sessions = await console(request).fm.replay_sessions(tenant(request))
+    offset = int_param(request, "offset", 0)
+    sessions, total = await console(request).fm.replay_sessions_page(tenant(request), offset, PAGE)
     # a refusal is shown at the action's (POST) address: no self-refresh there
     running = refused is None and any(s.status in ("running", "active") for s in sessions)
     return render(
-        request, "replay.html", sessions=sessions[:200], running=running,
+        request, "replay.html", sessions=sessions, running=running,
+        pager=pager(request, offset, PAGE, len(sessions), total),
         **_refusal(refused, action),
     )  # fmt: skip
 

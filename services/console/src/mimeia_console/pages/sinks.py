@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from mimeia_console.clients import sinks
+from mimeia_console.clients.http import ServiceError
 from mimeia_console.web import console, int_param, pager, render
 
 PAGE = 25
@@ -36,39 +37,30 @@ def sanitize(html: str) -> str:
     )
 
 
-def _search(
-    items: list[dict[str, Any]], query: str, fields: tuple[str, ...]
-) -> list[dict[str, Any]]:
-    if not query:
-        return items
-    q = query.lower()
-    return [m for m in items if any(q in str(m.get(f, "")).lower() for f in fields)]
-
-
 async def mail_list(request: Request) -> Response:
     c = console(request)
     offset = int_param(request, "offset", 0)
     query = request.query_params.get("q", "").strip()[:200]
-    items = _search(
-        await sinks.mail(c.http, c.settings.smtp_sink_url), query, ("subject", "to", "from", "text")
-    )
-    page = items[offset : offset + PAGE]
+    page, total = await sinks.mail_page(c.http, c.settings.smtp_sink_url, PAGE, offset, query)
     return render(
         request,
         "mail.html",
         messages=page,
         q=query,
-        pager=pager(request, offset, PAGE, len(page), len(items)),
+        pager=pager(request, offset, PAGE, len(page), total),
     )
 
 
 async def _message(request: Request) -> dict[str, Any]:
     c = console(request)
     wanted = request.path_params["message_id"]
-    for m in await sinks.mail(c.http, c.settings.smtp_sink_url):
-        if m.get("id") == wanted:
-            return m
-    raise HTTPException(404, f"mail {wanted}: not in the sink (it keeps the last 1000)")
+    try:
+        return await sinks.mail_message(c.http, c.settings.smtp_sink_url, wanted)
+    except ServiceError as exc:
+        if exc.status == 404:
+            msg = f"mail {wanted}: not in the sink (it keeps the last 1000)"
+            raise HTTPException(404, msg) from None
+        raise
 
 
 async def mail_detail(request: Request) -> Response:
@@ -88,18 +80,42 @@ async def mail_preview(request: Request) -> Response:
     return HTMLResponse(document, headers={"Content-Security-Policy": PREVIEW_CSP})
 
 
+def _download_name(filename: object, n: int) -> str:
+    name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_"
+                   for c in str(filename or ""))[:100].strip("._")  # fmt: skip
+    return name or f"attachment-{n}"
+
+
+async def mail_attachment(request: Request) -> Response:
+    """An attachment as a download: never rendered in the console's origin (octet-stream,
+    Content-Disposition attachment, nosniff, a sandboxing CSP)."""
+    c = console(request)
+    message = await _message(request)
+    n = request.path_params["n"]
+    attachments = message.get("attachments") or []
+    if n >= len(attachments):
+        raise HTTPException(404, f"attachment {n}: the mail has {len(attachments)}")
+    data = await sinks.mail_attachment(c.http, c.settings.smtp_sink_url, int(message["id"]), n)
+    name = _download_name(attachments[n].get("filename"), n)
+    return Response(data, headers={
+        "Content-Type": "application/octet-stream",
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    })  # fmt: skip
+
+
 async def sms_list(request: Request) -> Response:
     c = console(request)
     offset = int_param(request, "offset", 0)
     query = request.query_params.get("q", "").strip()[:200]
-    items = _search(await sinks.sms(c.http, c.settings.sms_sink_url), query, ("to", "body"))
-    page = items[offset : offset + PAGE]
+    page, total = await sinks.sms_page(c.http, c.settings.sms_sink_url, PAGE, offset, query)
     return render(
         request,
         "sms.html",
         messages=page,
         q=query,
-        pager=pager(request, offset, PAGE, len(page), len(items)),
+        pager=pager(request, offset, PAGE, len(page), total),
     )
 
 
@@ -107,5 +123,6 @@ ROUTES = [
     Route("/mail", mail_list, methods=["GET"]),
     Route("/mail/{message_id:int}", mail_detail, methods=["GET"]),
     Route("/mail/{message_id:int}/preview", mail_preview, methods=["GET"]),
+    Route("/mail/{message_id:int}/attachments/{n:int}", mail_attachment, methods=["GET"]),
     Route("/sms", sms_list, methods=["GET"]),
 ]

@@ -69,10 +69,10 @@ async def slack(
         if not ORG.match(org):
             raise ServiceError("console", 0, "org: letters, digits, '_', '.', '-'")
         token = _token(request, "Slack channels")
-        listed = await sinks.slack(c.http, c.settings.slack_connect_url, token, org, "channels")
-        everything = listed.get("channels", [])
-        total = len(everything)
-        channels = everything[offset : offset + PAGE]
+        listed = await sinks.slack(c.http, c.settings.slack_connect_url, token, org,
+                                   f"channels?limit={PAGE}&offset={offset}")  # fmt: skip
+        channels = [ch for ch in listed.get("channels", []) if isinstance(ch, dict)]
+        total = int(listed.get("total") or 0)
         status = await sinks.slack(c.http, c.settings.slack_connect_url, token, org, "status")
     except ServiceError as exc:
         error = exc

@@ -123,6 +123,14 @@ class SyncStore(ABC):
     @abstractmethod
     async def get_raw(self, org: str, kind: str) -> dict[str, str]: ...
 
+    async def raw_page(
+        self, org: str, kind: str, offset: int, limit: int
+    ) -> tuple[list[tuple[str, str]], int]:
+        """Channels or users ``offset`` to ``offset + limit`` in id order, and how many
+        there are (stores override this to read only the page)."""
+        items = sorted((await self.get_raw(org, kind)).items())
+        return items[offset : offset + limit], len(items)
+
     @abstractmethod
     async def set_allowlist(self, org: str, channel_ids: Iterable[str]) -> None:
         """Replace the allowlist as a whole."""

@@ -58,6 +58,15 @@ class RedisSyncStore(SyncStore):
     async def get_raw(self, org: str, kind: str) -> dict[str, str]:
         return await self._hash(self._key(org, check_raw_kind(kind)))
 
+    async def raw_page(
+        self, org: str, kind: str, offset: int, limit: int
+    ) -> tuple[list[tuple[str, str]], int]:
+        key = self._key(org, check_raw_kind(kind))
+        ids = sorted(str(k) for k in await self._redis.hkeys(key))  # ids only, not bodies
+        wanted = ids[offset : offset + limit]
+        bodies = await self._redis.hmget(key, wanted) if wanted else []
+        return [(k, str(v)) for k, v in zip(wanted, bodies, strict=True) if v is not None], len(ids)
+
     async def set_allowlist(self, org: str, channel_ids: Iterable[str]) -> None:
         key = self._key(org, "allowlist")
         ids = sorted(set(channel_ids))

@@ -132,6 +132,17 @@ class SqliteSyncStore(SyncStore):
         sql = "SELECT item_id, body FROM raw_items WHERE org = ? AND kind = ?"
         return dict(await self._rows(sql, (org, kind)))
 
+    async def raw_page(
+        self, org: str, kind: str, offset: int, limit: int
+    ) -> tuple[list[tuple[str, str]], int]:
+        check_raw_kind(kind)
+        page = "SELECT item_id, body FROM raw_items WHERE org = ? AND kind = ?"
+        rows = await self._rows(page + " ORDER BY item_id LIMIT ? OFFSET ?",
+                                (org, kind, limit, offset))  # fmt: skip
+        count = "SELECT COUNT(*) FROM raw_items WHERE org = ? AND kind = ?"
+        (total,) = (await self._rows(count, (org, kind)))[0]
+        return [(str(k), str(v)) for k, v in rows], int(total)
+
     async def set_allowlist(self, org: str, channel_ids: Iterable[str]) -> None:
         rows = [(org, cid) for cid in sorted(set(channel_ids))]
 
