@@ -60,6 +60,10 @@ async def test_bad_since_or_until_is_422_naming_the_field(client, auth) -> None:
     bad = await client.get("/api/v1/events", headers=auth, params={"until": "2026-13-01T00:00"})
     assert bad.status_code == 422
     assert [p["field"] for p in bad.json()["problems"]] == ["query.until"]
+    east_of_year_one = {"since": "0001-01-01T00:00:00+01:00"}
+    bad = await client.get("/api/v1/events", headers=auth, params=east_of_year_one)
+    assert bad.status_code == 422
+    assert bad.json()["problems"] == [{"field": "query.since", "message": "out of range in UTC"}]
     backwards = await client.get(
         "/api/v1/events",
         headers=auth,

@@ -118,11 +118,17 @@ SINCE_HELP = "ISO 8601: events created at or after this time (UTC when no offset
 UNTIL_HELP = "ISO 8601: events created before this time (UTC when no offset is given)"
 
 
-def _as_utc(value: datetime | None) -> datetime | None:
-    """A time without an offset is read as UTC."""
+def _as_utc(value: datetime | None, field: str) -> datetime | None:
+    """A time without an offset is read as UTC; one that has no UTC equivalent
+    (year 1 east of Greenwich, year 9999 west of it) is refused on its field."""
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise RequestValidationError(
+            [{"loc": ("query", field), "msg": "out of range in UTC", "type": "value_error"}]
+        ) from None
 
 
 @router.get("", response_model=EventList)
@@ -137,7 +143,7 @@ async def list_events(
 ) -> EventList:
     """Newest first. ``since``/``until`` bound ``created_at`` (half-open: since <= t < until);
     the (tenant_id, created_at) index serves the range and the order."""
-    since, until = _as_utc(since), _as_utc(until)
+    since, until = _as_utc(since, "since"), _as_utc(until, "until")
     if since is not None and until is not None and until < since:
         raise RequestValidationError(
             [
