@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -14,7 +15,7 @@ from mimeia_console.clients.http import ServiceError
 from mimeia_console.web import automation, int_param, pager, render
 
 PAGE = 25
-WINDOWS = {"": None, "15m": 15, "1h": 60, "24h": 24 * 60, "7d": 7 * 24 * 60}
+WINDOWS = {"15m": 15, "1h": 60, "24h": 24 * 60, "7d": 7 * 24 * 60}
 
 
 def trigger_text(trigger: dict[str, Any]) -> str:
@@ -78,42 +79,55 @@ async def rule_detail(request: Request) -> Response:
     )
 
 
+def quick_windows(event_type: str) -> list[tuple[str, str]]:
+    """Links for the last 15 minutes .. 7 days, each a concrete ``since`` (so paging
+    through one keeps the same range)."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    links = []
+    for label, minutes in WINDOWS.items():
+        params = {"since": (now - timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M")}
+        if event_type:
+            params = {"event_type": event_type, **params}
+        links.append((label, "?" + urlencode(params)))
+    return links
+
+
 async def event_list(request: Request) -> Response:
-    event_type = request.query_params.get("event_type", "").strip()[:200]
-    window = request.query_params.get("window", "")
-    if window not in WINDOWS:
-        raise HTTPException(400, f"window: one of {', '.join(k for k in WINDOWS if k)}")
+    """Events by type and time: the automation API filters (since <= created < until,
+    UTC) and pages; a refused range shows the API's own text above the form."""
+    query = request.query_params
+    event_type = query.get("event_type", "").strip()[:200]
+    since = query.get("since", "").strip()[:64]
+    until = query.get("until", "").strip()[:64]
     offset = int_param(request, "offset", 0)
-    page = await automation(request).get(
-        "/events", event_type=event_type or None, limit=PAGE, offset=offset
-    )
-    items = page.get("items", [])
-    minutes = WINDOWS[window]
-    cutoff_reached = False
-    if minutes is not None:
-        since = datetime.now(UTC) - timedelta(minutes=minutes)
-        kept = []
-        for e in items:  # newest first: the page ends at the window's edge
-            created = datetime.fromisoformat(str(e.get("created_at")).replace("Z", "+00:00"))
-            if created.tzinfo is None:
-                created = created.replace(tzinfo=UTC)
-            if created < since:
-                cutoff_reached = True
-                break
-            kept.append(e)
-        items = kept
-    total = page.get("total") if minutes is None else None
-    # past the window's edge there is nothing older to page to
-    shown = len(items) if not cutoff_reached else min(len(items), PAGE - 1)
-    shown_pager = pager(request, offset, PAGE, shown, total)
+    items: list[dict[str, Any]] = []
+    total: int | None = 0
+    error, status = "", 200
+    try:
+        page = await automation(request).get(
+            "/events",
+            event_type=event_type or None,
+            since=since or None,
+            until=until or None,
+            limit=PAGE,
+            offset=offset,
+        )
+        items, total = page.get("items", []), page.get("total")
+    except ServiceError as exc:
+        if exc.status not in (400, 422):
+            raise
+        error, status = str(exc), exc.status
     return render(
         request,
         "events.html",
+        http_status=status,
         events=items,
         event_type=event_type,
-        window=window,
-        windows=list(WINDOWS),
-        pager=shown_pager,
+        since=since,
+        until=until,
+        error=error,
+        quick=quick_windows(event_type),
+        pager=pager(request, offset, PAGE, len(items), total),
     )
 
 
