@@ -9,7 +9,7 @@ webhook-triggered workflows stop answering until re-issued (with the old code, t
 next update of the workflow issues a new URL).
 
 Revision ID: 0416
-Revises: 0410
+Revises: 0415
 Create Date: 2026-12-03 11:00:00.000000
 """
 
@@ -22,9 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0416"
-# NOTE for the merge: chained after 0410 on this branch; goes after 0415 (execution
-# traceparent) once both are merged.
-down_revision: str | None = "0410"
+down_revision: str | None = "0415"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
