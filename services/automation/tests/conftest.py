@@ -26,6 +26,10 @@ from mimeia.testing import ServerProcess, free_port, run_server
 
 INTERNAL_KEY = "test-internal-key-0123456789"
 JWT_SECRET = "test-jwt-secret-0123456789abcdef"
+# One secrets key for every automation process these tests start on the shared test
+# database (a test's own STATE_DIR would otherwise generate its own key, and a server
+# refuses to start when it cannot open the secrets another test sealed).
+SECRETS_KEY = "test-secrets-key-0123456789abcdefghijklmnopq"
 
 
 @pytest.fixture(scope="session")
@@ -99,6 +103,7 @@ def service_env(
         "CELERY_KEY_PREFIX": broker_prefix,
         "INTERNAL_API_KEY": INTERNAL_KEY,
         "JWT_SECRET_KEY": JWT_SECRET,
+        "SECRETS_KEY": SECRETS_KEY,
         "STATE_DIR": str(tmp_path_factory.mktemp("automation-state")),
         "RATE_LIMIT": "100000/minute",
         "HTTP_STEP_ALLOWED_HOSTS": "127.0.0.1,localhost,::1",

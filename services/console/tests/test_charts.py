@@ -16,12 +16,12 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from automation import migrate
 from automation.db import Database
 from automation.models import Tenant, Workflow, WorkflowExecution
 from automation.notifications.models import Notification
 from automation.settings import async_database_url
 from automation.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookMessage
+from automation.webhooks.testing import scratch_database
 from flowmesh import FlowMesh
 from flowmesh.exceptions import FlowMeshNotFoundError
 from flowmesh.types import Event
@@ -40,8 +40,15 @@ METRICS_TOKEN = "charts-metrics-token-0123456789"
 def services(
     postgres_url: str, redis_url: str, redis_prefix: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:
-    """The automation API (token-guarded /metrics, no cache) and FlowMesh with metrics."""
-    migrate.upgrade(postgres_url)
+    """The automation API (token-guarded /metrics, no cache) and FlowMesh with metrics,
+    on a database of its own (rows it counts are its own; secrets others sealed are not)."""
+    with scratch_database(postgres_url) as database_url:
+        yield from _services(database_url, redis_url, redis_prefix, tmp_path_factory)
+
+
+def _services(
+    postgres_url: str, redis_url: str, redis_prefix: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     port, fm_port, fm_metrics = free_port(), free_port(), free_port()
     env = {
         "ENV": "test",

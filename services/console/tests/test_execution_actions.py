@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from automation.webhooks.testing import scratch_database
 from mimeia.ports import free_port
 from mimeia.testing.servers import run_server
 from mimeia_console import auth
@@ -39,13 +40,15 @@ def automation(
                  "JWT_SECRET_KEY", "FLOWMESH_URL"):  # fmt: skip
         mp.delenv(name, raising=False)
     mp.setenv("ENV", "development")
-    mp.setenv("DATABASE_URL", postgres_url)
     mp.setenv("SCHEDULER_INTERVAL_SECONDS", "0.5")
     argv = ["python", "-m", "automation", "--state-dir", str(tmp), "serve", "--with-worker",
             "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
     try:
-        with run_server(argv):
-            yield f"http://127.0.0.1:{port}", (tmp / "internal_api_key").read_text().strip()
+        # a database of its own: this state dir's secrets key opens everything in it
+        with scratch_database(postgres_url) as database_url:
+            mp.setenv("DATABASE_URL", database_url)
+            with run_server(argv):
+                yield f"http://127.0.0.1:{port}", (tmp / "internal_api_key").read_text().strip()
     finally:
         mp.undo()
 
