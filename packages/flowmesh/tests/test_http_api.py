@@ -216,6 +216,15 @@ async def test_kv_with_head_and_listings_with_stats(
     assert [(q.name, q.stats.total_jobs) for q in sdk_queues] == [("q1", 1)]
     sdk_stores = await grpc_client.kv.list_stores(T, ns)
     assert [(s.tenant, s.name, s.keys) for s in sdk_stores] == [(T, "cache", 2)]
+    # a page at a time over HTTP too: page_size and the previous page's token
+    await grpc_client.stream.write(T, ns, "s2", [Event(payload=b"x")])
+    first = ok(await http.get("/api/v1/streams", params={"namespace": ns, "page_size": 1}))
+    assert [s["name"] for s in first["streams"]] == ["s1"] and first["next_page_token"]
+    rest = ok(await http.get("/api/v1/streams", params={
+        "namespace": ns, "page_size": 1, "page_token": first["next_page_token"]}))  # fmt: skip
+    assert ([s["name"] for s in rest["streams"]], rest["next_page_token"]) == (["s2"], "")
+    refused(await http.get("/api/v1/queues", params={"page_token": "%%"}), 400, "page_token: ")
+    refused(await http.get("/api/v1/kv", params={"page_size": 5000}), 400, "page_size: ")
 
 
 async def test_schemas_and_replay_over_http(

@@ -169,6 +169,30 @@ async def test_permissions_and_namespaces_are_enforced_everywhere(secured: Secur
             "subscribed", "stream.stats"]  # fmt: skip
 
 
+async def test_a_namespace_token_pages_through_only_its_namespace(secured: Secured, ns: str):
+    mine = [f"s{i:02d}" for i in range(45)]
+    # "<ns>-a/..." sorts before "<ns>/...": the pages must skip past 130 hidden streams
+    admin = await secured.create()
+    limited = await secured.create("--namespace", ns, "--permission", "stream:read")
+    async with FlowMesh(secured.grpc, auth_token=admin) as c:
+        await eventually(lambda: c.streams.configure(T, ns, mine[0]))
+        await asyncio.gather(*(c.streams.configure(T, f"{ns}-a", f"x{i:03d}") for i in range(130)),
+                             *(c.streams.configure(T, ns, n) for n in mine[1:]))  # fmt: skip
+    async with FlowMesh(secured.grpc, auth_token=limited) as c:
+        await eventually(lambda: c.streams.list_page(T, page_size=1))
+        seen, sizes, token = [], [], ""
+        while True:
+            page = await c.streams.list_page(T, page_size=20, page_token=token)
+            assert {s.namespace for s in page.streams} <= {ns}
+            seen.extend(s.name for s in page.streams)
+            sizes.append(len(page.streams))
+            if not (token := page.next_page_token):
+                break
+        assert (seen, sizes) == (mine, [20, 20, 5])
+        # asking for another namespace lists nothing (no error, nothing leaked)
+        assert (await c.streams.list_page(T, f"{ns}-a", page_size=20)).streams == []
+
+
 async def test_expired_and_revoked_tokens_stop_working_and_end_subscriptions(
     secured: Secured, ns: str
 ):

@@ -39,12 +39,13 @@ class Servers:
     mail: str  # its web API
     sms: str
     flowmesh: str  # host:port
+    flowmesh_metrics: str  # its Prometheus endpoint
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     tmp = tmp_path_factory.mktemp("paging")
-    port, smtp, mail, sms, fm = (free_port() for _ in range(5))
+    port, smtp, mail, sms, fm, fm_metrics = (free_port() for _ in range(6))
     mp = pytest.MonkeyPatch()
     for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "INTERNAL_API_KEY",
                  "JWT_SECRET_KEY", "FLOWMESH_URL"):  # fmt: skip
@@ -56,13 +57,14 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
                  "--web-port", str(mail)]  # fmt: skip
     sms_argv = ["python", "-m", "automation.sinks.sms", "--port", str(sms)]
     fm_argv = ["python", "-m", "flowmesh", "serve", "--port", str(fm),
-               "--store", f"sqlite:///{tmp}/flowmesh.db"]  # fmt: skip
+               "--store", f"sqlite:///{tmp}/flowmesh.db",
+               "--metrics-port", str(fm_metrics)]  # fmt: skip
     try:
         with (run_server(auto_argv), run_server(smtp_argv), run_server(sms_argv),
               run_server(fm_argv)):  # fmt: skip
             yield Servers(f"http://127.0.0.1:{port}", tmp / "automation" / "internal_api_key",
                           smtp, f"http://127.0.0.1:{mail}", f"http://127.0.0.1:{sms}",
-                          f"127.0.0.1:{fm}")  # fmt: skip
+                          f"127.0.0.1:{fm}", f"http://127.0.0.1:{fm_metrics}/metrics")  # fmt: skip
     finally:
         mp.undo()
 
@@ -223,6 +225,16 @@ async def _walk(
     return found
 
 
+def _fm_calls(servers: Servers) -> dict[str, float]:
+    """FlowMesh's own count of the listing calls it answered, by method."""
+    text = httpx.get(servers.flowmesh_metrics, timeout=5).text
+    counts: dict[str, float] = {}
+    line = r'^flowmesh_requests_total\{[^}]*method="([^"]+)"[^}]*\} (\S+)$'
+    for method, value in re.findall(line, text, re.M):
+        counts[method] = counts.get(method, 0.0) + float(value)
+    return counts
+
+
 async def test_flowmesh_lists_page_and_replay_sessions_stay_with_their_tenant(
     servers: Servers, console: httpx.AsyncClient
 ) -> None:
@@ -241,11 +253,17 @@ async def test_flowmesh_lists_page_and_replay_sessions_stay_with_their_tenant(
             await fm.stream.write(who, "ops", "orders", [Event(payload=b"x")])
             await fm.replay.create(who, "ops", "orders", "_replay_console", start_offset=0)
 
+    before = _fm_calls(servers)
     streams = await _walk(console, "/flowmesh", r'href="/flowmesh/streams/ops/(s\d\d)"',
                           cut="<h2>Queues</h2>")  # fmt: skip
     assert streams == [f"s{i:02d}" for i in range(30)]
     jobs = await _walk(console, f"/flowmesh/queues/ops/{queue}", r"/dlq/([^/]+)/replay")
     assert len(jobs) == len(set(jobs)) == 55 and set(jobs) == dead
+    # one listing call per page shown: 2 overview pages (25 + 5 streams), 3 DLQ pages
+    after = _fm_calls(servers)
+    listings = ("stream.list", "queue.list", "kv.list_stores", "queue.list_dlq")
+    calls = {m: after.get(m, 0) - before.get(m, 0) for m in listings}
+    assert calls == {"stream.list": 2, "queue.list": 2, "kv.list_stores": 2, "queue.list_dlq": 3}
 
     replay = await console.get("/flowmesh/replay")
     shown = re.findall(r"<td>([a-z]+)/ops/(?:stream/)?orders\[", replay.text)

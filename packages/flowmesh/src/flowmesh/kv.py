@@ -8,7 +8,7 @@ from flowmesh import _convert as cv
 from flowmesh._part import Part
 from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.proto import flowmesh_pb2_grpc as pb_grpc
-from flowmesh.types import KeyPage, KVStoreInfo
+from flowmesh.types import KeyPage, KVStoreInfo, KVStorePage
 
 
 class KVClient(Part):
@@ -91,11 +91,32 @@ class KVClient(Part):
         """Every live key starting with ``prefix`` (all pages; see :meth:`iter_keys`)."""
         return [key async for key in self.iter_keys(tenant, namespace, store, prefix)]
 
-    async def list_stores(self, tenant: str = "", namespace: str = "") -> list[KVStoreInfo]:
-        """The KV stores this token may read (of ``tenant``/``namespace`` when
-        given), by path, with their key counts. An extension of this server."""
-        request = pb.ListKVStoresRequest(filter=cv.filter_of(tenant, namespace))
+    async def list_stores_page(
+        self, tenant: str = "", namespace: str = "", page_size: int = 100, page_token: str = ""
+    ) -> KVStorePage:
+        """One page (at most ``page_size``, up to 1000) of the KV stores this token
+        may read (of ``tenant``/``namespace`` when given), by path, with their key
+        counts, from where ``page_token`` left off. An extension of this server."""
+        request = pb.ListKVStoresRequest(
+            filter=cv.filter_of(tenant, namespace), page_size=page_size, page_token=page_token
+        )
         response = await self._call(
             self._stub.ListKVStores, request, "kv.list_stores", idempotent=True
         )
-        return [cv.kv_store_info(i) for i in response.stores]
+        return KVStorePage(
+            stores=[cv.kv_store_info(i) for i in response.stores],
+            next_page_token=response.next_page_token,
+        )
+
+    async def list_stores(
+        self, tenant: str = "", namespace: str = "", page_size: int = 1000
+    ) -> list[KVStoreInfo]:
+        """Every KV store this token may read (all pages; see :meth:`list_stores_page`)."""
+        out: list[KVStoreInfo] = []
+        token = ""
+        while True:
+            page = await self.list_stores_page(tenant, namespace, page_size, token)
+            out.extend(page.stores)
+            if not page.next_page_token:
+                return out
+            token = page.next_page_token

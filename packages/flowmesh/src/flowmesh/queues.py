@@ -12,7 +12,7 @@ from flowmesh._part import Part
 from flowmesh.exceptions import FlowMeshInvalidArgumentError, error_for_status
 from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.proto import flowmesh_pb2_grpc as pb_grpc
-from flowmesh.types import Job, QueueInfo, QueueStats, RetryPolicy
+from flowmesh.types import DLQPage, Job, QueueInfo, QueuePage, QueueStats, RetryPolicy
 
 if TYPE_CHECKING:
     from flowmesh.client import FlowMesh
@@ -203,14 +203,27 @@ class QueueClient(Part):
     async def list_dlq_jobs(
         self, tenant: str, namespace: str, queue: str, limit: int = 100
     ) -> list[Job]:
-        """Dead-lettered jobs, oldest failure first, with their failure metadata."""
+        """The first ``limit`` dead-lettered jobs, oldest failure first, with their
+        failure metadata (see :meth:`list_dlq_jobs_page` for the rest)."""
+        return (await self.list_dlq_jobs_page(tenant, namespace, queue, limit)).jobs
+
+    async def list_dlq_jobs_page(
+        self, tenant: str, namespace: str, queue: str, page_size: int = 100, page_token: str = ""
+    ) -> DLQPage:
+        """One page (at most ``page_size``, up to 1000) of dead-lettered jobs,
+        oldest failure first, from where ``page_token`` (a previous page's
+        ``next_page_token``) left off. The token is an extension of this server."""
         request = pb.ListDLQJobsRequest(
-            resource_path=cv.path(tenant, namespace, "queue", queue), max_jobs=limit
+            resource_path=cv.path(tenant, namespace, "queue", queue),
+            max_jobs=page_size,
+            page_token=page_token,
         )
         response = await self._call(
             self._stub.ListDLQJobs, request, "queue.list_dlq_jobs", idempotent=True
         )
-        return [cv.job(j) for j in response.jobs]
+        return DLQPage(
+            jobs=[cv.job(j) for j in response.jobs], next_page_token=response.next_page_token
+        )
 
     async def replay_dlq_job(
         self, tenant: str, namespace: str, queue: str, job_id: str
@@ -222,9 +235,30 @@ class QueueClient(Part):
         response = await self._call(self._stub.ReplayDLQJob, request, "queue.replay_dlq_job")
         return response.job_id, int(response.seq)
 
-    async def list(self, tenant: str = "", namespace: str = "") -> builtins.list[QueueInfo]:
-        """The queues this token may read (of ``tenant``/``namespace`` when given),
-        by path, with their statistics. An extension of this server."""
-        request = pb.ListQueuesRequest(filter=cv.filter_of(tenant, namespace))
+    async def list_page(
+        self, tenant: str = "", namespace: str = "", page_size: int = 100, page_token: str = ""
+    ) -> QueuePage:
+        """One page (at most ``page_size``, up to 1000) of the queues this token
+        may read (of ``tenant``/``namespace`` when given), by path, with their
+        statistics, from where ``page_token`` left off. An extension of this server."""
+        request = pb.ListQueuesRequest(
+            filter=cv.filter_of(tenant, namespace), page_size=page_size, page_token=page_token
+        )
         response = await self._call(self._stub.ListQueues, request, "queue.list", idempotent=True)
-        return [cv.queue_info(i) for i in response.queues]
+        return QueuePage(
+            queues=[cv.queue_info(i) for i in response.queues],
+            next_page_token=response.next_page_token,
+        )
+
+    async def list(
+        self, tenant: str = "", namespace: str = "", page_size: int = 1000
+    ) -> builtins.list[QueueInfo]:
+        """Every queue this token may read (all pages; see :meth:`list_page`)."""
+        out: builtins.list[QueueInfo] = []
+        token = ""
+        while True:
+            page = await self.list_page(tenant, namespace, page_size, token)
+            out.extend(page.queues)
+            if not page.next_page_token:
+                return out
+            token = page.next_page_token

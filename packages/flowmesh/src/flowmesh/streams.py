@@ -15,7 +15,7 @@ from flowmesh._part import Part, backoff
 from flowmesh.exceptions import FlowMeshError, error_for_status, handle_grpc_error
 from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.proto import flowmesh_pb2_grpc as pb_grpc
-from flowmesh.types import ConsumerGroupState, Event, Message, StreamInfo
+from flowmesh.types import ConsumerGroupState, Event, Message, StreamInfo, StreamPage
 
 DEFAULT_SUBSCRIBE_BATCH = 500
 
@@ -237,9 +237,31 @@ class StreamClient(Part):
         )
         await self._call(self._stub.ConfigureStream, request, "stream.configure", idempotent=True)
 
-    async def list(self, tenant: str = "", namespace: str = "") -> builtins.list[StreamInfo]:
-        """The streams this token may read (of ``tenant``/``namespace`` when given),
-        by path, with their partitions and latest offsets. An extension of this server."""
-        request = pb.ListStreamsRequest(filter=cv.filter_of(tenant, namespace))
+    async def list_page(
+        self, tenant: str = "", namespace: str = "", page_size: int = 100, page_token: str = ""
+    ) -> StreamPage:
+        """One page (at most ``page_size``, up to 1000) of the streams this token
+        may read (of ``tenant``/``namespace`` when given), by path, with their
+        partitions and latest offsets, from where ``page_token`` (a previous
+        page's ``next_page_token``) left off. An extension of this server."""
+        request = pb.ListStreamsRequest(
+            filter=cv.filter_of(tenant, namespace), page_size=page_size, page_token=page_token
+        )
         response = await self._call(self._stub.ListStreams, request, "stream.list", idempotent=True)
-        return [cv.stream_info(i) for i in response.streams]
+        return StreamPage(
+            streams=[cv.stream_info(i) for i in response.streams],
+            next_page_token=response.next_page_token,
+        )
+
+    async def list(
+        self, tenant: str = "", namespace: str = "", page_size: int = 1000
+    ) -> builtins.list[StreamInfo]:
+        """Every stream this token may read (all pages; see :meth:`list_page`)."""
+        out: builtins.list[StreamInfo] = []
+        token = ""
+        while True:
+            page = await self.list_page(tenant, namespace, page_size, token)
+            out.extend(page.streams)
+            if not page.next_page_token:
+                return out
+            token = page.next_page_token

@@ -15,18 +15,22 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "ConsumerGroupState",
+    "DLQPage",
     "Event",
     "Job",
     "KVStoreInfo",
+    "KVStorePage",
     "KeyPage",
     "Message",
     "QueueInfo",
+    "QueuePage",
     "QueueStats",
     "ReplayProgress",
     "ReplaySession",
     "RetryPolicy",
     "Schema",
     "StreamInfo",
+    "StreamPage",
 ]
 
 BackoffStrategy = Literal["fixed", "linear", "exponential"]
@@ -276,3 +280,41 @@ class KVStoreInfo(BaseModel):
     namespace: str
     name: str
     keys: int = 0
+
+
+class StreamPage(BaseModel):
+    """One page of a stream listing; pass ``next_page_token`` back for the next
+    one ("" on the last page)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    streams: list[StreamInfo]
+    next_page_token: str = ""
+
+
+class QueuePage(BaseModel):
+    """One page of a queue listing (``next_page_token`` "" on the last page)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    queues: list[QueueInfo]
+    next_page_token: str = ""
+
+
+class KVStorePage(BaseModel):
+    """One page of a KV store listing (``next_page_token`` "" on the last page)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stores: list[KVStoreInfo]
+    next_page_token: str = ""
+
+
+class DLQPage(BaseModel):
+    """One page of a queue's dead-lettered jobs, oldest failure first
+    (``next_page_token`` "" on the last page)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    jobs: list[Job]
+    next_page_token: str = ""

@@ -196,6 +196,27 @@ def int_param(request: Request, name: str, default: int, low: int = 0, high: int
     return value
 
 
+def token_pager(
+    request: Request, param: str, page_token: str, next_token: str, shown: int
+) -> Markup:
+    """First / next links for a list the server pages by token: ``param`` names the
+    query parameter carrying it (the page's other parameters are kept)."""
+    params = dict(request.query_params)
+    params.pop("ok", None)
+    params.pop("error", None)
+    params.pop(param, None)
+    links = []
+    if page_token:
+        links.append(f'<a rel="first" href="?{urlencode(params)}">← first</a>')
+    if next_token:
+        links.append(f'<a rel="next" href="?{urlencode({**params, param: next_token})}">more →</a>')
+    return Markup(  # noqa: S704 (a number and urlencoded links)
+        f'<nav class="pager" aria-label="pages"><span>{shown} shown</span> '
+        + " ".join(links)
+        + "</nav>"
+    )
+
+
 def pager(
     request: Request,
     offset: int,

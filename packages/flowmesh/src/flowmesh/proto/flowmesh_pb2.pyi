@@ -529,20 +529,24 @@ class GetRetryPolicyResponse(_message.Message):
     def __init__(self, status: _Optional[_Union[Status, _Mapping]] = ..., policy: _Optional[_Union[RetryPolicy, _Mapping]] = ...) -> None: ...
 
 class ListDLQJobsRequest(_message.Message):
-    __slots__ = ("resource_path", "max_jobs")
+    __slots__ = ("resource_path", "max_jobs", "page_token")
     RESOURCE_PATH_FIELD_NUMBER: _ClassVar[int]
     MAX_JOBS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     resource_path: ResourcePath
     max_jobs: int
-    def __init__(self, resource_path: _Optional[_Union[ResourcePath, _Mapping]] = ..., max_jobs: _Optional[int] = ...) -> None: ...
+    page_token: str
+    def __init__(self, resource_path: _Optional[_Union[ResourcePath, _Mapping]] = ..., max_jobs: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListDLQJobsResponse(_message.Message):
-    __slots__ = ("status", "jobs")
+    __slots__ = ("status", "jobs", "next_page_token")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     JOBS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     status: Status
     jobs: _containers.RepeatedCompositeFieldContainer[Job]
-    def __init__(self, status: _Optional[_Union[Status, _Mapping]] = ..., jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, status: _Optional[_Union[Status, _Mapping]] = ..., jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ReplayDLQJobRequest(_message.Message):
     __slots__ = ("resource_path", "job_id")
@@ -973,18 +977,24 @@ class StreamInfo(_message.Message):
     def __init__(self, resource_path: _Optional[_Union[ResourcePath, _Mapping]] = ..., config: _Optional[_Union[StreamConfig, _Mapping]] = ..., latest_offsets: _Optional[_Iterable[int]] = ..., messages: _Optional[int] = ...) -> None: ...
 
 class ListStreamsRequest(_message.Message):
-    __slots__ = ("filter",)
+    __slots__ = ("filter", "page_size", "page_token")
     FILTER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     filter: ListResourcesFilter
-    def __init__(self, filter: _Optional[_Union[ListResourcesFilter, _Mapping]] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, filter: _Optional[_Union[ListResourcesFilter, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListStreamsResponse(_message.Message):
-    __slots__ = ("status", "streams")
+    __slots__ = ("status", "streams", "next_page_token")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     STREAMS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     status: Status
     streams: _containers.RepeatedCompositeFieldContainer[StreamInfo]
-    def __init__(self, status: _Optional[_Union[Status, _Mapping]] = ..., streams: _Optional[_Iterable[_Union[StreamInfo, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, status: _Optional[_Union[Status, _Mapping]] = ..., streams: _Optional[_Iterable[_Union[StreamInfo, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ListConsumerGroupsRequest(_message.Message):
     __slots__ = ("resource_path",)
@@ -1009,18 +1019,24 @@ class QueueInfo(_message.Message):
     def __init__(self, resource_path: _Optional[_Union[ResourcePath, _Mapping]] = ..., stats: _Optional[_Union[QueueStats, _Mapping]] = ...) -> None: ...
 
 class ListQueuesRequest(_message.Message):
-    __slots__ = ("filter",)
+    __slots__ = ("filter", "page_size", "page_token")
     FILTER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     filter: ListResourcesFilter
-    def __init__(self, filter: _Optional[_Union[ListResourcesFilter, _Mapping]] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, filter: _Optional[_Union[ListResourcesFilter, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListQueuesResponse(_message.Message):
-    __slots__ = ("status", "queues")
+    __slots__ = ("status", "queues", "next_page_token")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     QUEUES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     status: Status
     queues: _containers.RepeatedCompositeFieldContainer[QueueInfo]
-    def __init__(self, status: _Optional[_Union[Status, _Mapping]] = ..., queues: _Optional[_Iterable[_Union[QueueInfo, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, status: _Optional[_Union[Status, _Mapping]] = ..., queues: _Optional[_Iterable[_Union[QueueInfo, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class KVStoreInfo(_message.Message):
     __slots__ = ("resource_path", "keys")
@@ -1031,15 +1047,21 @@ class KVStoreInfo(_message.Message):
     def __init__(self, resource_path: _Optional[_Union[ResourcePath, _Mapping]] = ..., keys: _Optional[int] = ...) -> None: ...
 
 class ListKVStoresRequest(_message.Message):
-    __slots__ = ("filter",)
+    __slots__ = ("filter", "page_size", "page_token")
     FILTER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     filter: ListResourcesFilter
-    def __init__(self, filter: _Optional[_Union[ListResourcesFilter, _Mapping]] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, filter: _Optional[_Union[ListResourcesFilter, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListKVStoresResponse(_message.Message):
-    __slots__ = ("status", "stores")
+    __slots__ = ("status", "stores", "next_page_token")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     STORES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     status: Status
     stores: _containers.RepeatedCompositeFieldContainer[KVStoreInfo]
-    def __init__(self, status: _Optional[_Union[Status, _Mapping]] = ..., stores: _Optional[_Iterable[_Union[KVStoreInfo, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, status: _Optional[_Union[Status, _Mapping]] = ..., stores: _Optional[_Iterable[_Union[KVStoreInfo, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

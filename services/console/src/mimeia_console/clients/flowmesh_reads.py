@@ -1,8 +1,9 @@
 """Everything the console asks FlowMesh, in one place (through the SDK).
 
-Until the server can list its streams, queues and KV stores, the lists come
-from the console's settings plus what a user opens by name; when the SDK gains
-``list`` calls, :meth:`FlowMeshReads._listed` uses them and nothing else changes.
+The server lists its streams, queues and KV stores a page at a time (a page
+token, see :meth:`FlowMeshReads.names_page`), and so do the console's pages: no
+page asks for more than it shows. (The console's configured names are kept for
+the settings page; the lists come from the server.)
 A stream's consumer groups come from the server's ListConsumerGroups; a server
 without it (UNIMPLEMENTED) gets the configured group names asked one by one.
 Every call is scoped to the signed-in tenant.
@@ -46,7 +47,7 @@ RECENT_PAGE = 20
 KV_PAGE = 50
 MAX_PARTITIONS = 64
 MAX_LISTED = 50  # resources per kind the home page reads details of
-MAX_DLQ = 1000  # the most dead jobs ListDLQJobs returns
+MAX_PAGE_TOKEN = 1024  # characters of a page token taken from a URL
 MAX_GROUPS = 200  # consumer-group states (group x partition) a stream page shows
 MAX_TOKEN_CLIENTS = 256  # users' token clients kept (they share the one channel)
 # FlowMesh's refusals as the console's HTTP statuses (anything else: 0, a failure)
@@ -222,7 +223,7 @@ class FlowMeshReads:
         try:
             async with self._connect_lock:
                 await self._client.connect()
-            await asyncio.wait_for(client.streams.list(tenant), self.timeout + 1)
+            await asyncio.wait_for(client.streams.list_page(tenant, page_size=1), self.timeout + 1)
         except FlowMeshError as exc:
             status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 0)
             raise ServiceError("flowmesh", status, str(exc)) from None
@@ -242,53 +243,34 @@ class FlowMeshReads:
 
     # -- what exists ---------------------------------------------------------
 
-    async def _listed(self, kind: str, tenant: str) -> list[tuple[str, str]] | None:
-        """The server's own list when the SDK has one (``client.streams.list()``...)."""
-        part = {"stream": "streams", "queue": "queues", "kv": "kv"}[kind]
-        method = "list_stores" if kind == "kv" else "list"
-        if getattr(getattr(self._client, part, None), method, None) is None:
-            return None
-        items = await self._run(
-            f"{part}.{method}", lambda c: getattr(getattr(c, part), method)(tenant)
-        )
-        out = []
-        for item in items:
-            namespace = getattr(item, "namespace", None)
-            name = getattr(item, "name", None)
-            if isinstance(namespace, str) and isinstance(name, str):
-                out.append((namespace, name))
-                partitions = getattr(item, "partitions", None)
-                if (
-                    kind == "stream"
-                    and isinstance(partitions, int)
-                    and len(self._partitions) < 10_000
-                ):
-                    self._partitions[(tenant, namespace, name)] = partitions
-        return out
-
     async def names_page(
-        self, kind: str, tenant: str, offset: int, limit: int
-    ) -> tuple[list[tuple[str, str]], int]:
+        self, kind: str, tenant: str, page_token: str, limit: int
+    ) -> tuple[list[tuple[str, str]], str]:
         """One page of the tenant's streams, queues or KV stores (``kind``: stream,
-        queue, kv) in name order, and how many there are. FlowMesh's listings have no
-        paging of their own: the names come in one call, and only this page's
-        resources are read any further by the caller."""
-        known = {"stream": self.known_streams, "queue": self.known_queues, "kv": self.known_kv}
-        listed = await self._listed(kind, tenant)
-        names = sorted(listed if listed is not None else known[kind])
-        return names[offset : offset + limit], len(names)
+        queue, kv) in path order from ``page_token`` ("" for the first), and the next
+        page's token ("" on the last page). One listing call, whichever page."""
+        part = {"stream": "streams", "queue": "queues", "kv": "kv"}[kind]
+        method = "list_stores_page" if kind == "kv" else "list_page"
+        page = await self._run(
+            f"{part}.{method}",
+            lambda c: getattr(getattr(c, part), method)(tenant, "", limit, page_token),
+        )
+        items = getattr(page, {"stream": "streams", "queue": "queues", "kv": "stores"}[kind])
+        out = []
+        for item in items[:limit]:
+            out.append((item.namespace, item.name))
+            if kind == "stream" and len(self._partitions) < 10_000:
+                self._partitions[(tenant, item.namespace, item.name)] = item.partitions
+        return out, str(page.next_page_token)
 
     async def stream_names(self, tenant: str) -> list[tuple[str, str]]:
-        listed = await self._listed("stream", tenant)
-        return (listed if listed is not None else self.known_streams)[:MAX_LISTED]
+        return (await self.names_page("stream", tenant, "", MAX_LISTED))[0]
 
     async def queue_names(self, tenant: str) -> list[tuple[str, str]]:
-        listed = await self._listed("queue", tenant)
-        return (listed if listed is not None else self.known_queues)[:MAX_LISTED]
+        return (await self.names_page("queue", tenant, "", MAX_LISTED))[0]
 
     async def kv_names(self, tenant: str) -> list[tuple[str, str]]:
-        listed = await self._listed("kv", tenant)
-        return (listed if listed is not None else self.known_kv)[:MAX_LISTED]
+        return (await self.names_page("kv", tenant, "", MAX_LISTED))[0]
 
     # -- streams -------------------------------------------------------------
 
@@ -410,16 +392,16 @@ class FlowMeshReads:
         )
 
     async def dlq_page(
-        self, tenant: str, namespace: str, name: str, offset: int, limit: int
-    ) -> tuple[list[Job], bool]:
-        """Dead jobs ``offset`` to ``offset + limit`` (oldest first) and whether more
-        follow. ListDLQJobs has a count but no cursor: it is asked for this page's
-        end plus one (never more than its 1000), so later pages cost more."""
-        if offset >= MAX_DLQ:
-            return [], False
-        wanted = min(offset + limit + 1, MAX_DLQ)
-        jobs = await self.dlq(tenant, namespace, name, wanted)
-        return jobs[offset : offset + limit], len(jobs) > offset + limit
+        self, tenant: str, namespace: str, name: str, page_token: str, limit: int
+    ) -> tuple[list[Job], str]:
+        """A page of dead jobs (oldest failure first) from ``page_token`` ("" for the
+        first) and the next page's token ("" on the last page): one ListDLQJobs
+        call, whichever page (the server resumes from the token)."""
+        page = await self._run(
+            f"queue {namespace}/{name} DLQ",
+            lambda c: c.queue.list_dlq_jobs_page(tenant, namespace, name, limit, page_token),
+        )
+        return page.jobs[:limit], page.next_page_token
 
     async def replay_dlq(self, tenant: str, namespace: str, name: str, job_id: str) -> str:
         job, _seq = await self._run(

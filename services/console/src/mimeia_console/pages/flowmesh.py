@@ -16,7 +16,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from mimeia_console.clients.flowmesh_reads import (
-    MAX_DLQ,
+    MAX_PAGE_TOKEN,
     QueueInfo,
     StreamInfo,
     render_payload,
@@ -30,6 +30,7 @@ from mimeia_console.web import (
     pager,
     render,
     tenant,
+    token_pager,
     with_query,
 )
 
@@ -77,27 +78,28 @@ async def overview(request: Request) -> Response:
     queues: list[QueueInfo] = []
     stores: list[tuple[str, str]] = []
     missing: list[str] = []
-    offsets = {
-        kind: int_param(request, f"{kind}_offset", 0) for kind in ("streams", "queues", "kv")
+    tokens = {
+        kind: request.query_params.get(f"{kind}_page", "")[:MAX_PAGE_TOKEN]
+        for kind in ("streams", "queues", "kv")
     }
     pagers = {kind: Markup() for kind in ("streams", "queues", "kv")}
     try:
-        names, total = await fm.names_page("stream", t, offsets["streams"], PAGE)
-        pagers["streams"] = pager(request, offsets["streams"], PAGE, len(names), total,
-                                  param="streams_offset")  # fmt: skip
+        names, token = await fm.names_page("stream", t, tokens["streams"], PAGE)
+        pagers["streams"] = token_pager(request, "streams_page", tokens["streams"], token,
+                                        len(names))  # fmt: skip
         infos = await asyncio.gather(
             *(fm.stream_info(t, ns, name) for ns, name in names), return_exceptions=True
         )
         streams = [info for _, _, info in _found(names, infos, "stream", missing)]
-        names, total = await fm.names_page("queue", t, offsets["queues"], PAGE)
-        pagers["queues"] = pager(request, offsets["queues"], PAGE, len(names), total,
-                                 param="queues_offset")  # fmt: skip
+        names, token = await fm.names_page("queue", t, tokens["queues"], PAGE)
+        pagers["queues"] = token_pager(request, "queues_page", tokens["queues"], token,
+                                       len(names))  # fmt: skip
         stats = await asyncio.gather(
             *(fm.queue_stats(t, ns, name) for ns, name in names), return_exceptions=True
         )
         queues = [QueueInfo(*found) for found in _found(names, stats, "queue", missing)]
-        stores, total = await fm.names_page("kv", t, offsets["kv"], PAGE)
-        pagers["kv"] = pager(request, offsets["kv"], PAGE, len(stores), total, param="kv_offset")
+        stores, token = await fm.names_page("kv", t, tokens["kv"], PAGE)
+        pagers["kv"] = token_pager(request, "kv_page", tokens["kv"], token, len(stores))
     except ServiceError as exc:
         errors.append(exc)
     return render(
@@ -225,15 +227,19 @@ async def queue_page(request: Request, refused: ServiceError | None = None) -> R
     fm = console(request).fm
     t = tenant(request)
     ns, name = _names(request)
-    offset = int_param(request, "offset", 0, 0, MAX_DLQ)
+    page_token = request.query_params.get("page", "")[:MAX_PAGE_TOKEN]
     stats = await fm.queue_stats(t, ns, name)
-    dlq, more = await fm.dlq_page(t, ns, name, offset, PAGE)
+    try:
+        dlq, next_token = await fm.dlq_page(t, ns, name, page_token, PAGE)
+    except ServiceError as exc:
+        if not page_token or exc.status != 400:
+            raise
+        # a token the server does not take (edited by hand): back to the first page
+        return back(f"/flowmesh/queues/{ns}/{name}", error=f"page: {exc.detail}")
     shown = [(job, render_payload(job.payload)[0]) for job in dlq]
-    total = None if more else offset + len(dlq)
     return render(
         request, "queue.html", ns=ns, name=name, stats=stats, dlq=shown,
-        dlq_pager=pager(request, offset, PAGE, len(dlq), total),
-        dlq_capped=offset + PAGE >= MAX_DLQ and stats.dlq_jobs > MAX_DLQ, max_dlq=MAX_DLQ,
+        dlq_pager=token_pager(request, "page", page_token, next_token, len(dlq)),
         **_refusal(refused, "replay"),
     )  # fmt: skip
 

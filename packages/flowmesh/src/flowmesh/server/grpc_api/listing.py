@@ -43,8 +43,11 @@ class StreamListing(Service):
     ) -> pb.ListStreamsResponse:
         async def body() -> pb.ListStreamsResponse:
             f = request.filter
-            found = await self.ops.listing.streams(self.caller(context), f.tenant, f.namespace)
-            return pb.ListStreamsResponse(status=ok(), streams=[
+            page = await self.ops.listing.streams_page(
+                self.caller(context), f.tenant, f.namespace, request.page_size, request.page_token
+            )
+            return pb.ListStreamsResponse(status=ok(), next_page_token=page.next_page_token,
+                                          streams=[
                 pb.StreamInfo(
                     resource_path=path_pb(i.resource, "stream"),
                     config=pb.StreamConfig(
@@ -55,7 +58,7 @@ class StreamListing(Service):
                     latest_offsets=i.latest_offsets,
                     messages=i.messages,
                 )
-                for i in found
+                for i in page.items
             ])  # fmt: skip
 
         return await self.call("stream.list", context, body)
@@ -80,11 +83,14 @@ class QueueListing(Service):
     ) -> pb.ListQueuesResponse:
         async def body() -> pb.ListQueuesResponse:
             f = request.filter
-            found = await self.ops.listing.queues(self.caller(context), f.tenant, f.namespace)
-            return pb.ListQueuesResponse(status=ok(), queues=[
+            page = await self.ops.listing.queues_page(
+                self.caller(context), f.tenant, f.namespace, request.page_size, request.page_token
+            )
+            return pb.ListQueuesResponse(status=ok(), next_page_token=page.next_page_token,
+                                          queues=[
                 pb.QueueInfo(resource_path=path_pb(i.resource, "queue"),
                              stats=queue_stats_pb(i.stats))
-                for i in found
+                for i in page.items
             ])  # fmt: skip
 
         return await self.call("queue.list", context, body)
@@ -96,10 +102,13 @@ class KVListing(Service):
     ) -> pb.ListKVStoresResponse:
         async def body() -> pb.ListKVStoresResponse:
             f = request.filter
-            found = await self.ops.listing.kv_stores(self.caller(context), f.tenant, f.namespace)
-            return pb.ListKVStoresResponse(status=ok(), stores=[
+            page = await self.ops.listing.kv_stores_page(
+                self.caller(context), f.tenant, f.namespace, request.page_size, request.page_token
+            )
+            return pb.ListKVStoresResponse(status=ok(), next_page_token=page.next_page_token,
+                                          stores=[
                 pb.KVStoreInfo(resource_path=path_pb(i.resource, "kv"), keys=i.keys)
-                for i in found
+                for i in page.items
             ])  # fmt: skip
 
         return await self.call("kv.list_stores", context, body)

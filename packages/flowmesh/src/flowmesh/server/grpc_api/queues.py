@@ -203,8 +203,12 @@ class QueueService(QueueListing, pb_grpc.QueueServiceServicer):
     ) -> pb.ListDLQJobsResponse:
         async def body() -> pb.ListDLQJobsResponse:
             queue = self.resource(request, *_QUEUE)
-            jobs = await self.ops.queues.list_dlq(self.caller(context), queue, request.max_jobs)
-            return pb.ListDLQJobsResponse(status=ok(), jobs=[job(queue, j) for j in jobs])
+            jobs, token = await self.ops.queues.list_dlq_page(
+                self.caller(context), queue, request.max_jobs, request.page_token
+            )
+            return pb.ListDLQJobsResponse(
+                status=ok(), jobs=[job(queue, j) for j in jobs], next_page_token=token
+            )
 
         return await self.call("queue.list_dlq", context, body)
 

@@ -30,9 +30,12 @@ BASE = "/api/v1/kv/{tenant}/{namespace}/{name}"
 @endpoint("kv.list_stores")
 async def list_stores(request: Request, caller: Caller) -> dict[str, Any]:
     q = request.query_params
-    found = await ops_of(request).listing.kv_stores(caller, q.get("tenant", ""),
-                                                    q.get("namespace", ""))  # fmt: skip
-    return success(stores=[{**path_dict(i.resource, "kv"), "keys": i.keys} for i in found])
+    page = await ops_of(request).listing.kv_stores_page(
+        caller, q.get("tenant", ""), q.get("namespace", ""),
+        query_int(request, "page_size"), q.get("page_token", ""),
+    )  # fmt: skip
+    return success(stores=[{**path_dict(i.resource, "kv"), "keys": i.keys} for i in page.items],
+                   next_page_token=page.next_page_token)  # fmt: skip
 
 
 @endpoint("kv.set")

@@ -105,9 +105,12 @@ def _new_job(data: Any, at: str) -> NewJob:
 @endpoint("queue.list")
 async def list_queues(request: Request, caller: Caller) -> dict[str, Any]:
     q = request.query_params
-    found = await ops_of(request).listing.queues(caller, q.get("tenant", ""),
-                                                 q.get("namespace", ""))  # fmt: skip
-    return success(queues=[queue_json(i) for i in found])
+    page = await ops_of(request).listing.queues_page(
+        caller, q.get("tenant", ""), q.get("namespace", ""),
+        query_int(request, "page_size"), q.get("page_token", ""),
+    )  # fmt: skip
+    return success(queues=[queue_json(i) for i in page.items],
+                   next_page_token=page.next_page_token)  # fmt: skip
 
 
 @endpoint("queue.enqueue")
@@ -226,8 +229,10 @@ async def get_retry_policy(request: Request, caller: Caller) -> dict[str, Any]:
 @endpoint("queue.list_dlq")
 async def list_dlq(request: Request, caller: Caller) -> dict[str, Any]:
     queue = path_resource(request, "queue")
-    jobs = await ops_of(request).queues.list_dlq(caller, queue, query_int(request, "max_jobs"))
-    return success(jobs=[job_json(queue, j) for j in jobs])
+    jobs, token = await ops_of(request).queues.list_dlq_page(
+        caller, queue, query_int(request, "max_jobs"), request.query_params.get("page_token", "")
+    )
+    return success(jobs=[job_json(queue, j) for j in jobs], next_page_token=token)
 
 
 @endpoint("queue.replay_dlq")

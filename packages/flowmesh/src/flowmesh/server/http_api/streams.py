@@ -84,9 +84,12 @@ def decode_events(events: list[Any]) -> list[tuple[bytes, dict[str, str]]]:
 @endpoint("stream.list")
 async def list_streams(request: Request, caller: Caller) -> dict[str, Any]:
     q = request.query_params
-    found = await ops_of(request).listing.streams(caller, q.get("tenant", ""),
-                                                  q.get("namespace", ""))  # fmt: skip
-    return success(streams=[stream_json(i) for i in found])
+    page = await ops_of(request).listing.streams_page(
+        caller, q.get("tenant", ""), q.get("namespace", ""),
+        query_int(request, "page_size"), q.get("page_token", ""),
+    )  # fmt: skip
+    return success(streams=[stream_json(i) for i in page.items],
+                   next_page_token=page.next_page_token)  # fmt: skip
 
 
 @endpoint("stream.write")

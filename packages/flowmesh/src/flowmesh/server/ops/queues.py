@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from flowmesh.server import paging
 from flowmesh.server import validation as v
 from flowmesh.server.auth import Caller
 from flowmesh.server.errors import ServiceError
@@ -16,6 +17,7 @@ from flowmesh.server.ops.context import OpsContext
 from flowmesh.server.ops.schemas import SchemaOps
 from flowmesh.server.store.records import (
     BACKOFF_STRATEGIES,
+    DLQCursor,
     Enqueued,
     Producer,
     QueueStats,
@@ -196,6 +198,20 @@ class QueueOps:
         caller.allow(queue, "queue:read")
         limit = v.in_range(limit or DEFAULT_DLQ_LIST, "max_jobs", 1, MAX_DLQ_LIST)
         return await self.ctx.store.list_dlq(queue, limit)
+
+    async def list_dlq_page(
+        self, caller: Caller, queue: Resource, limit: int = 0, page_token: str = ""
+    ) -> tuple[list[StoredJob], str]:
+        """One page of ``limit`` dead-lettered jobs (0: the default 100) after
+        ``page_token``, and the next page's token ("" on the last page)."""
+        caller.allow(queue, "queue:read")
+        limit = v.in_range(limit or DEFAULT_DLQ_LIST, "max_jobs", 1, MAX_DLQ_LIST)
+        after = paging.dlq_after(page_token)
+        jobs = await self.ctx.store.list_dlq(queue, limit + 1, after)
+        if len(jobs) <= limit:
+            return jobs, ""
+        last = jobs[limit - 1]
+        return jobs[:limit], paging.dlq_token(DLQCursor(last.failed_at_ms, last.seq, last.id))
 
     async def replay_dlq(self, caller: Caller, queue: Resource, job_id: str) -> Enqueued:
         caller.allow(queue, "queue:write")

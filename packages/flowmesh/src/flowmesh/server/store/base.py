@@ -14,6 +14,7 @@ from flowmesh.server.errors import Conflict, NotFound, SchemaChanged
 from flowmesh.server.notify import Notifier
 from flowmesh.server.store.records import (
     BACKOFF_STRATEGIES,
+    DLQCursor,
     Enqueued,
     KeyPage,
     Producer,
@@ -36,6 +37,7 @@ from flowmesh.server.tokens import TokenRecord
 __all__ = [
     "BACKOFF_STRATEGIES",
     "Conflict",
+    "DLQCursor",
     "Enqueued",
     "KeyPage",
     "NotFound",
@@ -167,7 +169,11 @@ class Store(abc.ABC):
     async def retry_policy(self, queue: Resource) -> RetryPolicy: ...
 
     @abc.abstractmethod
-    async def list_dlq(self, queue: Resource, limit: int) -> list[StoredJob]: ...
+    async def list_dlq(
+        self, queue: Resource, limit: int, after: DLQCursor | None = None
+    ) -> list[StoredJob]:
+        """Up to ``limit`` dead-lettered jobs in DLQ order (failure time, then
+        seq), starting after ``after``."""
 
     @abc.abstractmethod
     async def replay_dlq(self, queue: Resource, job_id: str) -> Enqueued: ...
@@ -242,6 +248,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def list_resources(self, kind: str) -> list[Resource]:
         """Every stream, queue or KV store (``kind``: stream, queue, kv) by path."""
+
+    @abc.abstractmethod
+    async def list_resources_page(
+        self, kind: str, prefix: str, after: str, limit: int
+    ) -> list[Resource]:
+        """Up to ``limit`` resources of ``kind`` whose path starts with ``prefix``
+        ("", "tenant/" or "tenant/namespace/") and sorts after ``after``, by path."""
 
     @abc.abstractmethod
     async def stream_config(self, stream: Resource) -> StreamConfig: ...

@@ -29,6 +29,16 @@ class Resource:
 
 
 @dataclass(frozen=True, slots=True)
+class DLQCursor:
+    """Where a dead-letter listing left off: the last listed job's failure time,
+    sequence number and id (the DLQ is ordered by failure time, then seq/id)."""
+
+    failed_at_ms: int
+    seq: int
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class StreamConfig:
     partitions: int = 1
     retention_max_messages: int = 0  # 0: unlimited

@@ -38,6 +38,7 @@ from flowmesh.server.retry import backoff_schedule
 from flowmesh.server.store import redis_scripts as lua
 from flowmesh.server.store.base import (
     Conflict,
+    DLQCursor,
     Enqueued,
     KeyPage,
     NotFound,
@@ -451,8 +452,11 @@ class RedisStore(RedisAdminMixin, RedisMetaMixin, Store):
         strategy = (values[5] or b"exponential").decode()
         return RetryPolicy(int(n[0]), int(n[1]), int(n[2]), float(n[3]), float(n[4]), strategy)
 
-    async def list_dlq(self, queue: Resource, limit: int) -> list[StoredJob]:
-        out = await self._run("QUEUE_LIST_DLQ", self._base("q", queue), "meta", limit)
+    async def list_dlq(
+        self, queue: Resource, limit: int, after: DLQCursor | None = None
+    ) -> list[StoredJob]:
+        since = (after.failed_at_ms, after.job_id) if after else ("", "")
+        out = await self._run("QUEUE_LIST_DLQ", self._base("q", queue), "meta", limit, *since)
         if out and out[0] == -2:
             raise NotFound(f"queue {queue.path!r} does not exist")
         jobs = []

@@ -46,6 +46,14 @@ class RedisAdminMixin:
                 found.add(Resource(*parts))
         return sorted(found, key=lambda r: r.path)
 
+    async def list_resources_page(
+        self, kind: str, prefix: str, after: str, limit: int
+    ) -> list[Resource]:
+        # The names live only in their resources' own keys (no registry to range
+        # over), so a page still SCANs every name; only the page's are returned.
+        everything = await self.list_resources(kind)
+        return [r for r in everything if r.path > after and r.path.startswith(prefix)][:limit]
+
     async def stream_config(self, stream: Resource) -> StreamConfig:
         raw: Any = await self._redis.hgetall(self._base("s", stream) + "cfg")
         if not raw:

@@ -409,12 +409,29 @@ return 1
 """
 )
 
-# ARGV: base, limit. Returns {id, meta json, payload}...; {-2} unknown queue.
+# ARGV: base, limit, after score ("" = from the start), after id. The DLQ is
+# ordered by (failure time, id); a page after (score, id) takes the ids tied at
+# that score which sort after it, then the higher scores. Returns
+# {id, meta json, payload}...; {-2} unknown queue.
 QUEUE_LIST_DLQ = """
 local base, limit = ARGV[1], tonumber(ARGV[2])
 if redis.call('EXISTS', base .. 'meta') == 0 then return {-2} end
+local dlq = base .. 'dlq'
+local ids
+if ARGV[3] == '' then
+  ids = redis.call('ZRANGE', dlq, 0, limit - 1)
+else
+  ids = {}
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', dlq, ARGV[3], ARGV[3])) do
+    if #ids < limit and id > ARGV[4] then ids[#ids + 1] = id end
+  end
+  if #ids < limit then
+    local more = redis.call('ZRANGEBYSCORE', dlq, '(' .. ARGV[3], '+inf', 'LIMIT', 0, limit - #ids)
+    for _, id in ipairs(more) do ids[#ids + 1] = id end
+  end
+end
 local out = {}
-for _, id in ipairs(redis.call('ZRANGE', base .. 'dlq', 0, limit - 1)) do
+for _, id in ipairs(ids) do
   out[#out + 1] = id
   out[#out + 1] = redis.call('HGET', base .. 'jobs', id)
   out[#out + 1] = redis.call('HGET', base .. 'payloads', id)

@@ -22,6 +22,7 @@ from flowmesh.server.retry import backoff_ms, is_last_attempt
 from flowmesh.server.store import sqlite_schema
 from flowmesh.server.store.base import (
     Conflict,
+    DLQCursor,
     Enqueued,
     KeyPage,
     NotFound,
@@ -518,14 +519,17 @@ class SqliteStore(SqliteAdminMixin, SqliteMetaMixin, Store):
         result: RetryPolicy = self._read(op)
         return result
 
-    async def list_dlq(self, queue: Resource, limit: int) -> list[StoredJob]:
+    async def list_dlq(
+        self, queue: Resource, limit: int, after: DLQCursor | None = None
+    ) -> list[StoredJob]:
         def op(conn: sqlite3.Connection) -> list[StoredJob]:
             qid = self._require(conn, "queue", queue)
+            since = (after.failed_at_ms, after.seq) if after else (-(2**62), -(2**62))
             rows = conn.execute(
                 "SELECT id, seq, payload, headers, attempts, enqueued_at, visible_at, failed_at,"
-                " last_error FROM jobs WHERE queue_id=? AND state=2 ORDER BY failed_at, seq"
-                " LIMIT ?",
-                (qid, limit),
+                " last_error FROM jobs WHERE queue_id=? AND state=2 AND (failed_at, seq) > (?, ?)"
+                " ORDER BY failed_at, seq LIMIT ?",
+                (qid, *since, limit),
             ).fetchall()
             return [
                 StoredJob(r[0], r[1], r[2], _load_headers(r[3]), r[4], r[5], r[6],

@@ -42,6 +42,25 @@ class SqliteAdminMixin:
         result: list[Resource] = self._read(op)
         return result
 
+    async def list_resources_page(
+        self, kind: str, prefix: str, after: str, limit: int
+    ) -> list[Resource]:
+        # Paths are checked names joined by "/", so every path under ``prefix``
+        # (which ends in "/") sorts below ``prefix`` with that "/" raised to "0".
+        low = max(after, prefix)
+        high = prefix[:-1] + "0" if prefix else "\U0010ffff"
+
+        def op(conn: sqlite3.Connection) -> list[Resource]:
+            rows = conn.execute(
+                "SELECT path FROM resources WHERE kind=? AND path>? AND path<?"
+                " ORDER BY path LIMIT ?",
+                (kind, low, high, limit),
+            )
+            return [_resource(r[0]) for r in rows if r[0].startswith(prefix)]
+
+        result: list[Resource] = self._read(op)
+        return result
+
     async def stream_config(self, stream: Resource) -> StreamConfig:
         def op(conn: sqlite3.Connection) -> StreamConfig | None:
             row = conn.execute(
