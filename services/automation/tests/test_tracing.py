@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from automation.webhooks.testing import Receiver
+from automation.webhooks.testing import Receiver, scratch_database
 from mimeia.testing import ServerProcess, free_port, run_server
 from mimeia_telemetry.testing import OtlpReceiver
 
@@ -44,10 +44,20 @@ def hook_receiver() -> Iterator[Receiver]:
 
 @pytest.fixture(scope="module")
 def traced_env(
-    service_env: dict[str, str], redis_prefix: str, otlp: OtlpReceiver
+    service_env: dict[str, str], postgres_url: str, redis_prefix: str, otlp: OtlpReceiver
+) -> Iterator[dict[str, str]]:
+    # a database of its own: the session's worker (with beat) sweeps the shared one and
+    # could claim this test's webhook message first, under its own settings
+    with scratch_database(postgres_url) as database_url:
+        yield _traced_env(service_env, database_url, redis_prefix, otlp)
+
+
+def _traced_env(
+    service_env: dict[str, str], database_url: str, redis_prefix: str, otlp: OtlpReceiver
 ) -> dict[str, str]:
     return {
         **service_env,
+        "DATABASE_URL": database_url,
         "CELERY_KEY_PREFIX": f"{redis_prefix}tracing-{uuid.uuid4().hex[:6]}:",
         "WEBHOOK_ALLOWED_HOSTS": "127.0.0.0/8",
         "OTEL_TRACES_EXPORTER": "otlp",
@@ -136,7 +146,12 @@ def test_one_trace_from_the_api_through_the_worker_to_the_webhook(
                            json={"event_type": "order.paid", "data": {"total": 50}})  # fmt: skip
         assert posted.status_code == 202, posted.text
 
-    _wait_for(lambda: len(hook_receiver.received) >= 1 and recorder.count(step_path) >= 1)
+    _wait_for(
+        lambda: len(hook_receiver.received) >= 1 and recorder.count(step_path) >= 1,
+        why=lambda: (f"webhooks received {len(hook_receiver.received)}, step calls "
+                     f"{recorder.count(step_path)}; worker output:\n"
+                     + "\n".join(list(worker.output)[-40:])),
+    )  # fmt: skip
     names = {
         "POST /api/v1/events",
         "publish automation.process_event",
