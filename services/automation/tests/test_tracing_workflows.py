@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from automation.webhooks.testing import scratch_database
 from mimeia.testing import ServerProcess, free_port, run_server
 from mimeia_telemetry.testing import OtlpReceiver, Span
 
@@ -35,8 +36,17 @@ def otlp() -> Iterator[OtlpReceiver]:
 
 
 @pytest.fixture(scope="module")
+def own_database(postgres_url: str) -> Iterator[str]:
+    """The session's worker (with beat) ticks over the shared test database: it would
+    resume this test's parked executions itself, outside the traced processes."""
+    with scratch_database(postgres_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
 def stack(
     service_env: dict[str, str],
+    own_database: str,
     redis_prefix: str,
     otlp: OtlpReceiver,
     tmp_path_factory: pytest.TempPathFactory,
@@ -52,6 +62,7 @@ def stack(
     env = {
         **service_env,
         **otel,
+        "DATABASE_URL": own_database,
         "CELERY_KEY_PREFIX": f"{redis_prefix}trwf-{uuid.uuid4().hex[:6]}:",
         "STATE_DIR": str(state),
         "FLOWMESH_URL": f"127.0.0.1:{mesh_port}",
