@@ -19,8 +19,6 @@ import pytest
 
 from mimeia.supervisor import EXIT_FORCED, FORCE_AFTER, live_groups
 
-pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
-
 # A service that starts a worker in its own process group, then announces itself.
 # On SIGTERM it lingers for `linger` seconds, or for ever when `linger` is None.
 SERVICE = """
@@ -194,10 +192,10 @@ def test_a_second_ctrl_c_while_stopping_kills_at_once(tmp_path: Path) -> None:
         _stop_and_check(proc, groups)
 
 
-UV = os.environ.get("UV") or shutil.which("uv")
+# the test command installs uv with pip: its binary sits beside this Python when not on PATH
+UV = os.environ.get("UV") or shutil.which("uv") or str(Path(sys.executable).parent / "uv")
 
 
-@pytest.mark.skipif(not (UV and shutil.which("timeout")), reason="needs uv and timeout")
 @pytest.mark.parametrize("sig", ["TERM", "INT"])
 def test_under_timeout_and_uv_run(tmp_path: Path, sig: str) -> None:
     """`timeout` signals its child and its own group, and `uv run` (without a
@@ -206,7 +204,7 @@ def test_under_timeout_and_uv_run(tmp_path: Path, sig: str) -> None:
     service, which takes 0.5 s to stop, still stops cleanly."""
     services = {"slow-stop": {"linger": 0.5, "ready": True}}
     script = _supervisor(tmp_path, services, stop_timeout=5)
-    assert UV is not None
+    assert Path(UV).exists() and shutil.which("timeout"), "needs uv and coreutils' timeout"
     argv = ["timeout", "-s", sig, "3", UV, "run", "--no-project"]
     proc = subprocess.Popen([*argv, sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     groups: set[int] = set()

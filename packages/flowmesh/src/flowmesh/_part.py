@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import grpc
 
@@ -17,6 +17,29 @@ if TYPE_CHECKING:
     from flowmesh.client import FlowMesh
 
 T = TypeVar("T")
+
+
+class _Page(Protocol):
+    @property
+    def next_page_token(self) -> str: ...
+
+
+P = TypeVar("P", bound=_Page)
+
+
+async def every_page(
+    fetch: Callable[[str], Awaitable[P]], items: Callable[[P], Sequence[T]]
+) -> list[T]:
+    """Every item of a paged listing, walked from its first page to its last."""
+    out: list[T] = []
+    token = ""
+    while True:
+        page = await fetch(token)
+        out.extend(items(page))
+        token = page.next_page_token
+        if not token:
+            return out
+
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRY_BUDGET = 30.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from flowmesh import _convert as cv
-from flowmesh._part import Part
+from flowmesh._part import Part, every_page
 from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.proto import flowmesh_pb2_grpc as pb_grpc
 from flowmesh.types import KeyPage, KVStoreInfo, KVStorePage
@@ -112,11 +112,7 @@ class KVClient(Part):
         self, tenant: str = "", namespace: str = "", page_size: int = 1000
     ) -> list[KVStoreInfo]:
         """Every KV store this token may read (all pages; see :meth:`list_stores_page`)."""
-        out: list[KVStoreInfo] = []
-        token = ""
-        while True:
-            page = await self.list_stores_page(tenant, namespace, page_size, token)
-            out.extend(page.stores)
-            if not page.next_page_token:
-                return out
-            token = page.next_page_token
+        return await every_page(
+            lambda token: self.list_stores_page(tenant, namespace, page_size, token),
+            lambda page: page.stores,
+        )

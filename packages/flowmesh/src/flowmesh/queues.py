@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from flowmesh import _convert as cv
 from flowmesh._coalesce import Coalescer
-from flowmesh._part import Part
+from flowmesh._part import Part, every_page
 from flowmesh.exceptions import FlowMeshInvalidArgumentError, error_for_status
 from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.proto import flowmesh_pb2_grpc as pb_grpc
@@ -254,11 +254,7 @@ class QueueClient(Part):
         self, tenant: str = "", namespace: str = "", page_size: int = 1000
     ) -> builtins.list[QueueInfo]:
         """Every queue this token may read (all pages; see :meth:`list_page`)."""
-        out: builtins.list[QueueInfo] = []
-        token = ""
-        while True:
-            page = await self.list_page(tenant, namespace, page_size, token)
-            out.extend(page.queues)
-            if not page.next_page_token:
-                return out
-            token = page.next_page_token
+        return await every_page(
+            lambda token: self.list_page(tenant, namespace, page_size, token),
+            lambda page: page.queues,
+        )

@@ -11,7 +11,7 @@ from datetime import datetime
 import grpc
 
 from flowmesh import _convert as cv
-from flowmesh._part import Part, backoff
+from flowmesh._part import Part, backoff, every_page
 from flowmesh.exceptions import FlowMeshError, error_for_status, handle_grpc_error
 from flowmesh.proto import flowmesh_pb2 as pb
 from flowmesh.proto import flowmesh_pb2_grpc as pb_grpc
@@ -257,11 +257,7 @@ class StreamClient(Part):
         self, tenant: str = "", namespace: str = "", page_size: int = 1000
     ) -> builtins.list[StreamInfo]:
         """Every stream this token may read (all pages; see :meth:`list_page`)."""
-        out: builtins.list[StreamInfo] = []
-        token = ""
-        while True:
-            page = await self.list_page(tenant, namespace, page_size, token)
-            out.extend(page.streams)
-            if not page.next_page_token:
-                return out
-            token = page.next_page_token
+        return await every_page(
+            lambda token: self.list_page(tenant, namespace, page_size, token),
+            lambda page: page.streams,
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from urllib.parse import quote, urlsplit
 
@@ -148,27 +148,20 @@ async def login(request: Request) -> Response:
         )
         if response.status_code == 401:  # 403: signed in, just not allowed to list workflows
             raise auth.LoginError(f"automation refused: {error_text(response)}")
-        if creds.flowmesh_token:  # FlowMesh must know it and let it use this tenant
-            try:
-                await c.fm.check_token(creds.flowmesh_token, creds.tenant)
-            except ServiceError as exc:
-                if exc.status not in (401, 403):
-                    return render(
-                        request,
-                        "login.html",
-                        http_status=502,
-                        next=target,
-                        tenant=creds.tenant,
-                        error=f"flowmesh: cannot check the FlowMesh token ({exc.detail})",
-                    )
-                raise auth.LoginError(
-                    f"flowmesh_token: FlowMesh refused it: {exc.detail}"
-                ) from None
-        if creds.slack_token:  # slack-connect must take it (one read of the org's channels)
+        # each service decides on its own token: FlowMesh must let it use this tenant,
+        # slack-connect must take it for one read of the org's channels
+        checks: list[tuple[str, str, str, Callable[[], Awaitable[object]]]] = []
+        if fm_token := creds.flowmesh_token:
+            checks.append(("flowmesh_token", "FlowMesh", "the FlowMesh token",
+                           lambda: c.fm.check_token(fm_token, creds.tenant)))  # fmt: skip
+        if slack_token := creds.slack_token:
             org = c.settings.slack_org or creds.tenant
+            checks.append(("slack_token", "slack-connect", "the Slack admin token",
+                           lambda: sinks.slack(c.http, c.settings.slack_connect_url, slack_token,
+                                               org, "channels?limit=1")))  # fmt: skip
+        for field, service, what, check in checks:
             try:
-                await sinks.slack(c.http, c.settings.slack_connect_url, creds.slack_token, org,
-                                  "channels?limit=1")  # fmt: skip
+                await check()
             except ServiceError as exc:
                 if exc.status not in (401, 403):
                     return render(
@@ -177,11 +170,9 @@ async def login(request: Request) -> Response:
                         http_status=502,
                         next=target,
                         tenant=creds.tenant,
-                        error=f"slack-connect: cannot check the Slack admin token ({exc.detail})",
+                        error=f"{service.lower()}: cannot check {what} ({exc.detail})",
                     )
-                raise auth.LoginError(
-                    f"slack_token: slack-connect refused it: {exc.detail}"
-                ) from None
+                raise auth.LoginError(f"{field}: {service} refused it: {exc.detail}") from None
     except auth.LoginError as exc:
         return render(
             request,
